@@ -1,0 +1,122 @@
+# Declarations of the C kernels in src/skce_kernels.h, shared by the Cython modules.
+from libc.stdint cimport int64_t
+
+cdef extern from "skce_kernels.h" nogil:
+    ctypedef struct skce_strides3:
+        Py_ssize_t sample
+        Py_ssize_t cls
+        Py_ssize_t pos
+
+    ctypedef struct skce_shape:
+        Py_ssize_t n_classes
+        Py_ssize_t n_pos
+        Py_ssize_t t_sample
+        Py_ssize_t t_pos
+
+    ctypedef struct skce_ce_options:
+        const double *class_weight
+        const double *sample_weight
+        int64_t ignore_index
+        double label_smoothing
+        double grad_scale
+
+    double skce_ce_index_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const skce_ce_options *opt, const double *x, skce_strides3 xs, const int64_t *target,
+        double *loss_out, double *grad, skce_strides3 gs)
+    double skce_ce_index_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const skce_ce_options *opt, const float *x, skce_strides3 xs, const int64_t *target,
+        float *loss_out, float *grad, skce_strides3 gs)
+    double skce_ce_prob_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const skce_ce_options *opt, const double *x, skce_strides3 xs, const double *y,
+        skce_strides3 ys, double *loss_out, double *grad, skce_strides3 gs)
+    double skce_ce_prob_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const skce_ce_options *opt, const float *x, skce_strides3 xs, const float *y,
+        skce_strides3 ys, float *loss_out, float *grad, skce_strides3 gs)
+    double skce_nll_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const skce_ce_options *opt, const double *x, skce_strides3 xs, const int64_t *target,
+        double *loss_out, double *grad, skce_strides3 gs)
+    double skce_nll_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const skce_ce_options *opt, const float *x, skce_strides3 xs, const int64_t *target,
+        float *loss_out, float *grad, skce_strides3 gs)
+    void skce_softmax_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        int log_output, const double *x, skce_strides3 xs, double *out, skce_strides3 os)
+    void skce_softmax_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        int log_output, const float *x, skce_strides3 xs, float *out, skce_strides3 os)
+
+    double skce_index_target_weight_block(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
+        const int64_t *target, const double *class_weight, const double *sample_weight,
+        int64_t ignore_index, Py_ssize_t *bad_row)
+
+    const char *skce_simd_level()
+
+    # ---- elementwise losses (elementwise.c) ----
+    ctypedef struct skce_strides_nrl:
+        Py_ssize_t sample
+        Py_ssize_t row
+        Py_ssize_t col
+
+    ctypedef struct skce_ew_options:
+        Py_ssize_t n_rows
+        Py_ssize_t n_cols
+        const double *sample_weight
+        double grad_scale
+        double margin
+        double delta
+        int squared
+
+    int SKCE_LABEL_ZERO
+    int SKCE_LABEL_MINUS_ONE
+    int SKCE_LABEL_INVALID
+
+    double skce_bce_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const double *x, skce_strides_nrl xs, const double *y, skce_strides_nrl ys,
+        const double *w, skce_strides_nrl ws, const double *pos_weight, skce_strides_nrl ps,
+        double *loss_out, double *grad, skce_strides_nrl gs)
+    double skce_bce_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const float *x, skce_strides_nrl xs, const float *y, skce_strides_nrl ys,
+        const float *w, skce_strides_nrl ws, const float *pos_weight, skce_strides_nrl ps,
+        float *loss_out, float *grad, skce_strides_nrl gs)
+    double skce_mse_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const double *x, skce_strides_nrl xs, const double *y, skce_strides_nrl ys,
+        const double *w, skce_strides_nrl ws, double *loss_out, double *grad, skce_strides_nrl gs)
+    double skce_mse_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const float *x, skce_strides_nrl xs, const float *y, skce_strides_nrl ys,
+        const float *w, skce_strides_nrl ws, float *loss_out, float *grad, skce_strides_nrl gs)
+    double skce_huber_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const double *x, skce_strides_nrl xs, const double *y, skce_strides_nrl ys,
+        const double *w, skce_strides_nrl ws, double *loss_out, double *grad, skce_strides_nrl gs)
+    double skce_huber_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const float *x, skce_strides_nrl xs, const float *y, skce_strides_nrl ys,
+        const float *w, skce_strides_nrl ws, float *loss_out, float *grad, skce_strides_nrl gs)
+    double skce_hinge_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const double *x, skce_strides_nrl xs, const double *y, skce_strides_nrl ys,
+        const double *w, skce_strides_nrl ws, double *loss_out, double *grad, skce_strides_nrl gs,
+        int *label_flags)
+    double skce_hinge_block_f32(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
+        const float *x, skce_strides_nrl xs, const float *y, skce_strides_nrl ys,
+        const float *w, skce_strides_nrl ws, float *loss_out, float *grad, skce_strides_nrl gs,
+        int *label_flags)
+
+    # ---- multi-class margin losses (margin.c) ----
+    ctypedef struct skce_strides2:
+        Py_ssize_t sample
+        Py_ssize_t cls
+
+    ctypedef struct skce_margin_options:
+        Py_ssize_t n_classes
+        Py_ssize_t t_stride
+        const double *class_weight
+        const double *sample_weight
+        double margin
+        double grad_scale
+        int p
+        int crammer_singer
+
+    double skce_multi_margin_block_f64(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_margin_options *opt, const double *x, skce_strides2 xs,
+        const int64_t *target, double *loss_out, double *grad, skce_strides2 gs,
+        Py_ssize_t *bad_row)
+    double skce_multi_margin_block_f32(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_margin_options *opt, const float *x, skce_strides2 xs,
+        const int64_t *target, float *loss_out, float *grad, skce_strides2 gs,
+        Py_ssize_t *bad_row)

@@ -1,0 +1,470 @@
+"""Loss functions with the names and semantics of torch.nn.functional
+(plus binary hinge and Crammer-Singer multi-class hinge).
+
+Each returns the loss, or ``(loss, grad)`` with ``return_grad=True``, where
+``grad`` has the input's shape and dtype and is the gradient of the reduced
+loss (for ``reduction="none"``: of the sum of the per-element losses),
+computed in the same pass as the loss by OpenMP-parallel C kernels.
+
+Extensions over PyTorch:
+
+* ``sample_weight`` (one weight per sample, i.e. per row of the first axis)
+  multiplies each sample's loss; ``reduction="mean"`` then divides by the sum
+  of sample weights times what PyTorch divides by per sample (the target's
+  class weight for class-index targets, else the number of elements).
+* ``n_threads``: None uses every thread OpenMP offers (honouring
+  ``OMP_NUM_THREADS`` and ``threadpoolctl``).  Results are bitwise identical
+  for any thread count.
+
+float32 input stays float32 (no up-cast copy); sums accumulate in float64.
+"""
+import numpy as np
+
+from skce import _elementwise, _margin, _softmax
+from skce._config import effective_n_threads
+from skce._validation import (
+    check_broadcast_weight,
+    check_choice,
+    check_finite,
+    check_float_array,
+    check_index_target,
+    check_reduction,
+    check_scalar,
+    check_target_like,
+    check_weight_vector,
+    empty_like_n_c_d,
+    view_n_c_d,
+    view_n_r_l,
+)
+
+__all__ = [
+    "cross_entropy",
+    "nll_loss",
+    "softmax",
+    "log_softmax",
+    "binary_cross_entropy_with_logits",
+    "multi_margin_loss",
+    "hinge_loss",
+    "mse_loss",
+    "huber_loss",
+]
+
+
+def _reduce(total, divisor, reduction, loss_rows, out_shape):
+    """The value a loss function returns for `reduction`."""
+    if reduction == "none":
+        return loss_rows.reshape(out_shape)
+    if reduction == "sum":
+        return float(total)
+    return float(total) / divisor if divisor != 0 else float("nan")
+
+
+def _grad_scale(reduction, divisor):
+    if reduction != "mean":
+        return 1.0
+    return 1.0 / divisor if divisor != 0 else float("nan")
+
+
+class _ClassProblem:
+    """Validated input of a softmax-family loss, viewed as (n, C, D)."""
+
+    def __init__(self, input, weight, sample_weight, reduction, n_threads):
+        x = check_float_array(input, "input")
+        if x.ndim == 0:
+            raise ValueError("input must have shape (C,), (n, C) or (n, C, d1, ..., dK); "
+                             "got a scalar")
+        self.input_shape = x.shape
+        self.unbatched = x.ndim == 1
+        self.x = x[np.newaxis] if self.unbatched else x
+        self.n, self.n_classes = self.x.shape[:2]
+        if self.n_classes == 0:
+            raise ValueError(f"input has no classes (shape {x.shape}); the class axis "
+                             "(axis 1, or 0 for unbatched input) must not be empty")
+        self.pos_shape = self.x.shape[2:]
+        self.n_pos = int(np.prod(self.pos_shape, dtype=np.int64))
+        self.x3 = view_n_c_d(self.x)
+        self.weight = check_weight_vector(weight, "weight", self.n_classes, "class")
+        self.sample_weight = check_weight_vector(
+            sample_weight, "sample_weight", self.n, "sample (row of input)")
+        self.reduction = check_reduction(reduction)
+        self.n_threads = effective_n_threads(n_threads)
+        # torch's reduction='none' output shape
+        self.row_shape = () if self.unbatched else (self.n,) + self.pos_shape
+
+    def index_target(self, target, ignore_index):
+        expected = self.row_shape
+        t = check_index_target(target, expected, self.input_shape)
+        t2 = t.reshape(1, 1) if self.unbatched else t.reshape(self.n, self.n_pos)
+        wsum, bad = _softmax.index_target_weight_sum(
+            t2, self.n_classes, self.weight, self.sample_weight, ignore_index, self.n_threads)
+        if bad >= 0:
+            value = t2.reshape(-1)[bad]
+            raise ValueError(
+                f"target contains class index {value}, outside [0, {self.n_classes - 1}] "
+                f"for input with {self.n_classes} classes (ignore_index={ignore_index}); "
+                "encode labels as 0..C-1, e.g. with sklearn.preprocessing.LabelEncoder"
+            )
+        return t2, wsum
+
+    def outputs(self, return_grad):
+        rows = np.empty(self.n * self.n_pos, dtype=self.x.dtype) \
+            if self.reduction == "none" else None
+        grad = grad3 = None
+        if return_grad:
+            grad, grad3 = empty_like_n_c_d(self.x)
+        return rows, grad, grad3
+
+    def finish(self, total, divisor, rows, grad, return_grad):
+        loss = _reduce(total, divisor, self.reduction, rows, self.row_shape)
+        if not return_grad:
+            return loss
+        if self.unbatched:
+            grad = grad[0]
+        return loss, grad
+
+
+def cross_entropy(input, target, *, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, sample_weight=None, n_threads=None, return_grad=False):
+    """Cross-entropy between logits and targets, as ``torch.nn.functional.cross_entropy``.
+
+    Parameters
+    ----------
+    input : array of shape (C,), (n, C) or (n, C, d1, ..., dK), float32 or float64
+        Unnormalized logits.  Any memory layout; never copied.
+    target : array
+        Class indices (integers) of shape (), (n,) or (n, d1, ..., dK), or
+        class probabilities (floats) of the input's shape.
+    weight : array of shape (C,), optional
+        Per-class weights.
+    ignore_index : int
+        Class-index targets equal to it contribute nothing (nor to the 'mean' divisor).
+    reduction : {"none", "mean", "sum"}
+    label_smoothing : float in [0, 1]
+    sample_weight : array of shape (n,), optional
+    n_threads : int, optional
+    return_grad : bool
+
+    Returns
+    -------
+    loss : float, or array of shape (n, d1, ..., dK) for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
+    """
+    p = _ClassProblem(input, weight, sample_weight, reduction, n_threads)
+    eps = check_scalar(label_smoothing, "label_smoothing", 0.0, 1.0)
+    rows, grad, grad3 = p.outputs(return_grad)
+    t = np.asarray(target)
+    if t.dtype.kind == "f":
+        if ignore_index != -100:
+            raise ValueError(
+                f"ignore_index={ignore_index!r} cannot be used with class-probability targets "
+                "(as in PyTorch); give ignored rows zero sample_weight instead")
+        if t.shape != p.input_shape:
+            raise ValueError(
+                f"target of class probabilities must have the input's shape {p.input_shape}; "
+                f"got {t.shape}. Class-index targets must be integers")
+        check_finite(t, "target")
+        y = t[np.newaxis] if p.unbatched else t
+        y3 = view_n_c_d(y.astype(p.x.dtype, copy=False))
+        total = _softmax.cross_entropy_prob(
+            p.x3, y3, p.weight, p.sample_weight, eps,
+            _grad_scale(p.reduction, _prob_divisor(p)), rows, grad3, p.n_threads)
+        return p.finish(total, _prob_divisor(p), rows, grad, return_grad)
+    ignore_index = _check_ignore_index(ignore_index)
+    t2, wsum = p.index_target(t, ignore_index)
+    total = _softmax.cross_entropy_index(
+        p.x3, t2, p.weight, p.sample_weight, ignore_index, eps,
+        _grad_scale(p.reduction, wsum), rows, grad3, p.n_threads)
+    return p.finish(total, wsum, rows, grad, return_grad)
+
+
+def _prob_divisor(p):
+    """'mean' divisor of probability targets: the number of rows (weighted)."""
+    n_rows = p.n * p.n_pos
+    if p.sample_weight is None:
+        return float(n_rows)
+    return float(p.sample_weight.sum()) * p.n_pos
+
+
+def _check_ignore_index(ignore_index):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"ignore_index must be an int; got {ignore_index!r}")
+    return int(ignore_index)
+
+
+def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean",
+             sample_weight=None, n_threads=None, return_grad=False):
+    """Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
+
+    ``input`` holds log-probabilities (e.g. from :func:`log_softmax`) of
+    shape (C,), (n, C) or (n, C, d1, ..., dK); ``target`` class indices.
+    Other parameters and the return value are those of :func:`cross_entropy`.
+    """
+    p = _ClassProblem(input, weight, sample_weight, reduction, n_threads)
+    ignore_index = _check_ignore_index(ignore_index)
+    t2, wsum = p.index_target(target, ignore_index)
+    rows, grad, grad3 = p.outputs(return_grad)
+    total = _softmax.nll(p.x3, t2, p.weight, p.sample_weight, ignore_index,
+                         _grad_scale(p.reduction, wsum), rows, grad3, p.n_threads)
+    return p.finish(total, wsum, rows, grad, return_grad)
+
+
+def _softmax_any(input, dim, n_threads, log_output):
+    x = check_float_array(input, "input")
+    if x.ndim == 0:
+        raise ValueError("input must have at least one dimension")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"dim must be an int; got {dim!r}")
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"dim={dim} is out of range for input with {x.ndim} dimensions")
+    dim = int(dim) % x.ndim
+    out = np.empty(x.shape, dtype=x.dtype)
+    if x.size == 0:
+        return out
+    # (before, C, after): a view for contiguous input
+    shape3 = (int(np.prod(x.shape[:dim], dtype=np.int64)), x.shape[dim],
+              int(np.prod(x.shape[dim + 1:], dtype=np.int64)))
+    _softmax.softmax(x.reshape(shape3), out.reshape(shape3), log_output,
+                     effective_n_threads(n_threads))
+    return out
+
+
+def softmax(input, dim=-1, *, n_threads=None):
+    """Softmax along `dim`, computed stably (max subtracted); never NaN for finite input."""
+    return _softmax_any(input, dim, n_threads, False)
+
+
+def log_softmax(input, dim=-1, *, n_threads=None):
+    """Log-softmax along `dim`: (x - max) - log(sum(exp(x - max)))."""
+    return _softmax_any(input, dim, n_threads, True)
+
+
+# ---------------------------------------------------------------------------
+# Elementwise losses: BCE with logits, MSE, Huber, binary hinge
+# ---------------------------------------------------------------------------
+
+class _ElementwiseProblem:
+    """Validated input and target of an elementwise loss, viewed as (n, R, L)."""
+
+    def __init__(self, input, target, sample_weight, reduction, n_threads, labels=False):
+        self.x = x = check_float_array(input, "input")
+        self.y = check_target_like(target, x, labels=labels)
+        self.reduction = check_reduction(reduction)
+        self.n_threads = effective_n_threads(n_threads)
+        self.n = x.shape[0] if x.ndim else 1
+        if sample_weight is not None and x.ndim == 0:
+            raise ValueError("sample_weight needs an input with a sample axis (ndim >= 1); "
+                             "got a scalar input")
+        self.sample_weight = check_weight_vector(
+            sample_weight, "sample_weight", self.n, "sample (row of input's first axis)")
+        self.per_sample = x.size // self.n if self.n else 0
+        if self.sample_weight is None:
+            self.divisor = float(x.size)
+        else:
+            self.divisor = float(self.sample_weight.sum()) * self.per_sample
+
+    def run(self, kind, weight=None, pos_weight=None, return_grad=False,
+            margin=0.0, delta=0.0, squared=False):
+        """(total, label flags, reduced loss, grad) from one kernel pass."""
+        x, sw = self.x, self.sample_weight
+        if sw is not None and self.per_sample == 1:
+            # one element per sample: the sample weights are element weights
+            swx = sw.astype(x.dtype).reshape(x.shape)
+            weight = swx if weight is None else weight * swx
+            sw = None
+        rows = np.empty(x.size, dtype=x.dtype) if self.reduction == "none" else None
+        grad = grad3 = None
+        if return_grad:
+            # an (n, R, L) view of it always exists
+            grad = np.empty_like(x) if x.ndim <= 3 else np.empty(x.shape, dtype=x.dtype)
+            grad3 = view_n_r_l(grad)
+        total, flags = _elementwise.elementwise(
+            kind, view_n_r_l(x), view_n_r_l(self.y),
+            None if weight is None else view_n_r_l(weight),
+            None if pos_weight is None else view_n_r_l(pos_weight),
+            sw, _grad_scale(self.reduction, self.divisor), margin, delta, squared,
+            rows, grad3, self.n_threads)
+        return total, flags, rows, grad
+
+    def finish(self, total, rows, grad, return_grad, check_target=True):
+        if check_target and not np.isfinite(total):
+            # a NaN/inf target makes some element loss non-finite: look only then
+            check_finite(self.y, "target")
+        loss = _reduce(total, self.divisor, self.reduction, rows, self.x.shape)
+        return (loss, grad) if return_grad else loss
+
+
+def binary_cross_entropy_with_logits(input, target, *, weight=None, pos_weight=None,
+                                     reduction="mean", sample_weight=None, n_threads=None,
+                                     return_grad=False):
+    """Binary cross-entropy on logits, as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    loss = -w [pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], computed
+    without overflow for any finite logit (loss and gradient stay finite for
+    |x| up to the dtype's maximum).
+
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+        Logits.  Any memory layout; never copied.
+    target : float array of the input's shape
+        Targets, usually in [0, 1].
+    weight : array broadcastable to the input's shape, optional
+        Element weights (non-negative).
+    pos_weight : array broadcastable to the input's shape, optional
+        Weight of the positive term; usually shape (L,) for the last axis.
+    reduction : {"none", "mean", "sum"}
+        'mean' divides by the number of elements (with sample_weight: by
+        sum(sample_weight) times the elements per sample).
+    sample_weight : array of shape (n,), optional
+        Multiplies the losses of each sample (row of the first axis).
+    n_threads : int, optional
+    return_grad : bool
+
+    Returns
+    -------
+    loss : float, or array of the input's shape for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
+    """
+    prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads)
+    w = check_broadcast_weight(weight, "weight", prob.x)
+    pw = check_broadcast_weight(pos_weight, "pos_weight", prob.x)
+    total, _, rows, grad = prob.run(_elementwise.BCE, weight=w, pos_weight=pw,
+                                    return_grad=return_grad)
+    return prob.finish(total, rows, grad, return_grad)
+
+
+def mse_loss(input, target, *, reduction="mean", sample_weight=None, n_threads=None,
+             return_grad=False):
+    """Squared error (x - y)^2, as ``torch.nn.functional.mse_loss``.
+
+    ``input`` float32/float64 of any shape and layout (never copied);
+    ``target`` a finite float array of the same shape.  ``sample_weight``
+    (n,) multiplies each sample's losses; 'mean' divides by the number of
+    elements (sum(sample_weight) times the elements per sample).  Returns the
+    loss (float, or an array of the input's shape for reduction="none"), and
+    with ``return_grad=True`` also its gradient with respect to ``input``.
+    """
+    prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads)
+    total, _, rows, grad = prob.run(_elementwise.MSE, return_grad=return_grad)
+    return prob.finish(total, rows, grad, return_grad)
+
+
+def huber_loss(input, target, *, reduction="mean", delta=1.0, sample_weight=None,
+               n_threads=None, return_grad=False):
+    """Huber loss, as ``torch.nn.functional.huber_loss``: with r = x - y,
+    0.5 r^2 where |r| < delta, else delta (|r| - 0.5 delta).
+
+    ``delta`` > 0; other parameters and the return value as :func:`mse_loss`.
+    """
+    delta = check_scalar(delta, "delta", 0.0, None, low_inclusive=False)
+    prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads)
+    total, _, rows, grad = prob.run(_elementwise.HUBER, return_grad=return_grad, delta=delta)
+    return prob.finish(total, rows, grad, return_grad)
+
+
+def hinge_loss(input, target, *, squared=False, margin=1.0, reduction="mean",
+               sample_weight=None, n_threads=None, return_grad=False):
+    """Elementwise binary hinge loss max(0, margin - y x) (its square with
+    ``squared=True``) for labels y in {-1, +1} or {0, 1} (0 is read as -1).
+
+    ``input`` float32/float64 decision values of any shape and layout;
+    ``target`` labels of the same shape (any real dtype).  The subgradient
+    where the margin is met exactly is 0.  ``margin`` must be finite.
+    'mean' divides by the number of elements (sum(sample_weight) times the
+    elements per sample).  Returns the loss, and with ``return_grad=True``
+    also its gradient with respect to ``input``.
+    """
+    if not isinstance(squared, (bool, np.bool_)):
+        raise TypeError(f"squared must be True or False; got {squared!r}")
+    margin = check_scalar(margin, "margin")
+    prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads,
+                               labels=True)
+    total, flags, rows, grad = prob.run(_elementwise.HINGE, return_grad=return_grad,
+                                        margin=margin, squared=bool(squared))
+    if flags & _elementwise.LABEL_INVALID:
+        y = prob.y
+        bad = y[~((y == 1) | (y == 0) | (y == -1))]
+        raise ValueError(f"target must hold labels -1/+1 or 0/1; found {bad.flat[0]!r}. "
+                         "Encode the two classes as -1/+1 (or 0/1)")
+    if flags & _elementwise.LABEL_ZERO and flags & _elementwise.LABEL_MINUS_ONE:
+        raise ValueError("target mixes the labels 0 and -1; use either {-1, +1} or {0, 1}")
+    return prob.finish(total, rows, grad, return_grad, check_target=False)
+
+
+# ---------------------------------------------------------------------------
+# Multi-class margin losses
+# ---------------------------------------------------------------------------
+
+MARGIN_KINDS = ("weston_watkins", "crammer_singer")
+
+
+def multi_margin_loss(input, target, *, p=1, margin=1.0, weight=None, reduction="mean",
+                      kind="weston_watkins", sample_weight=None, n_threads=None,
+                      return_grad=False):
+    """Multi-class hinge loss.
+
+    kind="weston_watkins" is ``torch.nn.functional.multi_margin_loss``:
+    loss_i = sum_{j != y} weight[y] max(0, margin - x_y + x_j)^p / C.
+    kind="crammer_singer": loss_i = weight[y] max(0, margin + max_{j != y} x_j - x_y)^p
+    (not divided by C; subgradient on the first highest-scoring wrong class).
+
+    Parameters
+    ----------
+    input : array of shape (n, C) or (C,), float32 or float64
+        Scores.  Any memory layout; never copied.
+    target : integer array of shape (n,) (or () for (C,) input)
+        Class indices in [0, C).
+    p : {1, 2}
+    margin : float (finite)
+    weight : array of shape (C,), optional
+        Per-class weights (of the target class).
+    reduction : {"none", "mean", "sum"}
+        'mean' averages over samples (weighted by sample_weight).
+    kind : {"weston_watkins", "crammer_singer"}
+    sample_weight : array of shape (n,), optional
+    n_threads : int, optional
+    return_grad : bool
+
+    Returns
+    -------
+    loss : float, or array of shape (n,) (() for (C,) input) for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
+    """
+    x = check_float_array(input, "input")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"input must have shape (n, C) or (C,); got shape {x.shape}")
+    unbatched = x.ndim == 1
+    x2 = x[np.newaxis] if unbatched else x
+    n, n_classes = x2.shape
+    if n_classes == 0:
+        raise ValueError(f"input has no classes (shape {x.shape}); the class axis "
+                         "must not be empty")
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2; got {p!r}")
+    margin = check_scalar(margin, "margin")
+    kind = check_choice(kind, "kind", MARGIN_KINDS)
+    weight = check_weight_vector(weight, "weight", n_classes, "class")
+    sample_weight = check_weight_vector(sample_weight, "sample_weight", n,
+                                        "sample (row of input)")
+    reduction = check_reduction(reduction)
+    n_threads = effective_n_threads(n_threads)
+    t = np.asarray(target)
+    if unbatched and t.shape == (1,):
+        t = t.reshape(())
+    t = check_index_target(t, () if unbatched else (n,), x.shape).reshape(n)
+    divisor = float(n) if sample_weight is None else float(sample_weight.sum())
+    rows = np.empty(n, dtype=x.dtype) if reduction == "none" else None
+    grad = np.empty_like(x2) if return_grad else None
+    total, bad = _margin.multi_margin(
+        x2, t, weight, sample_weight, int(p), margin, kind == "crammer_singer",
+        _grad_scale(reduction, divisor), rows, grad, n_threads)
+    if bad >= 0:
+        raise ValueError(
+            f"target contains class index {t[bad]}, outside [0, {n_classes - 1}] for input "
+            f"with {n_classes} classes; encode labels as 0..C-1, e.g. with "
+            "sklearn.preprocessing.LabelEncoder")
+    loss = _reduce(total, divisor, reduction, rows, () if unbatched else (n,))
+    if not return_grad:
+        return loss
+    return loss, (grad[0] if unbatched else grad)

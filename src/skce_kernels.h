@@ -1,0 +1,148 @@
+/* skce C kernels: public prototypes.
+ *
+ * Every kernel processes a block of rows [r0, r1) and returns the sum of the
+ * block's (weighted) row losses in double.  The Cython layer runs blocks of a
+ * fixed size in parallel and adds the block sums in block order, so results
+ * do not depend on the number of threads.
+ *
+ * Arrays are strided, strides counted in elements.  The softmax family sees
+ * its input as (n, C, D): sample i, class c, position d (D = 1 for (n, C)
+ * input, D = d1*...*dK for torch's (n, C, d1, ..., dK) layout); a row is one
+ * (i, d) pair, r = i * D + d.  Elementwise losses see (n, R, L) arrays and
+ * the multi-class margin losses (n, C) ones (see their sections below).
+ */
+#ifndef SKCE_KERNELS_H
+#define SKCE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    ptrdiff_t sample, cls, pos;
+} skce_strides3;
+
+/* Shape of a softmax-family problem and the strides of its index target. */
+typedef struct {
+    ptrdiff_t n_classes;     /* C */
+    ptrdiff_t n_pos;         /* D */
+    ptrdiff_t t_sample, t_pos;
+} skce_shape;
+
+/* Options shared by the softmax-family kernels. */
+typedef struct {
+    const double *class_weight;   /* (C,) or NULL */
+    const double *sample_weight;  /* (n,) or NULL; row r uses sample r / D */
+    int64_t ignore_index;
+    double label_smoothing;
+    double grad_scale;            /* multiplies every gradient entry (1/denominator for 'mean') */
+} skce_ce_options;
+
+#define SKCE_DECLARE(REAL, SFX)                                                              \
+    double skce_ce_index_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,    \
+        const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target, \
+        REAL *loss_out, REAL *grad, skce_strides3 gs);                                      \
+    double skce_ce_prob_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,     \
+        const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const REAL *y,         \
+        skce_strides3 ys, REAL *loss_out, REAL *grad, skce_strides3 gs);                    \
+    double skce_nll_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,         \
+        const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target, \
+        REAL *loss_out, REAL *grad, skce_strides3 gs);                                      \
+    void skce_softmax_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,       \
+        int log_output, const REAL *x, skce_strides3 xs, REAL *out, skce_strides3 os);
+
+SKCE_DECLARE(double, _f64)
+SKCE_DECLARE(float, _f32)
+#undef SKCE_DECLARE
+
+/* Validates index targets of rows [r0, r1) (each in [0, C) or ignore_index)
+ * and returns the sum over valid, non-ignored rows of
+ * sample_weight[i] * class_weight[t] (either may be NULL = 1).  The first
+ * invalid row, if any, is stored in *bad_row (left alone otherwise). */
+double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
+    const int64_t *target, const double *class_weight, const double *sample_weight,
+    int64_t ignore_index, ptrdiff_t *bad_row);
+
+/* ---- Elementwise losses (elementwise.c): BCE with logits, MSE, Huber, hinge ----
+ *
+ * Arrays are seen as (n, R, L): sample i, row d within the sample, column j
+ * (L = the input's last dimension, R = the product of the middle ones; 1-D
+ * input is (n, 1, 1)).  Blocks cover rows r = i * R + d of all samples.
+ * Strides may be 0 (broadcast weights); for a dimension of size 1 the caller
+ * sets its stride to the extent of the next inner one (e.g. row = L * col when
+ * R = 1), so a contiguous layout is recognised whatever the shape.  loss_out,
+ * when not NULL, is C-contiguous: element (r, j) at r * L + j.  The element
+ * weight w (NULL = 1) is an array of the input's dtype seen as (n, R, L). */
+typedef struct {
+    ptrdiff_t sample, row, col;
+} skce_strides_nrl;
+
+typedef struct {
+    ptrdiff_t n_rows;             /* R */
+    ptrdiff_t n_cols;             /* L */
+    const double *sample_weight;  /* (n,) or NULL */
+    double grad_scale;            /* multiplies every gradient entry */
+    double margin;                /* hinge */
+    double delta;                 /* huber */
+    int squared;                  /* hinge */
+} skce_ew_options;
+
+/* Hinge label flags, or-ed into *label_flags: a target equal to 0, to -1, or
+ * to anything outside {-1, 0, 1} was seen. */
+#define SKCE_LABEL_ZERO 1
+#define SKCE_LABEL_MINUS_ONE 2
+#define SKCE_LABEL_INVALID 4
+
+#define SKCE_DECLARE_EW(REAL, SFX)                                                           \
+    double skce_bce_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,      \
+        const REAL *x, skce_strides_nrl xs, const REAL *y, skce_strides_nrl ys,              \
+        const REAL *w, skce_strides_nrl ws, const REAL *pos_weight, skce_strides_nrl ps,     \
+        REAL *loss_out, REAL *grad, skce_strides_nrl gs);                                    \
+    double skce_mse_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,      \
+        const REAL *x, skce_strides_nrl xs, const REAL *y, skce_strides_nrl ys,              \
+        const REAL *w, skce_strides_nrl ws, REAL *loss_out, REAL *grad, skce_strides_nrl gs); \
+    double skce_huber_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,    \
+        const REAL *x, skce_strides_nrl xs, const REAL *y, skce_strides_nrl ys,              \
+        const REAL *w, skce_strides_nrl ws, REAL *loss_out, REAL *grad, skce_strides_nrl gs); \
+    double skce_hinge_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,    \
+        const REAL *x, skce_strides_nrl xs, const REAL *y, skce_strides_nrl ys,              \
+        const REAL *w, skce_strides_nrl ws, REAL *loss_out, REAL *grad, skce_strides_nrl gs, \
+        int *label_flags);
+
+SKCE_DECLARE_EW(double, _f64)
+SKCE_DECLARE_EW(float, _f32)
+#undef SKCE_DECLARE_EW
+
+/* ---- Multi-class margin losses (margin.c) ----
+ *
+ * input (n, C), class-index target (n,) with stride t_stride.  A target
+ * outside [0, C) stops the block: its row goes to *bad_row (left alone
+ * otherwise) and the outputs of that block are incomplete. */
+typedef struct {
+    ptrdiff_t sample, cls;
+} skce_strides2;
+
+typedef struct {
+    ptrdiff_t n_classes;          /* C */
+    ptrdiff_t t_stride;
+    const double *class_weight;   /* (C,) or NULL */
+    const double *sample_weight;  /* (n,) or NULL */
+    double margin;
+    double grad_scale;
+    int p;                        /* 1 or 2 */
+    int crammer_singer;           /* 0: Weston-Watkins (torch), 1: Crammer-Singer */
+} skce_margin_options;
+
+#define SKCE_DECLARE_MARGIN(REAL, SFX)                                                        \
+    double skce_multi_margin_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                           \
+        const skce_margin_options *opt, const REAL *x, skce_strides2 xs,                      \
+        const int64_t *target, REAL *loss_out, REAL *grad, skce_strides2 gs,                  \
+        ptrdiff_t *bad_row);
+
+SKCE_DECLARE_MARGIN(double, _f64)
+SKCE_DECLARE_MARGIN(float, _f32)
+#undef SKCE_DECLARE_MARGIN
+
+/* The instruction set the kernels run with on this CPU, as text. */
+const char *skce_simd_level(void);
+
+#endif /* SKCE_KERNELS_H */

@@ -1,0 +1,430 @@
+/* Softmax-family kernels, instantiated by softmax.c for REAL = double and
+ * REAL = float (SFX(name) appends _f64 / _f32, EXP is the matching exp).
+ *
+ * Rows are handled in tiles: the row maxima are subtracted into a small
+ * buffer, one long vectorized loop takes exp of the whole tile (short rows
+ * such as C = 10 would waste most SIMD lanes one row at a time), then each
+ * row's loss and gradient are formed from it.  Losses are written as
+ * (max - x_t) + log(sum) so logits near +-1e300 keep full precision; sums
+ * accumulate in double for both dtypes. */
+
+/* Buffer elements per tile (fits L1 with the rows it came from), and the
+ * most rows a tile holds. */
+#define SKCE_TILE 2048
+#define SKCE_TILE_ROWS 256
+
+SKCE_INLINE const REAL *SFX(row_ptr)(const REAL *a, skce_strides3 s, const skce_shape *shape,
+                                     ptrdiff_t r)
+{
+    ptrdiff_t i, d;
+    SKCE_ROW_INDEX(r, shape, i, d);
+    return a + i * s.sample + d * s.pos;
+}
+
+SKCE_INLINE REAL SFX(row_max)(const REAL *restrict x, ptrdiff_t xs, ptrdiff_t C)
+{
+    REAL m = x[0];
+    SKCE_SIMD_REDUCTION(max, m)
+    for (ptrdiff_t j = 1; j < C; j++)
+        m = x[j * xs] > m ? x[j * xs] : m;
+    return m;
+}
+
+/* Classes up to which a tile is stored transposed (class-major): with few
+ * classes, SIMD lanes then run across rows instead of along a short row. */
+#define SKCE_TRANSPOSE_MAX_C 64
+
+/* For rows r0 .. r0 + n - 1 (n * C <= SKCE_TILE): row maxima into m[],
+ * exp(x - max) into buf, row sums into s[] and their logs into log_s[].
+ * Row k's exp values are at buf + k * (*es_row) with stride *es. */
+SKCE_INLINE void SFX(exp_tile)(const REAL *x, skce_strides3 xs, const skce_shape *shape,
+                               ptrdiff_t r0, ptrdiff_t n, REAL *restrict buf,
+                               REAL *restrict m, double *restrict s, double *restrict log_s,
+                               ptrdiff_t *es_row, ptrdiff_t *es)
+{
+    const ptrdiff_t C = shape->n_classes;
+    if (C <= SKCE_TRANSPOSE_MAX_C) {
+        /* buf[j * n + k] = x[row k, class j] */
+        if (shape->n_pos == 1) {
+            /* rows evenly spaced: read each class down the tile's rows */
+            const REAL *restrict x0 = x + r0 * xs.sample;
+            const ptrdiff_t rs = xs.sample;
+            for (ptrdiff_t j = 0; j < C; j++) {
+                const REAL *restrict src = x0 + j * xs.cls;
+                REAL *restrict dst = buf + j * n;
+                ptrdiff_t k = 0;
+                for (; k + 4 <= n; k += 4, src += 4 * rs) {   /* unrolled: a plain copy */
+                    dst[k] = src[0];
+                    dst[k + 1] = src[rs];
+                    dst[k + 2] = src[2 * rs];
+                    dst[k + 3] = src[3 * rs];
+                }
+                for (; k < n; k++, src += rs) dst[k] = src[0];
+            }
+        } else {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                const REAL *xr = SFX(row_ptr)(x, xs, shape, r0 + k);
+                for (ptrdiff_t j = 0; j < C; j++) buf[j * n + k] = xr[j * xs.cls];
+            }
+        }
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) m[k] = buf[k];
+        for (ptrdiff_t j = 1; j < C; j++) {
+            const REAL *b = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) m[k] = b[k] > m[k] ? b[k] : m[k];
+        }
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) s[k] = 0.0;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            REAL *b = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) {
+                REAL v = EXP(b[k] - m[k]);
+                b[k] = v;
+                s[k] += (double)v;
+            }
+        }
+        *es_row = 1;
+        *es = n;
+    } else {
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL *xr = SFX(row_ptr)(x, xs, shape, r0 + k);
+            REAL *b = buf + k * C;
+            REAL mk = SFX(row_max)(xr, xs.cls, C);
+            if (xs.cls == 1) {
+                SKCE_SIMD
+                for (ptrdiff_t j = 0; j < C; j++) b[j] = xr[j] - mk;
+            } else {
+                for (ptrdiff_t j = 0; j < C; j++) b[j] = xr[j * xs.cls] - mk;
+            }
+            m[k] = mk;
+        }
+        const ptrdiff_t len = n * C;
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < len; k++) buf[k] = EXP(buf[k]);
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL *b = buf + k * C;
+            double acc = 0.0;
+            SKCE_SIMD_REDUCTION(+, acc)
+            for (ptrdiff_t j = 0; j < C; j++) acc += (double)b[j];
+            s[k] = acc;
+        }
+        *es_row = C;
+        *es = 1;
+    }
+    SKCE_SIMD
+    for (ptrdiff_t k = 0; k < n; k++) log_s[k] = skce_log_f64(s[k]);
+}
+
+/* Rows per tile for C classes (0: C too large, use one row at a time with
+ * the output row as the buffer). */
+SKCE_INLINE ptrdiff_t SFX(tile_rows)(ptrdiff_t C)
+{
+    if (C > SKCE_TILE) return 0;
+    return SKCE_TILE / C < SKCE_TILE_ROWS ? SKCE_TILE / C : SKCE_TILE_ROWS;
+}
+
+/* Loss of one row with class-index target t, given e = exp(x - m) (stride
+ * es) and s = sum(e).  Loss before sample weight:
+ *   (1-eps) w_t (lse - x_t) + eps/C sum_c w_c (lse - x_c)
+ * Gradient times `scale`, into g when g != NULL:
+ *   ((1-eps) w_t + eps/C W) softmax_j - (1-eps) w_t [j == t] - eps/C w_j
+ * g may alias e (same stride). */
+SKCE_INLINE double SFX(ce_index_row)(const REAL *x, ptrdiff_t xs, ptrdiff_t C, ptrdiff_t t,
+                                     REAL m, double s, double log_s, const REAL *e,
+                                     ptrdiff_t es, const double *restrict cw, double W,
+                                     double eps, double scale, REAL *g, ptrdiff_t gs)
+{
+    double wt = cw ? cw[t] : 1.0;
+    double dm = (double)m;
+    double loss = (1.0 - eps) * wt * ((dm - (double)x[t * xs]) + log_s);
+    if (eps != 0.0) {
+        double acc = 0.0;
+        if (cw) {
+            SKCE_SIMD_REDUCTION(+, acc)
+            for (ptrdiff_t j = 0; j < C; j++) acc += cw[j] * (dm - (double)x[j * xs]);
+        } else {
+            SKCE_SIMD_REDUCTION(+, acc)
+            for (ptrdiff_t j = 0; j < C; j++) acc += dm - (double)x[j * xs];
+        }
+        loss += eps / (double)C * (acc + W * log_s);
+    }
+    if (g) {
+        double a = scale * ((1.0 - eps) * wt + eps / (double)C * W) / s;
+        double et = (double)e[t * es];
+        if (eps != 0.0) {
+            double b = scale * eps / (double)C;
+            if (cw) {
+                SKCE_SIMD
+                for (ptrdiff_t j = 0; j < C; j++)
+                    g[j * gs] = (REAL)(a * (double)e[j * es] - b * cw[j]);
+            } else {
+                SKCE_SIMD
+                for (ptrdiff_t j = 0; j < C; j++)
+                    g[j * gs] = (REAL)(a * (double)e[j * es] - b);
+            }
+            g[t * gs] = (REAL)((double)g[t * gs] - scale * (1.0 - eps) * wt);
+        } else {
+            SKCE_SIMD
+            for (ptrdiff_t j = 0; j < C; j++)
+                g[j * gs] = (REAL)(a * (double)e[j * es]);
+            g[t * gs] = (REAL)(a * et - scale * wt);   /* one rounding, no cancellation */
+        }
+    }
+    return loss;
+}
+
+/* Loss of one row with probability target y (smoothed to (1-eps) y + eps/C). */
+SKCE_INLINE double SFX(ce_prob_row)(const REAL *x, ptrdiff_t xs, ptrdiff_t C,
+                                    const REAL *y, ptrdiff_t ys, REAL m, double s,
+                                    double log_s, const REAL *e, ptrdiff_t es,
+                                    const double *restrict cw, double eps, double scale,
+                                    REAL *g, ptrdiff_t gs)
+{
+    double dm = (double)m;
+    double loss = 0.0, wy_sum = 0.0;
+    double keep = 1.0 - eps, add = eps / (double)C;
+    for (ptrdiff_t j = 0; j < C; j++) {
+        double wy = (keep * (double)y[j * ys] + add) * (cw ? cw[j] : 1.0);
+        /* 0 * log(0) = 0: a zero-probability class with a -inf logit adds nothing */
+        if (wy != 0.0) loss += wy * ((dm - (double)x[j * xs]) + log_s);
+        wy_sum += wy;
+    }
+    if (g) {
+        double a = scale * wy_sum / s;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double wy = (keep * (double)y[j * ys] + add) * (cw ? cw[j] : 1.0);
+            g[j * gs] = (REAL)(a * (double)e[j * es] - scale * wy);
+        }
+    }
+    return loss;
+}
+
+/* exp(x - m) of one row into e (stride es) when e != NULL; returns the sum. */
+SKCE_INLINE double SFX(exp_row)(const REAL *x, ptrdiff_t xs, ptrdiff_t C, REAL m,
+                                REAL *e, ptrdiff_t es)
+{
+    double acc = 0.0;
+    if (e) {
+        SKCE_SIMD_REDUCTION(+, acc)
+        for (ptrdiff_t j = 0; j < C; j++) {
+            REAL v = EXP(x[j * xs] - m);
+            e[j * es] = v;
+            acc += (double)v;
+        }
+    } else {
+        SKCE_SIMD_REDUCTION(+, acc)
+        for (ptrdiff_t j = 0; j < C; j++) acc += (double)EXP(x[j * xs] - m);
+    }
+    return acc;
+}
+
+/* The driver shared by the kernels: per tile, exp of the rows, then ROW_BODY
+ * for each row with r, i, d, xr, gr, m_k, s_k, log_s_k and e (stride es) in
+ * scope.  Rows wider than a tile go one at a time and compute e in the
+ * gradient row itself; without a gradient only their sum is kept (e = NULL). */
+#define SKCE_TILED_ROWS(ROW_BODY)                                                       \
+    do {                                                                                \
+        REAL buf[SKCE_TILE];                                                            \
+        REAL mt[SKCE_TILE_ROWS];                                                        \
+        double st[SKCE_TILE_ROWS], lst[SKCE_TILE_ROWS];                                 \
+        const ptrdiff_t C = shape->n_classes;                                           \
+        const ptrdiff_t per_tile = SFX(tile_rows)(C);                                   \
+        for (ptrdiff_t q0 = r0; q0 < r1; q0 += (per_tile ? per_tile : 1)) {             \
+            ptrdiff_t nq = per_tile ? (r1 - q0 < per_tile ? r1 - q0 : per_tile) : 1;    \
+            ptrdiff_t es_row = 0, es_tile = 0;                                          \
+            if (per_tile)                                                               \
+                SFX(exp_tile)(x, xs, shape, q0, nq, buf, mt, st, lst, &es_row, &es_tile); \
+            for (ptrdiff_t k = 0; k < nq; k++) {                                        \
+                const ptrdiff_t r = q0 + k;                                             \
+                ptrdiff_t i, d;                                                         \
+                SKCE_ROW_INDEX(r, shape, i, d);                                         \
+                const REAL *xr = x + i * xs.sample + d * xs.pos;                        \
+                REAL *gr = grad ? grad + i * gs.sample + d * gs.pos : NULL;             \
+                const REAL *e;                                                          \
+                ptrdiff_t es;                                                           \
+                REAL m_k;                                                               \
+                double s_k, log_s_k;                                                    \
+                if (per_tile) {                                                         \
+                    e = buf + k * es_row; es = es_tile;                                 \
+                    m_k = mt[k]; s_k = st[k]; log_s_k = lst[k];                         \
+                } else {                                                                \
+                    m_k = SFX(row_max)(xr, xs.cls, C);                                  \
+                    s_k = SFX(exp_row)(xr, xs.cls, C, m_k, gr, gs.cls);                 \
+                    log_s_k = log(s_k);                                                 \
+                    e = gr; es = gs.cls;                                                \
+                }                                                                       \
+                ROW_BODY                                                                \
+            }                                                                           \
+        }                                                                               \
+    } while (0)
+
+/* Class-index targets, no label smoothing, C <= SKCE_TRANSPOSE_MAX_C: the
+ * training hot path.  Loss and gradient are finished across the rows of a
+ * transposed tile with SIMD lanes over rows, then the gradient is written
+ * back row by row. */
+SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
+    const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target,
+    REAL *loss_out, REAL *grad, skce_strides3 gs)
+{
+    REAL buf[SKCE_TILE];
+    REAL mt[SKCE_TILE_ROWS];
+    double st[SKCE_TILE_ROWS], lst[SKCE_TILE_ROWS];
+    double a[SKCE_TILE_ROWS], b[SKCE_TILE_ROWS], et[SKCE_TILE_ROWS];
+    ptrdiff_t tt[SKCE_TILE_ROWS];
+    const ptrdiff_t C = shape->n_classes;
+    const ptrdiff_t per_tile = SFX(tile_rows)(C);
+    double total = 0.0;
+    for (ptrdiff_t q0 = r0; q0 < r1; q0 += per_tile) {
+        const ptrdiff_t n = r1 - q0 < per_tile ? r1 - q0 : per_tile;
+        ptrdiff_t es_row, es;
+        SFX(exp_tile)(x, xs, shape, q0, n, buf, mt, st, lst, &es_row, &es);
+        /* per row: target, its weight w = sw * cw[t], loss, e_t */
+        for (ptrdiff_t k = 0; k < n; k++) {
+            ptrdiff_t i, d;
+            SKCE_ROW_INDEX(q0 + k, shape, i, d);
+            int64_t t = target[i * shape->t_sample + d * shape->t_pos];
+            b[k] = 0.0;   /* ignored rows: zero gradient even when grad_scale is NaN */
+            if (t != opt->ignore_index) {
+                double w = (opt->class_weight ? opt->class_weight[t] : 1.0)
+                    * (opt->sample_weight ? opt->sample_weight[i] : 1.0);
+                double xt = (double)x[i * xs.sample + d * xs.pos + t * xs.cls];
+                double loss = w * (((double)mt[k] - xt) + lst[k]);
+                if (loss_out) loss_out[q0 + k] = (REAL)loss;
+                total += loss;
+                et[k] = (double)buf[t * n + k];
+                tt[k] = (ptrdiff_t)t;
+                b[k] = w * opt->grad_scale;
+            } else {
+                if (loss_out) loss_out[q0 + k] = 0;
+                et[k] = 0.0;
+                tt[k] = 0;
+            }
+        }
+        if (!grad) continue;
+        /* softmax * w * scale, one rounding, scaled on the way out of the
+         * tile; then the target entry is redone as a * e_t - b so that
+         * p_t - 1 does not cancel */
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) a[k] = b[k] / st[k];
+        if (shape->n_pos == 1) {
+            REAL *restrict g0 = grad + q0 * gs.sample;
+            const ptrdiff_t rs = gs.sample;
+            for (ptrdiff_t j = 0; j < C; j++) {
+                REAL *restrict dst = g0 + j * gs.cls;
+                const REAL *restrict src = buf + j * n;
+                ptrdiff_t k = 0;
+                for (; k + 4 <= n; k += 4, dst += 4 * rs) {   /* unrolled */
+                    dst[0] = (REAL)(a[k] * (double)src[k]);
+                    dst[rs] = (REAL)(a[k + 1] * (double)src[k + 1]);
+                    dst[2 * rs] = (REAL)(a[k + 2] * (double)src[k + 2]);
+                    dst[3 * rs] = (REAL)(a[k + 3] * (double)src[k + 3]);
+                }
+                for (; k < n; k++, dst += rs) dst[0] = (REAL)(a[k] * (double)src[k]);
+            }
+        } else {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
+                for (ptrdiff_t j = 0; j < C; j++)
+                    gr[j * gs.cls] = (REAL)(a[k] * (double)buf[j * n + k]);
+            }
+        }
+        for (ptrdiff_t k = 0; k < n; k++) {
+            REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
+            gr[tt[k] * gs.cls] = (REAL)(a[k] * et[k] - b[k]);
+        }
+    }
+    return total;
+}
+
+SKCE_DISPATCH double SFX(skce_ce_index_block)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
+    const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target,
+    REAL *loss_out, REAL *grad, skce_strides3 gs)
+{
+    const double eps = opt->label_smoothing;
+    if (eps == 0.0 && shape->n_classes <= SKCE_TRANSPOSE_MAX_C)
+        return SFX(ce_index_tiles)(r0, r1, shape, opt, x, xs, target, loss_out, grad, gs);
+    double W = (double)shape->n_classes;
+    if (opt->class_weight) {
+        W = 0.0;
+        for (ptrdiff_t j = 0; j < shape->n_classes; j++) W += opt->class_weight[j];
+    }
+    double total = 0.0;
+    SKCE_TILED_ROWS({
+        int64_t t = target[i * shape->t_sample + d * shape->t_pos];
+        if (t == opt->ignore_index) {
+            if (gr) for (ptrdiff_t j = 0; j < C; j++) gr[j * gs.cls] = 0;
+            if (loss_out) loss_out[r] = 0;
+            continue;
+        }
+        double sw = opt->sample_weight ? opt->sample_weight[i] : 1.0;
+        double loss = sw * SFX(ce_index_row)(xr, xs.cls, C, (ptrdiff_t)t, m_k, s_k, log_s_k, e, es,
+                                            opt->class_weight, W, eps, opt->grad_scale * sw,
+                                            gr, gs.cls);
+        if (loss_out) loss_out[r] = (REAL)loss;
+        total += loss;
+    });
+    return total;
+}
+
+SKCE_DISPATCH double SFX(skce_ce_prob_block)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
+    const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const REAL *y,
+    skce_strides3 ys, REAL *loss_out, REAL *grad, skce_strides3 gs)
+{
+    double total = 0.0;
+    SKCE_TILED_ROWS({
+        double sw = opt->sample_weight ? opt->sample_weight[i] : 1.0;
+        const REAL *yr = y + i * ys.sample + d * ys.pos;
+        double loss = sw * SFX(ce_prob_row)(xr, xs.cls, C, yr, ys.cls, m_k, s_k, log_s_k, e, es,
+                                           opt->class_weight, opt->label_smoothing,
+                                           opt->grad_scale * sw, gr, gs.cls);
+        if (loss_out) loss_out[r] = (REAL)loss;
+        total += loss;
+    });
+    return total;
+}
+
+SKCE_DISPATCH double SFX(skce_nll_block)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
+    const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target,
+    REAL *loss_out, REAL *grad, skce_strides3 gs)
+{
+    const ptrdiff_t C = shape->n_classes;
+    double total = 0.0;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        ptrdiff_t i, d;
+        SKCE_ROW_INDEX(r, shape, i, d);
+        int64_t t = target[i * shape->t_sample + d * shape->t_pos];
+        REAL *gr = grad ? grad + i * gs.sample + d * gs.pos : NULL;
+        if (gr) for (ptrdiff_t j = 0; j < C; j++) gr[j * gs.cls] = 0;
+        if (t == opt->ignore_index) {
+            if (loss_out) loss_out[r] = 0;
+            continue;
+        }
+        double w = (opt->class_weight ? opt->class_weight[t] : 1.0)
+                   * (opt->sample_weight ? opt->sample_weight[i] : 1.0);
+        double loss = -w * (double)x[i * xs.sample + d * xs.pos + t * xs.cls];
+        if (gr) gr[t * gs.cls] = (REAL)(-w * opt->grad_scale);
+        if (loss_out) loss_out[r] = (REAL)loss;
+        total += loss;
+    }
+    return total;
+}
+
+SKCE_DISPATCH void SFX(skce_softmax_block)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
+    int log_output, const REAL *x, skce_strides3 xs, REAL *out, skce_strides3 os)
+{
+    REAL *grad = log_output ? NULL : out;   /* softmax: exp rows may go straight to out */
+    skce_strides3 gs = os;
+    SKCE_TILED_ROWS({
+        REAL *o = out + i * os.sample + d * os.pos;
+        if (log_output) {
+            for (ptrdiff_t j = 0; j < C; j++)
+                o[j * os.cls] = (REAL)(((double)xr[j * xs.cls] - (double)m_k) - log_s_k);
+        } else {
+            double inv_s = 1.0 / s_k;
+            for (ptrdiff_t j = 0; j < C; j++)
+                o[j * os.cls] = (REAL)((double)e[j * es] * inv_s);
+        }
+    });
+}

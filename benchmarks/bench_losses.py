@@ -1,0 +1,108 @@
+"""Side-by-side timing of the softmax cross-entropy loss + gradient.
+
+    python benchmarks/bench_losses.py [--n 1000000] [--classes 10] [--threads 2] [--repeat 15]
+
+One run prints, for float64 and float32 logits of shape (n, C), the median
+time of each contender and its ratio to skce's:
+  kernel rows (outputs preallocated, so only the kernels are compared):
+    skce        the cross-entropy kernel behind skce.losses.cross_entropy
+    sklearn     HalfMultinomialLoss().loss_gradient(y, x, loss_out=, gradient_out=, n_threads=T)
+    copy        np.copyto of an array of the same size: the memory-traffic floor
+  API rows (each allocates its outputs, as a user's call does):
+    skce        cross_entropy(x, y, return_grad=True, n_threads=T)
+    sklearn     HalfMultinomialLoss().loss_gradient(y, x, n_threads=T)
+    torch       F.cross_entropy forward + backward (torch.set_num_threads(T)), if installed
+"""
+import argparse
+import time
+
+import numpy as np
+
+
+def median_time(fn, repeat):
+    fn()  # warm-up: first-touch page faults, lazy imports, thread pools
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args(argv)
+
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    from skce import _softmax, losses, show_config
+
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        torch = None
+
+    show_config()
+    n, C, T = args.n, args.classes, args.threads
+    print(f"\nsoftmax cross-entropy loss + gradient, {n} x {C} logits, {T} threads, "
+          f"median of {args.repeat}\n")
+    rng = np.random.default_rng(0)
+    header = f"{'dtype':8} {'kind':6} {'who':8} {'time ms':>9} {'ratio to skce':>14}"
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for dtype in (np.float64, np.float32):
+        x = rng.standard_normal((n, C)).astype(dtype)
+        y = rng.integers(0, C, n)
+        y_float = y.astype(dtype)
+        sk_loss = HalfMultinomialLoss(n_classes=C)
+        grad = np.empty_like(x)
+        loss_rows = np.empty(n, dtype=dtype)
+        kernel, api = {}, {}
+        # kernels into preallocated outputs
+        x3, y2, g3 = x[:, :, None], y.reshape(n, 1), grad[:, :, None]
+        kernel["skce"] = median_time(lambda: _softmax.cross_entropy_index(
+            x3, y2, None, None, -100, 0.0, 1.0 / n, None, g3, T), args.repeat)
+        kernel["sklearn"] = median_time(lambda: sk_loss.loss_gradient(
+            y_float, x, loss_out=loss_rows, gradient_out=grad, n_threads=T), args.repeat)
+        dst = np.empty_like(x)
+        kernel["copy"] = median_time(lambda: np.copyto(dst, x), args.repeat)
+        # public calls, allocating
+        api["skce"] = median_time(
+            lambda: losses.cross_entropy(x, y, return_grad=True, n_threads=T), args.repeat)
+        api["sklearn"] = median_time(
+            lambda: sk_loss.loss_gradient(y_float, x, n_threads=T), args.repeat)
+        if torch is not None:
+            torch.set_num_threads(T)
+            xt = torch.from_numpy(x)
+            yt = torch.from_numpy(y)
+
+            def torch_fwd_bwd():
+                xr = xt.detach().requires_grad_(True)
+                F.cross_entropy(xr, yt).backward()
+                return xr.grad
+
+            api["torch"] = median_time(torch_fwd_bwd, args.repeat)
+        for kind, rows in (("kernel", kernel), ("API", api)):
+            for name, t in rows.items():
+                print(f"{np.dtype(dtype).name:8} {kind:6} {name:8} {t * 1e3:9.2f} "
+                      f"{t / rows['skce']:14.2f}")
+        results[np.dtype(dtype).name] = (kernel, api)
+    print()
+    for dt, (kernel, api) in results.items():
+        line = (f"{dt}: kernel {kernel['sklearn'] / kernel['skce']:.2f}x faster than "
+                f"scikit-learn's, {kernel['skce'] / kernel['copy']:.2f}x the copy floor; "
+                f"API call {api['sklearn'] / api['skce']:.2f}x faster than scikit-learn's")
+        if "torch" in api:
+            line += f", {api['torch'] / api['skce']:.2f}x faster than torch"
+        print(line)
+    return results
+
+
+if __name__ == "__main__":
+    main()

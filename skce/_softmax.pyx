@@ -92,25 +92,45 @@ cdef skce_ce_options _options(const double[::1] class_weight, const double[::1] 
     return opt
 
 
-def cross_entropy_index(const floating[:, :, :] x, const int64_t[:, :] target,
-                        const double[::1] class_weight, const double[::1] sample_weight,
-                        int64_t ignore_index, double label_smoothing, double grad_scale,
-                        floating[::1] loss_out, floating[:, :, :] grad, int n_threads):
-    """Sum of row losses; per-row losses into loss_out and the gradient
-    (times grad_scale) into grad, each when not None."""
+# What class_loss computes (C constants for the nogil loop, Python names for callers).
+cdef enum:
+    _CE_INDEX = 0   # cross-entropy, class-index targets
+    _CE_PROB = 1    # cross-entropy, class-probability targets
+    _NLL = 2        # negative log-likelihood of log-probabilities, class-index targets
+CE_INDEX, CE_PROB, NLL = _CE_INDEX, _CE_PROB, _NLL
+
+
+def class_loss(int kind, const floating[:, :, :] x, const int64_t[:, :] target,
+               const floating[:, :, :] y, const double[::1] class_weight,
+               const double[::1] sample_weight, int64_t ignore_index, double label_smoothing,
+               double grad_scale, floating[::1] loss_out, floating[:, :, :] grad, int n_threads):
+    """Sum of the row losses of a softmax-family loss (`kind`) over x (n, C, D).
+
+    Class-index targets come in `target` (n, D), probabilities in `y` (shaped
+    like x); the other is None.  Per-row losses go to loss_out and the
+    gradient (times grad_scale) to grad, each when not None.
+    """
     cdef Py_ssize_t n_rows = x.shape[0] * x.shape[2]
     cdef Py_ssize_t n_blocks = (n_rows + BLOCK - 1) // BLOCK
     cdef skce_shape shape = _shape(x.shape[1], x.shape[2], target)
     cdef skce_ce_options opt = _options(class_weight, sample_weight, ignore_index,
                                         label_smoothing, grad_scale)
     cdef skce_strides3 xs = _strides3(x.strides[0], x.strides[1], x.strides[2], sizeof(floating))
+    cdef skce_strides3 ys = xs
     cdef skce_strides3 gs = xs
+    cdef const int64_t *t = NULL
+    cdef const floating *yp = NULL
     cdef floating *g = NULL
     cdef floating *lo = NULL
     cdef double[::1] block_sums = np.zeros(n_blocks)
     cdef Py_ssize_t b, r0, r1
     if n_rows == 0:
         return 0.0
+    if kind == _CE_PROB:
+        ys = _strides3(y.strides[0], y.strides[1], y.strides[2], sizeof(floating))
+        yp = &y[0, 0, 0]
+    else:
+        t = &target[0, 0]
     if grad is not None:
         gs = _strides3(grad.strides[0], grad.strides[1], grad.strides[2], sizeof(floating))
         g = &grad[0, 0, 0]
@@ -121,83 +141,25 @@ def cross_entropy_index(const floating[:, :, :] x, const int64_t[:, :] target,
             r0 = b * BLOCK
             r1 = min(r0 + BLOCK, n_rows)
             if floating is double:
-                block_sums[b] = skce_ce_index_block_f64(
-                    r0, r1, &shape, &opt, &x[0, 0, 0], xs, &target[0, 0], lo, g, gs)
+                if kind == _CE_INDEX:
+                    block_sums[b] = skce_ce_index_block_f64(
+                        r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
+                elif kind == _CE_PROB:
+                    block_sums[b] = skce_ce_prob_block_f64(
+                        r0, r1, &shape, &opt, &x[0, 0, 0], xs, yp, ys, lo, g, gs)
+                else:
+                    block_sums[b] = skce_nll_block_f64(
+                        r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
             else:
-                block_sums[b] = skce_ce_index_block_f32(
-                    r0, r1, &shape, &opt, &x[0, 0, 0], xs, &target[0, 0], lo, g, gs)
-    return _sum_blocks(block_sums)
-
-
-def cross_entropy_prob(const floating[:, :, :] x, const floating[:, :, :] y,
-                       const double[::1] class_weight, const double[::1] sample_weight,
-                       double label_smoothing, double grad_scale,
-                       floating[::1] loss_out, floating[:, :, :] grad, int n_threads):
-    """As cross_entropy_index, with class-probability targets y shaped like x."""
-    cdef Py_ssize_t n_rows = x.shape[0] * x.shape[2]
-    cdef Py_ssize_t n_blocks = (n_rows + BLOCK - 1) // BLOCK
-    cdef skce_shape shape = _shape(x.shape[1], x.shape[2], None)
-    cdef skce_ce_options opt = _options(class_weight, sample_weight, -1,
-                                        label_smoothing, grad_scale)
-    cdef skce_strides3 xs = _strides3(x.strides[0], x.strides[1], x.strides[2], sizeof(floating))
-    cdef skce_strides3 ys = _strides3(y.strides[0], y.strides[1], y.strides[2], sizeof(floating))
-    cdef skce_strides3 gs = xs
-    cdef floating *g = NULL
-    cdef floating *lo = NULL
-    cdef double[::1] block_sums = np.zeros(n_blocks)
-    cdef Py_ssize_t b, r0, r1
-    if n_rows == 0:
-        return 0.0
-    if grad is not None:
-        gs = _strides3(grad.strides[0], grad.strides[1], grad.strides[2], sizeof(floating))
-        g = &grad[0, 0, 0]
-    if loss_out is not None:
-        lo = &loss_out[0]
-    with nogil:
-        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            r0 = b * BLOCK
-            r1 = min(r0 + BLOCK, n_rows)
-            if floating is double:
-                block_sums[b] = skce_ce_prob_block_f64(
-                    r0, r1, &shape, &opt, &x[0, 0, 0], xs, &y[0, 0, 0], ys, lo, g, gs)
-            else:
-                block_sums[b] = skce_ce_prob_block_f32(
-                    r0, r1, &shape, &opt, &x[0, 0, 0], xs, &y[0, 0, 0], ys, lo, g, gs)
-    return _sum_blocks(block_sums)
-
-
-def nll(const floating[:, :, :] x, const int64_t[:, :] target,
-        const double[::1] class_weight, const double[::1] sample_weight,
-        int64_t ignore_index, double grad_scale,
-        floating[::1] loss_out, floating[:, :, :] grad, int n_threads):
-    """Negative log-likelihood of log-probabilities x; as cross_entropy_index."""
-    cdef Py_ssize_t n_rows = x.shape[0] * x.shape[2]
-    cdef Py_ssize_t n_blocks = (n_rows + BLOCK - 1) // BLOCK
-    cdef skce_shape shape = _shape(x.shape[1], x.shape[2], target)
-    cdef skce_ce_options opt = _options(class_weight, sample_weight, ignore_index, 0.0, grad_scale)
-    cdef skce_strides3 xs = _strides3(x.strides[0], x.strides[1], x.strides[2], sizeof(floating))
-    cdef skce_strides3 gs = xs
-    cdef floating *g = NULL
-    cdef floating *lo = NULL
-    cdef double[::1] block_sums = np.zeros(n_blocks)
-    cdef Py_ssize_t b, r0, r1
-    if n_rows == 0:
-        return 0.0
-    if grad is not None:
-        gs = _strides3(grad.strides[0], grad.strides[1], grad.strides[2], sizeof(floating))
-        g = &grad[0, 0, 0]
-    if loss_out is not None:
-        lo = &loss_out[0]
-    with nogil:
-        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            r0 = b * BLOCK
-            r1 = min(r0 + BLOCK, n_rows)
-            if floating is double:
-                block_sums[b] = skce_nll_block_f64(
-                    r0, r1, &shape, &opt, &x[0, 0, 0], xs, &target[0, 0], lo, g, gs)
-            else:
-                block_sums[b] = skce_nll_block_f32(
-                    r0, r1, &shape, &opt, &x[0, 0, 0], xs, &target[0, 0], lo, g, gs)
+                if kind == _CE_INDEX:
+                    block_sums[b] = skce_ce_index_block_f32(
+                        r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
+                elif kind == _CE_PROB:
+                    block_sums[b] = skce_ce_prob_block_f32(
+                        r0, r1, &shape, &opt, &x[0, 0, 0], xs, yp, ys, lo, g, gs)
+                else:
+                    block_sums[b] = skce_nll_block_f32(
+                        r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
     return _sum_blocks(block_sums)
 
 

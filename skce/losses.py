@@ -165,14 +165,14 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, reduction="m
         check_finite(t, "target")
         y = t[np.newaxis] if p.unbatched else t
         y3 = view_n_c_d(y.astype(p.x.dtype, copy=False))
-        total = _softmax.cross_entropy_prob(
-            p.x3, y3, p.weight, p.sample_weight, eps,
+        total = _softmax.class_loss(
+            _softmax.CE_PROB, p.x3, None, y3, p.weight, p.sample_weight, -100, eps,
             _grad_scale(p.reduction, _prob_divisor(p)), rows, grad3, p.n_threads)
         return p.finish(total, _prob_divisor(p), rows, grad, return_grad)
     ignore_index = _check_ignore_index(ignore_index)
     t2, wsum = p.index_target(t, ignore_index)
-    total = _softmax.cross_entropy_index(
-        p.x3, t2, p.weight, p.sample_weight, ignore_index, eps,
+    total = _softmax.class_loss(
+        _softmax.CE_INDEX, p.x3, t2, None, p.weight, p.sample_weight, ignore_index, eps,
         _grad_scale(p.reduction, wsum), rows, grad3, p.n_threads)
     return p.finish(total, wsum, rows, grad, return_grad)
 
@@ -203,8 +203,9 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean",
     ignore_index = _check_ignore_index(ignore_index)
     t2, wsum = p.index_target(target, ignore_index)
     rows, grad, grad3 = p.outputs(return_grad)
-    total = _softmax.nll(p.x3, t2, p.weight, p.sample_weight, ignore_index,
-                         _grad_scale(p.reduction, wsum), rows, grad3, p.n_threads)
+    total = _softmax.class_loss(
+        _softmax.NLL, p.x3, t2, None, p.weight, p.sample_weight, ignore_index, 0.0,
+        _grad_scale(p.reduction, wsum), rows, grad3, p.n_threads)
     return p.finish(total, wsum, rows, grad, return_grad)
 
 

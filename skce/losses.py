@@ -154,7 +154,9 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, reduction="m
     rows, grad, grad3 = p.outputs(return_grad)
     t = np.asarray(target)
     if t.dtype.kind == "f":
-        if ignore_index != -100:
+        # PyTorch: a negative ignore_index is unused with probability targets,
+        # a class number is refused.
+        if ignore_index >= 0:
             raise ValueError(
                 f"ignore_index={ignore_index!r} cannot be used with class-probability targets "
                 "(as in PyTorch); give ignored rows zero sample_weight instead")

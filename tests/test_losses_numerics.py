@@ -910,6 +910,7 @@ def _err_cases():
         "ce_prob_target_nan": (lambda: ce(X, Pnan), VT, "target"),
         "ce_prob_target_inf": (lambda: ce(X, Pinf), VT, "target"),
         "ce_prob_target_shape": (lambda: ce(X, P[:, :3]), VT, "target"),
+        "ce_prob_target_ignore_index": (lambda: ce(X, P, ignore_index=0), VT, "ignore_index"),
         "ce_int_input": (lambda: ce(Xi, t), TypeError, "input"),
         "ce_int_input_prob": (lambda: ce(Xi, P), TypeError, "input"),
         "ce_weight_negative": (lambda: ce(X, t, weight=np.array([1, -1.0, 1, 1])), VT, "weight"),

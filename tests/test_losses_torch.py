@@ -324,8 +324,8 @@ CE_PROB_CASES = {
     "unbatched_weight_ls": dict(shape=(5,), weight=True, ls=0.2),
     "unnormalized": dict(unnormalized=True),
     "unnormalized_weight_ls_sw": dict(unnormalized=True, weight=True, ls=0.2, sw="rand"),
-    # ignore_index has no effect on probability targets (class 0 is not ignored)
-    "ignore_index_unused": dict(ignore_index=0, weight=True),
+    # a negative ignore_index has no effect on probability targets (as in torch)
+    "ignore_index_unused": dict(ignore_index=-1, weight=True),
 }
 
 

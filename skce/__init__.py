@@ -3,5 +3,6 @@ kernels, and scikit-learn estimators trained by SGD or Adam."""
 from skce import losses
 from skce._build_info import VERSION as __version__
 from skce._config import show_config
+from skce.linear_model import SoftmaxClassifier
 
-__all__ = ["losses", "show_config", "__version__"]
+__all__ = ["losses", "show_config", "SoftmaxClassifier", "__version__"]

@@ -120,3 +120,27 @@ cdef extern from "skce_kernels.h" nogil:
         const skce_margin_options *opt, const float *x, skce_strides2 xs,
         const int64_t *target, float *loss_out, float *grad, skce_strides2 gs,
         Py_ssize_t *bad_row)
+
+    # ---- optimizer steps (optim.c) ----
+    ctypedef struct skce_optim_options:
+        double lr
+        double weight_decay
+        double l1
+        double momentum
+        double dampening
+        double beta1
+        double beta2
+        double eps
+        int64_t step
+        int nesterov
+        int amsgrad
+        int decoupled
+
+    void skce_sgd_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
+        const double *g, double *buf)
+    void skce_sgd_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
+        const float *g, float *buf)
+    void skce_adam_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
+        const double *g, double *m, double *v, double *vmax)
+    void skce_adam_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
+        const float *g, float *m, float *v, float *vmax)

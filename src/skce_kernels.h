@@ -142,6 +142,31 @@ SKCE_DECLARE_MARGIN(double, _f64)
 SKCE_DECLARE_MARGIN(float, _f32)
 #undef SKCE_DECLARE_MARGIN
 
+/* ---- Optimizer steps (optim.c): torch.optim.SGD / Adam / AdamW ----
+ *
+ * One step on the flat parameter range [0, n): p (params), g (gradient)
+ * and the optimizer state, all of one dtype.  weight_decay is added to the
+ * gradient (torch's weight_decay, i.e. L2), or, for Adam with decoupled set,
+ * shrinks the parameters first (AdamW).  l1 > 0 soft-thresholds each
+ * parameter after the update by l1 times its step length (proximal L1). */
+typedef struct {
+    double lr, weight_decay, l1;
+    double momentum, dampening;    /* SGD */
+    double beta1, beta2, eps;      /* Adam */
+    int64_t step;                  /* 1 on the first step */
+    int nesterov, amsgrad, decoupled;
+} skce_optim_options;
+
+#define SKCE_DECLARE_OPTIM(REAL, SFX)                                                         \
+    void skce_sgd_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p, const REAL *g, \
+        REAL *buf);                                                                           \
+    void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
+        const REAL *g, REAL *m, REAL *v, REAL *vmax);
+
+SKCE_DECLARE_OPTIM(double, _f64)
+SKCE_DECLARE_OPTIM(float, _f32)
+#undef SKCE_DECLARE_OPTIM
+
 /* The instruction set the kernels run with on this CPU, as text. */
 const char *skce_simd_level(void);
 

@@ -1,0 +1,523 @@
+"""The compiled training epoch behind every skce estimator.
+
+One epoch runs without the GIL: for each minibatch (rows `order[k:k+B]`),
+  1. per fixed block of RB batch rows (OpenMP): gather the rows of X into the
+     batch buffer, logits Z = X_b W + b (BLAS gemm for dense X, a CSR loop for
+     sparse X), then the loss kernel from src/ gives the block's weighted loss
+     and G = dloss/dZ;
+  2. per fixed chunk of FC features (OpenMP): dW = X_bᵀ G (gemm; a serial
+     scatter for CSR); db = column sums of G;
+  3. the optimizer step (src/optim.c), with the learning-rate schedule.
+W is stored (n_features, n_outputs) and, with b, in one flat parameter
+vector theta = [W.ravel(), b] so that the optimizer state is flat too.
+Blocks and chunks have fixed sizes and partial sums are added in block
+order, so the result is bitwise the same for any number of threads.  BLAS
+must run single-threaded meanwhile (the caller limits it with threadpoolctl).
+"""
+from cython.parallel cimport prange
+from cython cimport floating
+from libc.stdint cimport int32_t, int64_t
+from libc.math cimport isfinite, cos, pow, M_PI
+from libc.string cimport memcpy
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import numpy as np
+
+from skce._kernels cimport *
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+# Rows per parallel block of a batch, features per chunk of dW, parameters
+# per chunk of the optimizer step: fixed, never derived from n_threads.
+cdef Py_ssize_t RB = 64
+cdef Py_ssize_t FC = 64
+cdef Py_ssize_t PC = 8192
+# Multiply-adds below which a parallel region costs more than it saves
+# (thread wake-up is ~10 us, far more on a busy machine): smaller work runs
+# on fewer threads.  The partition stays the same, so results do not change.
+cdef double MIN_WORK_PER_THREAD = 131072.0
+
+
+cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
+    cdef double t = work / MIN_WORK_PER_THREAD
+    if t < 1.0:
+        return 1
+    return <int>t if t < n_threads else n_threads
+
+# Loss kernels (codes shared with skce._solver_driver).
+cdef enum:
+    _CROSS_ENTROPY = 0   # softmax CE, class-index targets y
+    _BCE = 1             # BCE with logits, targets Y in {0, 1}
+    _SQUARED = 2         # squared error, targets Y
+    _HUBER = 3           # Huber, targets Y
+    _HINGE = 4           # (squared) hinge, targets Y in {-1, 1}
+    _MULTI_MARGIN = 5    # multi-class margin (Crammer-Singer / Weston-Watkins), y
+CROSS_ENTROPY, BCE, SQUARED, HUBER, HINGE, MULTI_MARGIN = (
+    _CROSS_ENTROPY, _BCE, _SQUARED, _HUBER, _HINGE, _MULTI_MARGIN)
+INDEX_TARGET_LOSSES = (_CROSS_ENTROPY, _MULTI_MARGIN)
+
+cdef enum:
+    _SGD = 0
+    _ADAM = 1
+SGD, ADAM = _SGD, _ADAM
+
+cdef enum:
+    _CONSTANT = 0
+    _INVSCALING = 1
+    _COSINE = 2
+CONSTANT, INVSCALING, COSINE = _CONSTANT, _INVSCALING, _COSINE
+
+# Epoch status codes
+cdef enum:
+    _OK = 0
+    _NONFINITE = 1
+    _BAD_TARGET = 2
+OK, NONFINITE, BAD_TARGET = _OK, _NONFINITE, _BAD_TARGET
+
+
+cdef struct Config:
+    int loss, optimizer, schedule, n_threads
+    Py_ssize_t n_outputs
+    bint fit_intercept
+    double loss_scale, weight_scale, label_smoothing, margin, delta
+    bint squared, crammer_singer
+    double eta, power_t, total_steps, weight_decay, l1
+    double momentum, dampening, beta1, beta2, eps
+    bint nesterov, amsgrad, decoupled
+    int64_t step
+
+
+cdef Config _config(s) except *:
+    """The scalar settings of a skce._solver_driver.SolverState `s`."""
+    cdef Config c
+    c.loss = s.loss
+    c.optimizer = s.optimizer
+    c.schedule = s.schedule
+    c.n_threads = s.n_threads
+    c.n_outputs = s.n_outputs
+    c.fit_intercept = s.fit_intercept
+    c.loss_scale = s.loss_scale
+    c.weight_scale = s.weight_scale
+    c.label_smoothing = s.label_smoothing
+    c.margin = s.margin
+    c.delta = s.delta
+    c.squared = s.squared
+    c.crammer_singer = s.crammer_singer
+    c.eta = s.eta
+    c.power_t = s.power_t
+    c.total_steps = s.total_steps
+    c.weight_decay = s.weight_decay
+    c.l1 = s.l1
+    c.momentum = s.momentum
+    c.dampening = s.dampening
+    c.beta1 = s.beta1
+    c.beta2 = s.beta2
+    c.eps = s.eps
+    c.nesterov = s.nesterov
+    c.amsgrad = s.amsgrad
+    c.decoupled = s.decoupled
+    c.step = s.step
+    return c
+
+
+cdef inline double _learning_rate(const Config *s) noexcept nogil:
+    if s.schedule == _INVSCALING:
+        return s.eta / pow(<double>s.step, s.power_t)
+    if s.schedule == _COSINE:
+        if s.total_steps <= 0:
+            return s.eta
+        return s.eta * 0.5 * (1.0 + cos(M_PI * min(<double>(s.step - 1), s.total_steps)
+                                             / s.total_steps))
+    return s.eta
+
+
+cdef double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floating *Z,
+                       const int64_t *yb, const floating *Yb, const double *swb,
+                       double grad_scale, floating *G, Py_ssize_t *bad) noexcept nogil:
+    """Weighted loss of batch rows [r0, r1) and their gradient (times grad_scale) into G."""
+    cdef Py_ssize_t K = s.n_outputs
+    cdef skce_shape shape
+    cdef skce_ce_options ce
+    cdef skce_strides3 s3
+    cdef skce_ew_options ew
+    cdef skce_strides_nrl snrl
+    cdef skce_margin_options mo
+    cdef skce_strides2 s2
+    cdef int flags = 0
+    if s.loss == _CROSS_ENTROPY:
+        shape.n_classes = K
+        shape.n_pos = 1
+        shape.t_sample = 1
+        shape.t_pos = 0
+        ce.class_weight = NULL
+        ce.sample_weight = swb
+        ce.ignore_index = -100   # targets were checked to lie in [0, K)
+        ce.label_smoothing = s.label_smoothing
+        ce.grad_scale = grad_scale
+        s3.sample = K
+        s3.cls = 1
+        s3.pos = K
+        if floating is double:
+            return skce_ce_index_block_f64(r0, r1, &shape, &ce, Z, s3, yb, NULL, G, s3)
+        else:
+            return skce_ce_index_block_f32(r0, r1, &shape, &ce, Z, s3, yb, NULL, G, s3)
+    if s.loss == _MULTI_MARGIN:
+        mo.n_classes = K
+        mo.t_stride = 1
+        mo.class_weight = NULL
+        mo.sample_weight = swb
+        mo.margin = s.margin
+        mo.grad_scale = grad_scale
+        mo.p = 2 if s.squared else 1
+        mo.crammer_singer = s.crammer_singer
+        s2.sample = K
+        s2.cls = 1
+        if floating is double:
+            return skce_multi_margin_block_f64(r0, r1, &mo, Z, s2, yb, NULL, G, s2, bad)
+        else:
+            return skce_multi_margin_block_f32(r0, r1, &mo, Z, s2, yb, NULL, G, s2, bad)
+    ew.n_rows = 1
+    ew.n_cols = K
+    ew.sample_weight = swb
+    ew.grad_scale = grad_scale
+    ew.margin = s.margin
+    ew.delta = s.delta
+    ew.squared = s.squared
+    snrl.sample = K
+    snrl.row = K
+    snrl.col = 1
+    if floating is double:
+        if s.loss == _BCE:
+            return skce_bce_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, snrl,
+                                      NULL, G, snrl)
+        if s.loss == _SQUARED:
+            return skce_mse_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
+        if s.loss == _HUBER:
+            return skce_huber_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
+        return skce_hinge_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl,
+                                    &flags)
+    else:
+        if s.loss == _BCE:
+            return skce_bce_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, snrl,
+                                      NULL, G, snrl)
+        if s.loss == _SQUARED:
+            return skce_mse_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
+        if s.loss == _HUBER:
+            return skce_huber_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
+        return skce_hinge_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl,
+                                    &flags)
+
+
+cdef inline void _gemm(char *ta, char *tb, int m, int n, int k, floating alpha,
+                       const floating *a, int lda, const floating *b, int ldb, floating beta,
+                       floating *c, int ldc) noexcept nogil:
+    """Column-major BLAS gemm: c = alpha * op(a) op(b) + beta * c."""
+    if floating is double:
+        dgemm(ta, tb, &m, &n, &k, &alpha, <double *>a, &lda, <double *>b, &ldb, &beta, c, &ldc)
+    else:
+        sgemm(ta, tb, &m, &n, &k, &alpha, <float *>a, &lda, <float *>b, &ldb, &beta, c, &ldc)
+
+
+cdef void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, const int64_t *y,
+                          const floating *Y, const double *sw, int64_t *yb, floating *Yb,
+                          double *swb) noexcept nogil:
+    cdef Py_ssize_t c, K = s.n_outputs
+    if y != NULL:
+        yb[k] = y[row]
+    else:
+        for c in range(K):
+            Yb[k * K + c] = Y[row * K + c]
+    swb[k] = sw[row] if sw != NULL else 1.0
+
+
+cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G,
+                          floating *db) noexcept nogil:
+    cdef Py_ssize_t k, c
+    cdef double acc
+    for c in range(K):
+        acc = 0.0
+        for k in range(B):
+            acc += G[k * K + c]
+        db[c] = <floating>acc
+
+
+cdef void _optimizer_step(const Config *s, Py_ssize_t P, floating *theta, const floating *grad,
+                          floating *st1, floating *st2, floating *st3) noexcept nogil:
+    """One step on W = theta[:P] (regularized) then b = theta[P:] (not), in
+    fixed parameter chunks."""
+    cdef skce_optim_options o
+    cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
+    cdef Py_ssize_t c, p0, p1, K = s.n_outputs
+    o.lr = _learning_rate(s)
+    o.weight_decay = s.weight_decay
+    o.l1 = s.l1
+    o.momentum = s.momentum
+    o.dampening = s.dampening
+    o.beta1 = s.beta1
+    o.beta2 = s.beta2
+    o.eps = s.eps
+    o.step = s.step
+    o.nesterov = s.nesterov
+    o.amsgrad = s.amsgrad
+    o.decoupled = s.decoupled
+    for c in prange(n_chunks, num_threads=_threads_for(<double>P * 8, s.n_threads),
+                    schedule="static"):
+        p0 = c * PC
+        p1 = min(p0 + PC, P)
+        _step_range(s.optimizer, p1 - p0, &o, theta + p0, grad + p0, st1 + p0, st2 + p0,
+                    st3 + p0)
+    if s.fit_intercept:
+        o.weight_decay = 0.0
+        o.l1 = 0.0
+        o.decoupled = 0
+        _step_range(s.optimizer, K, &o, theta + P, grad + P, st1 + P, st2 + P, st3 + P)
+
+
+cdef inline void _step_range(int optimizer, Py_ssize_t n, const skce_optim_options *o,
+                             floating *p, const floating *g, floating *st1, floating *st2,
+                             floating *st3) noexcept nogil:
+    if floating is double:
+        if optimizer == _SGD:
+            skce_sgd_step_f64(n, o, p, g, st1)
+        else:
+            skce_adam_step_f64(n, o, p, g, st1, st2, st3)
+    else:
+        if optimizer == _SGD:
+            skce_sgd_step_f32(n, o, p, g, st1)
+        else:
+            skce_adam_step_f32(n, o, p, g, st1, st2, st3)
+
+
+cdef class _Batch:
+    """Per-batch work buffers (sized by the batch, never by the data set)."""
+    cdef object Xb, Z, G, Yb, yb, swb, grad, block_loss, bad
+
+    def __init__(self, Py_ssize_t B, Py_ssize_t d, Py_ssize_t K, dtype, bint dense,
+                 bint index_target):
+        self.Xb = np.empty((B if dense else 0, d), dtype=dtype)
+        self.Z = np.empty(B * K, dtype=dtype)
+        self.G = np.empty(B * K, dtype=dtype)
+        self.Yb = np.empty(0 if index_target else B * K, dtype=dtype)
+        self.yb = np.empty(B if index_target else 0, dtype=np.int64)
+        self.swb = np.empty(B)
+        self.grad = np.zeros(d * K + K, dtype=dtype)
+        self.block_loss = np.zeros((B + RB - 1) // RB)
+        self.bad = np.full((B + RB - 1) // RB, -1, dtype=np.intp)
+
+
+def _check_state(s, Py_ssize_t size):
+    for name in ("theta", "state1", "state2", "state3"):
+        a = getattr(s, name)
+        if a.shape != (size,) or not a.flags.c_contiguous:
+            raise ValueError(f"solver state {name} must be C-contiguous of shape ({size},)")
+
+
+def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t batch_size):
+    """One epoch over the rows X[order] in minibatches of batch_size.
+
+    `s` (skce._solver_driver.SolverState) gives the settings, the targets
+    (s.y class indices or s.Y rows), s.sample_weight and the flat parameter
+    and optimizer-state arrays, updated in place; s.step counts the steps.
+    Returns (sum of the weighted row losses times s.loss_scale, sum of the
+    row weights, status, info): status OK; NONFINITE when a batch loss was
+    not finite (the epoch stopped before that step; info = position of the
+    batch in order); BAD_TARGET when a target is out of range (info = row).
+    """
+    cdef Py_ssize_t n = order.shape[0], d = X.shape[1]
+    cdef Config cfg = _config(s)
+    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
+    cdef Py_ssize_t B = max(1, min(batch_size, n))
+    _check_state(s, P + K)
+    dtype = np.float64 if floating is double else np.float32
+    cdef _Batch buf = _Batch(B, d, K, dtype, True, s.y is not None)
+    cdef floating[::1] theta = s.theta, st1 = s.state1, st2 = s.state2, st3 = s.state3
+    cdef floating[:, ::1] Xb = buf.Xb
+    cdef floating[::1] Z = buf.Z, G = buf.G, Yb = buf.Yb, grad = buf.grad
+    cdef int64_t[::1] yb = buf.yb
+    cdef double[::1] swb = buf.swb, block_loss = buf.block_loss
+    cdef Py_ssize_t[::1] bad = buf.bad
+    cdef const int64_t[::1] y_all = s.y
+    cdef const floating[:, ::1] Y_all = s.Y
+    cdef const double[::1] sw_all = s.sample_weight
+    cdef const int64_t *yp = &y_all[0] if y_all is not None and y_all.shape[0] else NULL
+    cdef const floating *Yp = &Y_all[0, 0] if Y_all is not None and Y_all.shape[0] else NULL
+    cdef const double *swp = &sw_all[0] if sw_all is not None else NULL
+    cdef int64_t *ybp = &yb[0] if yp != NULL else NULL
+    cdef floating *Ybp = &Yb[0] if Yp != NULL else NULL
+    cdef floating *thp = &theta[0]
+    cdef bint contiguous_rows = X.strides[1] == sizeof(floating)
+    cdef double total = 0.0, weight = 0.0, batch_loss, grad_scale
+    cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, j, c, j0, j1, n_chunks
+    cdef int threads
+    cdef int64_t row
+    cdef int status = _OK
+    cdef Py_ssize_t info = -1
+    if n == 0:
+        return 0.0, 0.0, _OK, -1
+    with nogil:
+        start = 0
+        while start < n:
+            nb = min(B, n - start)
+            n_blocks = (nb + RB - 1) // RB
+            grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
+            threads = _threads_for(<double>nb * (d + 1) * K, cfg.n_threads)
+            for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+                r0 = blk * RB
+                r1 = min(r0 + RB, nb)
+                for k in range(r0, r1):
+                    row = order[start + k]
+                    if contiguous_rows:
+                        memcpy(&Xb[k, 0], &X[row, 0], d * sizeof(floating))
+                    else:
+                        for j in range(d):
+                            Xb[k, j] = X[row, j]
+                    for c in range(K):
+                        Z[k * K + c] = thp[P + c]
+                    _gather_targets(&cfg, k, row, yp, Yp, swp, ybp, Ybp, &swb[0])
+                # Z[r0:r1] += Xb[r0:r1] W, row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major
+                if d > 0:
+                    _gemm("N", "N", <int>K, <int>(r1 - r0), <int>d, <floating>1.0, thp, <int>K,
+                          &Xb[r0, 0], <int>d, <floating>1.0, &Z[r0 * K], <int>K)
+                block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
+                                             grad_scale, &G[0], &bad[blk])
+            batch_loss = 0.0
+            for blk in range(n_blocks):
+                if bad[blk] >= 0:
+                    status = _BAD_TARGET
+                    info = order[start + bad[blk]]
+                batch_loss += block_loss[blk]
+            if status != _OK:
+                break
+            if not isfinite(batch_loss):
+                status = _NONFINITE
+                info = start
+                break
+            total += batch_loss
+            for k in range(nb):
+                weight += swb[k]
+            # dW[j0:j1] = Xb[:, j0:j1]ᵀ G, one fixed chunk of features per task
+            n_chunks = (d + FC - 1) // FC
+            for c in prange(n_chunks, num_threads=threads, schedule="static"):
+                j0 = c * FC
+                j1 = min(j0 + FC, d)
+                _gemm("N", "T", <int>K, <int>(j1 - j0), <int>nb, <floating>1.0, &G[0], <int>K,
+                      &Xb[0, j0], <int>d, <floating>0.0, &grad[j0 * K], <int>K)
+            if cfg.fit_intercept:
+                _intercept_grad(nb, K, &G[0], &grad[P])
+            cfg.step += 1
+            _optimizer_step(&cfg, P, thp, &grad[0], &st1[0], &st2[0], &st3[0])
+            start += nb
+    s.step = cfg.step
+    return total * cfg.loss_scale, weight, status, info
+
+
+def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
+              const index_t[::1] indptr, Py_ssize_t n_features, const int64_t[::1] order,
+              Py_ssize_t batch_size):
+    """epoch_dense for a CSR matrix given by (data, indices, indptr)."""
+    cdef Py_ssize_t n = order.shape[0], d = n_features
+    cdef Config cfg = _config(s)
+    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
+    cdef Py_ssize_t B = max(1, min(batch_size, n))
+    _check_state(s, P + K)
+    dtype = np.float64 if floating is double else np.float32
+    cdef _Batch buf = _Batch(B, d, K, dtype, False, s.y is not None)
+    cdef floating[::1] theta = s.theta, st1 = s.state1, st2 = s.state2, st3 = s.state3
+    cdef floating[::1] Z = buf.Z, G = buf.G, Yb = buf.Yb, grad = buf.grad
+    cdef int64_t[::1] yb = buf.yb
+    cdef double[::1] swb = buf.swb, block_loss = buf.block_loss
+    cdef Py_ssize_t[::1] bad = buf.bad
+    cdef const int64_t[::1] y_all = s.y
+    cdef const floating[:, ::1] Y_all = s.Y
+    cdef const double[::1] sw_all = s.sample_weight
+    cdef const int64_t *yp = &y_all[0] if y_all is not None and y_all.shape[0] else NULL
+    cdef const floating *Yp = &Y_all[0, 0] if Y_all is not None and Y_all.shape[0] else NULL
+    cdef const double *swp = &sw_all[0] if sw_all is not None else NULL
+    cdef int64_t *ybp = &yb[0] if yp != NULL else NULL
+    cdef floating *Ybp = &Yb[0] if Yp != NULL else NULL
+    cdef floating *thp = &theta[0]
+    cdef double total = 0.0, weight = 0.0, batch_loss, grad_scale
+    cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, c, q, nnz
+    cdef int threads
+    cdef int64_t row
+    cdef Py_ssize_t j
+    cdef floating v
+    cdef int status = _OK
+    cdef Py_ssize_t info = -1
+    if n == 0:
+        return 0.0, 0.0, _OK, -1
+    with nogil:
+        start = 0
+        while start < n:
+            nb = min(B, n - start)
+            n_blocks = (nb + RB - 1) // RB
+            grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
+            nnz = 0
+            for k in range(nb):
+                row = order[start + k]
+                nnz += indptr[row + 1] - indptr[row]
+            threads = _threads_for(<double>(nnz + nb) * K, cfg.n_threads)
+            for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+                r0 = blk * RB
+                r1 = min(r0 + RB, nb)
+                for k in range(r0, r1):
+                    row = order[start + k]
+                    for c in range(K):
+                        Z[k * K + c] = thp[P + c]
+                    for q in range(indptr[row], indptr[row + 1]):
+                        j = indices[q]
+                        v = data[q]
+                        for c in range(K):
+                            Z[k * K + c] += v * thp[j * K + c]
+                    _gather_targets(&cfg, k, row, yp, Yp, swp, ybp, Ybp, &swb[0])
+                block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
+                                             grad_scale, &G[0], &bad[blk])
+            batch_loss = 0.0
+            for blk in range(n_blocks):
+                if bad[blk] >= 0:
+                    status = _BAD_TARGET
+                    info = order[start + bad[blk]]
+                batch_loss += block_loss[blk]
+            if status != _OK:
+                break
+            if not isfinite(batch_loss):
+                status = _NONFINITE
+                info = start
+                break
+            total += batch_loss
+            for k in range(nb):
+                weight += swb[k]
+            # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
+            for q in range(P):
+                grad[q] = 0
+            for k in range(nb):
+                row = order[start + k]
+                for q in range(indptr[row], indptr[row + 1]):
+                    j = indices[q]
+                    v = data[q]
+                    for c in range(K):
+                        grad[j * K + c] += v * G[k * K + c]
+            if cfg.fit_intercept:
+                _intercept_grad(nb, K, &G[0], &grad[P])
+            cfg.step += 1
+            _optimizer_step(&cfg, P, thp, &grad[0], &st1[0], &st2[0], &st3[0])
+            start += nb
+    s.step = cfg.step
+    return total * cfg.loss_scale, weight, status, info
+
+
+def optimizer_step(s, floating[::1] grad):
+    """One optimizer step of s (settings and state, as for epoch_dense) with
+    the given flat gradient: the same code path as training, for tests
+    against torch.optim."""
+    cdef Config cfg = _config(s)
+    cdef Py_ssize_t K = cfg.n_outputs
+    cdef Py_ssize_t P = grad.shape[0] - K
+    _check_state(s, P + K)
+    cdef floating[::1] theta = s.theta, st1 = s.state1, st2 = s.state2, st3 = s.state3
+    cfg.step += 1
+    with nogil:
+        _optimizer_step(&cfg, P, &theta[0], &grad[0], &st1[0], &st2[0], &st3[0])
+    s.step = cfg.step

@@ -1,0 +1,332 @@
+"""The one training loop of every skce estimator: minibatch SGD or Adam.
+
+An estimator describes its problem as a `LossSpec` (which C loss kernel, how
+many outputs, its encoded targets) and its hyperparameters as an
+`OptimizerSpec`, then calls `train`.  Each epoch runs in compiled code
+without the GIL (`skce._solver`); Python is entered once per epoch for the
+stopping rules, the adaptive learning rate, validation scores and verbose
+output.
+
+Objective minimised (W: (n_features, n_outputs), b not regularized)::
+
+    sum_i s_i * loss_i / sum_i s_i
+        + alpha * ((1 - l1_ratio) / 2 * ||W||_2^2 + l1_ratio * ||W||_1)
+
+with s_i the sample weight times the class weight (l1_ratio is 0 for
+penalty="l2", 1 for "l1").  A minibatch step uses the unbiased gradient
+sum_{i in batch} s_i grad(loss_i) / (batch size * mean(s)).  L2 enters the
+gradient as torch.optim's weight_decay (or, with decoupled_weight_decay and
+Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
+update, so exact zeros appear.
+"""
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from skce import _solver
+
+__all__ = ["LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged", "train",
+           "penalty_value"]
+
+_SCHEDULES = {"constant": _solver.CONSTANT, "adaptive": _solver.CONSTANT,
+              "invscaling": _solver.INVSCALING, "cosine": _solver.COSINE}
+
+
+class TrainingDiverged(FloatingPointError, ValueError):
+    """The training loss became NaN or infinite; the model was not changed."""
+
+
+@dataclass
+class LossSpec:
+    """What the estimator trains: one of the C loss kernels and its targets.
+
+    kind: a code of skce._solver (CROSS_ENTROPY, BCE, SQUARED, HUBER, HINGE,
+    MULTI_MARGIN); y: int64 class indices (n,) for CROSS_ENTROPY and
+    MULTI_MARGIN, else Y: (n, n_outputs) targets of X's dtype; scale
+    multiplies every row loss (0.5 for the squared error's 1/2).
+    """
+    kind: int
+    n_outputs: int
+    y: np.ndarray = None
+    Y: np.ndarray = None
+    scale: float = 1.0
+    label_smoothing: float = 0.0
+    margin: float = 1.0
+    delta: float = 1.0
+    squared: bool = False
+    crammer_singer: bool = False
+
+
+@dataclass
+class OptimizerSpec:
+    """Hyperparameters, with torch.optim's and scikit-learn's meanings."""
+    solver: str = "adam"
+    learning_rate: str = "constant"
+    eta0: float = 1e-2
+    power_t: float = 0.5
+    alpha: float = 1e-4
+    penalty: str = "l2"
+    l1_ratio: float = 0.15
+    momentum: float = 0.9
+    dampening: float = 0.0
+    nesterov: bool = False
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    amsgrad: bool = False
+    decoupled_weight_decay: bool = False
+
+    def l1_l2(self):
+        """(L1 strength, L2 strength) of the penalty."""
+        if self.penalty is None or self.alpha == 0:
+            return 0.0, 0.0
+        ratio = {"l2": 0.0, "l1": 1.0, "elasticnet": self.l1_ratio}[self.penalty]
+        return self.alpha * ratio, self.alpha * (1.0 - ratio)
+
+
+def penalty_value(W, spec):
+    """The penalty term of the objective for weights W."""
+    l1, l2 = spec.l1_l2()
+    value = 0.0
+    if l2:
+        value += 0.5 * l2 * float(np.dot(W.ravel(), W.ravel()))
+    if l1:
+        value += l1 * float(np.abs(W).sum())
+    return value
+
+
+@dataclass
+class SolverState:
+    """Parameters and optimizer state carried across epochs and partial_fit
+    calls: theta = [W.ravel(), b] (W of shape (n_features, n_outputs)), the
+    optimizer buffers (SGD momentum; Adam's first and second moments and
+    their running maximum), the step count and the current base learning
+    rate (lowered by learning_rate="adaptive")."""
+    theta: np.ndarray
+    state1: np.ndarray
+    state2: np.ndarray
+    state3: np.ndarray
+    step: int = 0
+    eta: float = 0.0
+    eta0: float = 0.0   # the eta0 that eta started from
+
+    @classmethod
+    def new(cls, n_features, n_outputs, dtype, eta, coef=None, intercept=None):
+        P = n_features * n_outputs
+        theta = np.zeros(P + n_outputs, dtype=dtype)
+        if coef is not None:
+            theta[:P] = np.asarray(coef, dtype=dtype).T.ravel()
+        if intercept is not None:
+            theta[P:] = intercept
+        zeros = [np.zeros_like(theta) for _ in range(3)]
+        return cls(theta, *zeros, step=0, eta=eta, eta0=eta)
+
+    def copy(self):
+        return SolverState(self.theta.copy(), self.state1.copy(), self.state2.copy(),
+                           self.state3.copy(), self.step, self.eta, self.eta0)
+
+    def astype(self, dtype):
+        if self.theta.dtype == dtype:
+            return self
+        conv = [a.astype(dtype) for a in (self.theta, self.state1, self.state2, self.state3)]
+        return SolverState(*conv, step=self.step, eta=self.eta, eta0=self.eta0)
+
+    def coef_intercept(self, n_features, n_outputs):
+        """(coef (n_outputs, n_features), intercept (n_outputs,)) as new arrays."""
+        P = n_features * n_outputs
+        return (self.theta[:P].reshape(n_features, n_outputs).T.copy(),
+                self.theta[P:].copy())
+
+
+@dataclass
+class _EpochSettings:
+    """The flat record read by the compiled epoch (see skce._solver._config)."""
+    loss: int
+    optimizer: int
+    schedule: int
+    n_threads: int
+    n_outputs: int
+    fit_intercept: bool
+    loss_scale: float
+    weight_scale: float
+    label_smoothing: float
+    margin: float
+    delta: float
+    squared: bool
+    crammer_singer: bool
+    eta: float
+    power_t: float
+    total_steps: float
+    weight_decay: float
+    l1: float
+    momentum: float
+    dampening: float
+    beta1: float
+    beta2: float
+    eps: float
+    nesterov: bool
+    amsgrad: bool
+    decoupled: bool
+    step: int
+    theta: np.ndarray = field(repr=False)
+    state1: np.ndarray = field(repr=False)
+    state2: np.ndarray = field(repr=False)
+    state3: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    Y: np.ndarray = field(repr=False)
+    sample_weight: np.ndarray = field(repr=False)
+
+
+@dataclass
+class TrainResult:
+    n_iter: int
+    loss_curve: list
+    validation_scores: list
+    best_validation_score: float
+    converged: bool
+
+
+def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_scale=1.0,
+                   total_steps=0, sample_weight=None):
+    """The record the compiled epoch reads; it shares state's arrays."""
+    l1, l2 = opt.l1_l2()
+    return _EpochSettings(
+        loss=loss.kind, optimizer=_solver.ADAM if opt.solver == "adam" else _solver.SGD,
+        schedule=_SCHEDULES[opt.learning_rate], n_threads=int(n_threads),
+        n_outputs=loss.n_outputs, fit_intercept=bool(fit_intercept),
+        loss_scale=float(loss.scale), weight_scale=float(weight_scale),
+        label_smoothing=float(loss.label_smoothing), margin=float(loss.margin),
+        delta=float(loss.delta), squared=bool(loss.squared),
+        crammer_singer=bool(loss.crammer_singer), eta=float(state.eta),
+        power_t=float(opt.power_t), total_steps=float(total_steps), weight_decay=l2, l1=l1,
+        momentum=float(opt.momentum) if opt.solver == "sgd" else 0.0,
+        dampening=float(opt.dampening), beta1=float(opt.beta_1), beta2=float(opt.beta_2),
+        eps=float(opt.epsilon), nesterov=bool(opt.nesterov), amsgrad=bool(opt.amsgrad),
+        decoupled=opt.solver == "adam" and bool(opt.decoupled_weight_decay),
+        step=int(state.step), theta=state.theta, state1=state.state1, state2=state.state2,
+        state3=state.state3, y=loss.y, Y=loss.Y, sample_weight=sample_weight)
+
+
+def _run_epoch(X, order, batch_size, settings):
+    if sp.issparse(X):
+        return _solver.epoch_csr(settings, X.data, X.indices, X.indptr, X.shape[1], order,
+                                 batch_size)
+    return _solver.epoch_dense(settings, X, order, batch_size)
+
+
+def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_size=256,
+          max_iter=100, tol=1e-4, n_iter_no_change=5, train_rows=None, validation_score=None,
+          shuffle=True, random_state=None, n_threads=1, verbose=0, check_convergence=True,
+          total_epochs=None):
+    """Run up to max_iter epochs on `state` (a SolverState, modified in place).
+
+    X: float32/float64 dense array (any layout) or CSR matrix of the state's
+    dtype.  sample_weight: float64 (n,) combined weights or None.  train_rows:
+    the rows to train on (default all).  validation_score(coef, intercept) ->
+    float, when given, drives early stopping (higher is better) and the best
+    validated parameters are restored at the end.  total_epochs: the epoch
+    count the cosine schedule spans (default max_iter).
+
+    Raises TrainingDiverged if a batch loss is not finite; `state` is then
+    left as it was before the call.
+    """
+    n_features = X.shape[1]
+    K = loss.n_outputs
+    rows = np.arange(X.shape[0], dtype=np.int64) if train_rows is None \
+        else np.asarray(train_rows, dtype=np.int64)
+    n_train = len(rows)
+    batch_size = max(1, min(int(batch_size), max(n_train, 1)))
+    steps_per_epoch = -(-n_train // batch_size)
+    if sample_weight is not None:
+        weight_scale = float(np.mean(sample_weight[rows])) if n_train else 1.0
+    else:
+        weight_scale = 1.0
+    if not weight_scale > 0:
+        raise ValueError("the sample weights (times the class weights) of the training rows "
+                         "sum to zero: give some rows a positive weight")
+    start_state = state.copy()
+    settings = epoch_settings(
+        loss, opt, state, n_threads=n_threads, fit_intercept=fit_intercept,
+        weight_scale=weight_scale, total_steps=(total_epochs or max_iter) * steps_per_epoch,
+        sample_weight=sample_weight)
+
+    rng = random_state
+    loss_curve, val_scores = [], []
+    best_loss, best_score, best_theta = np.inf, -np.inf, None
+    no_improvement = 0
+    converged = False
+    epoch = 0
+    t_start = time.perf_counter()
+    # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
+    # KMeans does): no oversubscription, and results independent of threads.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for epoch in range(1, max_iter + 1):
+            order = rng.permutation(rows) if shuffle else rows
+            total, weight, status, info = _run_epoch(X, order, batch_size, settings)
+            if status == _solver.NONFINITE:
+                state.theta[:] = start_state.theta
+                state.state1[:], state.state2[:], state.state3[:] = (
+                    start_state.state1, start_state.state2, start_state.state3)
+                raise TrainingDiverged(
+                    f"the training loss became NaN or infinite in epoch {epoch} (batch starting "
+                    f"at row {int(order[info])}) with learning rate {settings.eta:g} "
+                    f"(solver={opt.solver!r}): the learning rate is too large for this data. "
+                    "Lower eta0 (e.g. by 10x), standardize X (e.g. with StandardScaler), "
+                    "or use solver='adam'. The model was left unchanged")
+            if status == _solver.BAD_TARGET:
+                raise ValueError(f"target of row {info} is out of range for the loss")
+            W = state.theta[:n_features * K]
+            objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
+            loss_curve.append(objective)
+            score = None
+            if validation_score is not None:
+                coef, intercept = state.coef_intercept(n_features, K)
+                score = float(validation_score(coef, intercept))
+                val_scores.append(score)
+            if verbose:
+                msg = f"-- Epoch {epoch}: avg. loss {objective:.6g}"
+                if score is not None:
+                    msg += f", validation score {score:.6g}"
+                msg += (f", lr {settings.eta:.3g}, steps {settings.step}, "
+                        f"{time.perf_counter() - t_start:.2f} s")
+                print(msg)
+            if validation_score is not None:
+                improved = tol is None or score > best_score + tol
+                if score > best_score:
+                    best_score, best_theta = score, state.theta.copy()
+            else:
+                improved = tol is None or objective < best_loss - tol
+            best_loss = min(best_loss, objective)
+            if tol is not None and check_convergence:
+                no_improvement = 0 if improved else no_improvement + 1
+                if no_improvement >= n_iter_no_change:
+                    if opt.learning_rate == "adaptive" and settings.eta > 1e-6:
+                        settings.eta /= 5.0
+                        no_improvement = 0
+                        if verbose:
+                            print(f"   learning rate lowered to {settings.eta:.3g}")
+                    else:
+                        converged = True
+                        break
+    if best_theta is not None:
+        state.theta[:] = best_theta
+    state.step = settings.step
+    state.eta = settings.eta
+    if not np.isfinite(state.theta).all():   # defensive: a finite loss, yet overflowed weights
+        restored = start_state
+        state.theta[:], state.state1[:] = restored.theta, restored.state1
+        state.state2[:], state.state3[:] = restored.state2, restored.state3
+        raise TrainingDiverged(
+            f"the weights overflowed with learning rate {settings.eta:g}: lower eta0 or "
+            "standardize X. The model was left unchanged")
+    if check_convergence and not converged and max_iter > 1 and tol is not None:
+        warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
+                      "has not converged; consider increasing max_iter or eta0",
+                      ConvergenceWarning)
+    return TrainResult(epoch, loss_curve, val_scores,
+                       best_score if validation_score is not None else None, converged)

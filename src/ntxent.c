@@ -1,0 +1,25 @@
+/* Instantiates ntxent_impl.h (NT-Xent contrastive loss) for double and float. */
+#include <math.h>
+#include "skce_math.h"
+#include "skce_kernels.h"
+
+#define REAL double
+#define SFX(name) name##_f64
+#define EXP skce_exp_f64
+#include "ntxent_impl.h"
+#undef REAL
+#undef SFX
+#undef EXP
+
+#define REAL float
+#define SFX(name) name##_f32
+#define EXP skce_exp_f32
+#include "ntxent_impl.h"
+#undef REAL
+#undef SFX
+#undef EXP
+
+size_t skce_ntxent_work_size(const skce_ntxent_options *opt)
+{
+    return (size_t)SKCE_NTX_BLOCK * (size_t)(opt->rows_pad + opt->dim_pad);
+}

@@ -5,21 +5,18 @@
 
 #define REAL double
 #define SFX(name) name##_f64
-#define EXP skce_exp_f64
 #include "ntxent_impl.h"
 #undef REAL
 #undef SFX
-#undef EXP
 
 #define REAL float
 #define SFX(name) name##_f32
-#define EXP skce_exp_f32
 #include "ntxent_impl.h"
 #undef REAL
 #undef SFX
-#undef EXP
 
 size_t skce_ntxent_work_size(const skce_ntxent_options *opt)
 {
-    return (size_t)SKCE_NTX_BLOCK * (size_t)(opt->rows_pad + opt->dim_pad);
+    return (size_t)SKCE_NTX_BLOCK * (size_t)(opt->rows_pad + opt->dim_pad)
+           + (size_t)opt->dim_pad;
 }

@@ -1,5 +1,7 @@
 /* NT-Xent (SimCLR) kernels, instantiated by ntxent.c for REAL = double and
- * REAL = float (SFX(name) appends _f64 / _f32, EXP is the matching exp).
+ * REAL = float (SFX(name) appends _f64 / _f32).  Logits, exp and sums are
+ * double for both: the gradient sums P_jk + P_kj - 2 [pos], terms of order
+ * 1/T that cancel, and float32 exp errors (1e-7) would show through.
  *
  * The 2N stacked rows z_r (z_a then z_b) are first packed (and, with
  * normalize, divided by their norms) into two REAL copies u: row-major with
@@ -135,24 +137,28 @@ SKCE_DISPATCH ptrdiff_t SFX(skce_ntxent_pack_block)(ptrdiff_t r0, ptrdiff_t r1,
         const REAL *x = SFX(ntx_row)(opt, a, as, b, bs, r, &cs);
         REAL *ur = u + r * Dp;
         REAL *pr = up + (r / SKCE_NTX_KW) * (D * SKCE_NTX_KW) + r % SKCE_NTX_KW;
+        /* the row is first copied (exactly) into u, so the norm's sum runs
+         * over contiguous memory whatever the input layout: the compiler may
+         * treat strided and contiguous loops differently (FMA or not) */
+        for (ptrdiff_t d = 0; d < D; d++) ur[d] = x[d * cs];
         double nrm = 1.0;
         if (opt->normalize) {
             double ss = 0.0;
             for (ptrdiff_t d = 0; d < D; d++) {
-                double v = (double)x[d * cs];
+                double v = (double)ur[d];
                 ss += v * v;
             }
             if (!(ss >= 0x1p-1000 && ss <= 0x1p1000)) {
                 /* x^2 under- or overflows: scale by the largest |x_d| first */
                 double amax = 0.0;
                 for (ptrdiff_t d = 0; d < D; d++) {
-                    double v = fabs((double)x[d * cs]);
+                    double v = fabs((double)ur[d]);
                     amax = v > amax ? v : amax;
                 }
                 ss = 0.0;
                 if (amax > 0.0) {
                     for (ptrdiff_t d = 0; d < D; d++) {
-                        double v = (double)x[d * cs] / amax;
+                        double v = (double)ur[d] / amax;
                         ss += v * v;
                     }
                 }
@@ -164,13 +170,10 @@ SKCE_DISPATCH ptrdiff_t SFX(skce_ntxent_pack_block)(ptrdiff_t r0, ptrdiff_t r1,
                 if (bad < 0) bad = r;
                 nrm = 1.0;
             }
+            for (ptrdiff_t d = 0; d < D; d++) ur[d] = (REAL)((double)ur[d] / nrm);
         }
         norms[r] = nrm;
-        for (ptrdiff_t d = 0; d < D; d++) {
-            REAL v = opt->normalize ? (REAL)((double)x[d * cs] / nrm) : x[d * cs];
-            ur[d] = v;
-            pr[d * SKCE_NTX_KW] = v;
-        }
+        for (ptrdiff_t d = 0; d < D; d++) pr[d * SKCE_NTX_KW] = ur[d];
     }
     return bad;
 }
@@ -223,7 +226,7 @@ SKCE_DISPATCH double SFX(skce_ntxent_loss_block)(ptrdiff_t r0, ptrdiff_t r1,
         for (ptrdiff_t k = 0; k < M; k++) m = row[k] > m ? row[k] : m;
         double acc = 0.0;
         SKCE_SIMD_REDUCTION(+, acc)
-        for (ptrdiff_t k = 0; k < M; k++) acc += (double)EXP((REAL)(row[k] - m));
+        for (ptrdiff_t k = 0; k < M; k++) acc += skce_exp_f64(row[k] - m);
         const double log_s = log(acc);
         if (lse) lse[i] = m + log_s;
         const double loss = (m - spos) + log_s;
@@ -243,6 +246,7 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
     const double cT = opt->grad_scale * opt->inv_temperature;
     double *w = work;                                /* nr4 x Mp: S, then W */
     double *g = work + SKCE_NTX_BLOCK * Mp;          /* nr4 x Dp (first the packed rows) */
+    double *ub = g + SKCE_NTX_BLOCK * Dp;             /* Dp */
     SFX(ntx_s_rows)(r0, nr4, opt, u, up, w, g);
     for (ptrdiff_t q = 0; q < nr; q++) {
         const ptrdiff_t j = r0 + q, pos = j < opt->n ? j + opt->n : j - opt->n;
@@ -251,7 +255,7 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
         SKCE_SIMD
         for (ptrdiff_t k = 0; k < M; k++) {
             const double sk = row[k];
-            row[k] = cT * ((double)EXP((REAL)(sk - lj)) + (double)EXP((REAL)(sk - lse[k])));
+            row[k] = cT * (skce_exp_f64(sk - lj) + skce_exp_f64(sk - lse[k]));
         }
         row[j] = 0.0;
         row[pos] -= 2.0 * cT;
@@ -279,14 +283,16 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
             os = gbs.cls;
         }
         if (opt->normalize) {
-            /* through u = z / |z|: (g - (g . u) u) / |z|, u recomputed in double */
+            /* through u = z / |z|: (g - (g . u) u) / |z|, u recomputed in
+             * double into a contiguous buffer (the same code for any layout) */
             ptrdiff_t cs;
             const REAL *x = SFX(ntx_row)(opt, a, as, b, bs, j, &cs);
             const double nrm = norms[j];
+            for (ptrdiff_t d = 0; d < D; d++) ub[d] = (double)x[d * cs] / nrm;
             double dot = 0.0;
-            for (ptrdiff_t d = 0; d < D; d++) dot += gj[d] * ((double)x[d * cs] / nrm);
-            for (ptrdiff_t d = 0; d < D; d++)
-                out[d * os] = (REAL)((gj[d] - dot * ((double)x[d * cs] / nrm)) / nrm);
+            for (ptrdiff_t d = 0; d < D; d++) dot += gj[d] * ub[d];
+            for (ptrdiff_t d = 0; d < D; d++) ub[d] = (gj[d] - dot * ub[d]) / nrm;
+            for (ptrdiff_t d = 0; d < D; d++) out[d * os] = (REAL)ub[d];
         } else {
             for (ptrdiff_t d = 0; d < D; d++) out[d * os] = (REAL)gj[d];
         }

@@ -144,3 +144,40 @@ cdef extern from "skce_kernels.h" nogil:
         const double *g, double *m, double *v, double *vmax)
     void skce_adam_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
         const float *g, float *m, float *v, float *vmax)
+    # ---- NT-Xent contrastive loss (ntxent.c) ----
+    Py_ssize_t SKCE_NTX_BLOCK
+    Py_ssize_t SKCE_NTX_KW
+
+    ctypedef struct skce_ntxent_options:
+        Py_ssize_t n
+        Py_ssize_t dim
+        Py_ssize_t dim_pad
+        Py_ssize_t rows_pad
+        double inv_temperature
+        double grad_scale
+        int normalize
+
+    size_t skce_ntxent_work_size(const skce_ntxent_options *opt)
+
+    Py_ssize_t skce_ntxent_pack_block_f64(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_ntxent_options *opt, const double *a, skce_strides2 as_, const double *b,
+        skce_strides2 bs, double *u, double *up, double *norms)
+    Py_ssize_t skce_ntxent_pack_block_f32(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_ntxent_options *opt, const float *a, skce_strides2 as_, const float *b,
+        skce_strides2 bs, float *u, float *up, double *norms)
+    double skce_ntxent_loss_block_f64(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_ntxent_options *opt, const double *u, const double *up, double *lse,
+        double *loss_out, double *work)
+    double skce_ntxent_loss_block_f32(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_ntxent_options *opt, const float *u, const float *up, double *lse,
+        float *loss_out, double *work)
+    void skce_ntxent_grad_block_f64(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_ntxent_options *opt, const double *a, skce_strides2 as_, const double *b,
+        skce_strides2 bs, const double *u, const double *up, const double *norms,
+        const double *lse, double *grad_a, skce_strides2 gas, double *grad_b,
+        skce_strides2 gbs, double *work)
+    void skce_ntxent_grad_block_f32(Py_ssize_t r0, Py_ssize_t r1,
+        const skce_ntxent_options *opt, const float *a, skce_strides2 as_, const float *b,
+        skce_strides2 bs, const float *u, const float *up, const double *norms,
+        const double *lse, float *grad_a, skce_strides2 gas, float *grad_b,
+        skce_strides2 gbs, double *work)

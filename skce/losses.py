@@ -20,7 +20,7 @@ float32 input stays float32 (no up-cast copy); sums accumulate in float64.
 """
 import numpy as np
 
-from skce import _elementwise, _margin, _softmax
+from skce import _elementwise, _margin, _ntxent, _softmax
 from skce._config import effective_n_threads
 from skce._validation import (
     check_broadcast_weight,
@@ -47,6 +47,7 @@ __all__ = [
     "hinge_loss",
     "mse_loss",
     "huber_loss",
+    "nt_xent",
 ]
 
 
@@ -471,3 +472,104 @@ def multi_margin_loss(input, target, *, p=1, margin=1.0, weight=None, reduction=
     if not return_grad:
         return loss
     return loss, (grad[0] if unbatched else grad)
+
+
+# ---------------------------------------------------------------------------
+# Contrastive loss
+# ---------------------------------------------------------------------------
+
+def _check_view(z, name):
+    z = check_float_array(z, name)
+    if z.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D), one embedding per row; "
+                         f"got shape {z.shape}")
+    return z
+
+
+def nt_xent(z_a, z_b, *, temperature=0.5, normalize=True, reduction="mean", n_threads=None,
+            return_grad=False):
+    """SimCLR's normalized temperature-scaled cross-entropy (NT-Xent).
+
+    The 2N rows z = [z_a; z_b] (L2-normalized with ``normalize``, so that
+    z_i . z_k is the cosine similarity) give logits S = z z^T / temperature.
+    Row i's positive is its other view, i + N (mod 2N); the other 2N - 2 rows
+    are its negatives and itself is excluded (logit -inf):
+
+        loss_i = -S[i, i+N mod 2N] + log sum_{k != i} exp(S[i, k])
+
+    i.e. ``F.cross_entropy`` over rows of S with the diagonal masked and
+    positive targets.  For N = 1 each row's only candidate is its positive,
+    so the loss is 0.
+
+    Parameters
+    ----------
+    z_a, z_b : arrays of shape (N, D), float32 or float64 (the same dtype)
+        The embeddings of two views of N samples.  Any memory layout; never
+        up-cast (the kernels work in the input's dtype and sum in float64).
+    temperature : float > 0
+    normalize : bool
+        L2-normalize the rows first (the gradient flows through the
+        normalization).  A zero row then raises ValueError (no epsilon as in
+        ``F.normalize``: its direction is undefined).  Without it the rows
+        are used as given and |z|^2 / temperature must stay finite.
+    reduction : {"mean", "sum", "none"}
+        "mean" averages over the 2N rows; "none" returns the (2N,) losses,
+        rows of z_a first.
+    n_threads : int, optional
+    return_grad : bool
+
+    Returns
+    -------
+    loss : float, or array of shape (2N,) in the input's dtype for reduction="none"
+    (grad_a, grad_b) : arrays of the inputs' shapes and dtype (only with
+        return_grad=True): the gradient of the reduced loss (for "none", of
+        the sum of the row losses), computed in the same call.
+
+    Notes
+    -----
+    Cost: three (2N)^2 D products (S twice, then the gradient), with
+    per-thread work buffers of 32 rows of S (32 * 2N doubles); the 2N x 2N
+    similarity matrix is never stored.  Results are bitwise identical for
+    any thread count.
+    """
+    a = _check_view(z_a, "z_a")
+    b = _check_view(z_b, "z_b")
+    if a.dtype != b.dtype:
+        raise TypeError(f"z_a and z_b must have the same dtype; got {a.dtype} and {b.dtype}. "
+                        f"Convert one, e.g. z_b.astype(np.{a.dtype})")
+    if a.shape != b.shape:
+        raise ValueError(f"z_a and z_b must have the same shape (N, D), row i of each being "
+                         f"a view of sample i; got {a.shape} and {b.shape}")
+    n, dim = a.shape
+    if n < 1:
+        raise ValueError("z_a and z_b need at least one row (N >= 1); got N = 0")
+    if dim < 1:
+        raise ValueError(f"z_a and z_b need at least one column (D >= 1); got shape {a.shape}")
+    temperature = check_scalar(temperature, "temperature", 0.0, None, low_inclusive=False)
+    if not np.isfinite(1.0 / temperature):
+        raise ValueError(f"temperature={temperature!r} is too small (1/temperature "
+                         "overflows); use a temperature of at least 1e-300, typically 0.05-1")
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be True or False; got {normalize!r}")
+    if not isinstance(return_grad, (bool, np.bool_)):
+        raise TypeError(f"return_grad must be True or False; got {return_grad!r}")
+    reduction = check_reduction(reduction)
+    n_threads = effective_n_threads(n_threads)
+    check_finite(a, "z_a")
+    check_finite(b, "z_b")
+    m = 2 * n
+    rows = np.empty(m, dtype=a.dtype) if reduction == "none" else None
+    grad_a = grad_b = None
+    if return_grad:
+        grad_a = np.empty_like(a)
+        grad_b = np.empty_like(b)
+    total, bad = _ntxent.nt_xent(a, b, temperature, bool(normalize),
+                                 _grad_scale(reduction, float(m)), rows, grad_a, grad_b,
+                                 n_threads)
+    if bad >= 0:
+        name, row = ("z_a", bad) if bad < n else ("z_b", bad - n)
+        raise ValueError(
+            f"{name} row {row} is all zeros, which has no direction to normalize "
+            "(normalize=True); drop or replace that row, or pass normalize=False")
+    loss = _reduce(total, float(m), reduction, rows, (m,))
+    return (loss, (grad_a, grad_b)) if return_grad else loss

@@ -170,4 +170,53 @@ SKCE_DECLARE_OPTIM(float, _f32)
 /* The instruction set the kernels run with on this CPU, as text. */
 const char *skce_simd_level(void);
 
+/* ---- NT-Xent contrastive loss (ntxent.c) ----
+ *
+ * Views z_a, z_b (N, D) are stacked as 2N rows r (r < N: z_a[r], else
+ * z_b[r - N]); row r's positive is r + N mod 2N.  skce_ntxent_pack_block
+ * fills, for rows [r0, r1), norms[r] and the (normalized) rows into u
+ * (row-major, row stride dim_pad) and up (panels of SKCE_NTX_KW rows:
+ * element (r, d) at (r / KW) * D * KW + d * KW + r % KW); both must be
+ * zeroed beforehand, with rows_pad rows.  It returns the first row whose norm
+ * is zero (normalize only), or -1.  skce_ntxent_loss_block returns the sum of
+ * the loss of rows [r0, r1) and stores their log-sum-exp into lse (if not
+ * NULL) and losses into loss_out (if not NULL).  skce_ntxent_grad_block
+ * needs every lse and writes the gradient rows of the reduced loss (times
+ * grad_scale) into grad_a / grad_b.  Blocks hold at most SKCE_NTX_BLOCK rows
+ * and start at multiples of it; `work` is the caller's per-thread buffer of
+ * skce_ntxent_work_size() doubles. */
+#define SKCE_NTX_BLOCK 32   /* rows per block */
+#define SKCE_NTX_KW 12      /* columns of a register tile; rows_pad, dim_pad are multiples */
+#define SKCE_NTX_DC 128     /* feature chunk of S = u u^T */
+#define SKCE_NTX_KC 256     /* row chunk of W u */
+
+typedef struct {
+    ptrdiff_t n;                  /* N */
+    ptrdiff_t dim;                /* D */
+    ptrdiff_t dim_pad;            /* D rounded up to a multiple of SKCE_NTX_KW */
+    ptrdiff_t rows_pad;           /* 2N rounded up to a multiple of SKCE_NTX_KW */
+    double inv_temperature;
+    double grad_scale;            /* 1/(2N) for 'mean', else 1 */
+    int normalize;
+} skce_ntxent_options;
+
+size_t skce_ntxent_work_size(const skce_ntxent_options *opt);
+
+#define SKCE_DECLARE_NTX(REAL, SFX)                                                          \
+    ptrdiff_t skce_ntxent_pack_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                         \
+        const skce_ntxent_options *opt, const REAL *a, skce_strides2 as, const REAL *b,       \
+        skce_strides2 bs, REAL *u, REAL *up, double *norms);                                  \
+    double skce_ntxent_loss_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                            \
+        const skce_ntxent_options *opt, const REAL *u, const REAL *up, double *lse,           \
+        REAL *loss_out, double *work);                                                        \
+    void skce_ntxent_grad_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                              \
+        const skce_ntxent_options *opt, const REAL *a, skce_strides2 as, const REAL *b,       \
+        skce_strides2 bs, const REAL *u, const REAL *up, const double *norms,                 \
+        const double *lse, REAL *grad_a, skce_strides2 gas, REAL *grad_b, skce_strides2 gbs,  \
+        double *work);
+
+SKCE_DECLARE_NTX(double, _f64)
+SKCE_DECLARE_NTX(float, _f32)
+#undef SKCE_DECLARE_NTX
+
 #endif /* SKCE_KERNELS_H */

@@ -412,9 +412,8 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         """Class probabilities (stable softmax; never NaN even for huge coefficients)."""
         check_is_fitted(self)
         z = self._logits(X)
-        if z.ndim == 1:
-            p1 = expit(z)
-            return np.column_stack([1 - p1, p1])
+        if z.ndim == 1:   # expit(-z), not 1 - expit(z): no cancellation
+            return np.column_stack([expit(-z), expit(z)])
         return losses.softmax(z, dim=1)
 
     def predict_log_proba(self, X):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from skce import _solver
 
@@ -212,6 +212,18 @@ def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_
         state3=state.state3, y=loss.y, Y=loss.Y, sample_weight=sample_weight)
 
 
+_controller = None
+
+
+def _single_threaded_blas():
+    """threadpoolctl's limit on BLAS, with the loaded libraries scanned once
+    (a fresh scan costs milliseconds, too much per partial_fit call)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
 def _run_epoch(X, order, batch_size, settings):
     if sp.issparse(X):
         return _solver.epoch_csr(settings, X.data, X.indices, X.indptr, X.shape[1], order,
@@ -264,7 +276,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     t_start = time.perf_counter()
     # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
     # KMeans does): no oversubscription, and results independent of threads.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         for epoch in range(1, max_iter + 1):
             order = rng.permutation(rows) if shuffle else rows
             total, weight, status, info = _run_epoch(X, order, batch_size, settings)

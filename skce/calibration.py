@@ -1,0 +1,163 @@
+"""Temperature scaling: calibrate a classifier's probabilities with one
+scalar T fitted on held-out data (Guo et al., 2017).
+
+The calibrated probabilities are softmax(z / T) for the wrapped classifier's
+decision function z (binary: sigmoid(z / T)); T > 0 leaves every argmax, so
+every prediction, unchanged.  T minimises the held-out negative
+log-likelihood, a 1-D problem solved on log T by scipy.optimize.
+"""
+from numbers import Real
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import expit, log_expit
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from skce import losses
+
+__all__ = ["TemperatureScaledClassifier"]
+
+
+def _nll(z, y_idx, sample_weight):
+    """Mean negative log-likelihood of class indices under logits z."""
+    if z.ndim == 1:
+        return losses.binary_cross_entropy_with_logits(
+            z, y_idx.astype(z.dtype), weight=None if sample_weight is None
+            else sample_weight.astype(z.dtype))
+    return losses.cross_entropy(z, y_idx, sample_weight=sample_weight)
+
+
+class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A classifier whose probabilities are softmax(decision_function / T).
+
+    Parameters
+    ----------
+    estimator : classifier with decision_function, default=None
+        The model to calibrate (None: skce.SoftmaxClassifier()).  With
+        prefit=True it must be fitted already and all of fit's data is used
+        to fit T; otherwise a clone is fitted on 1 - validation_fraction of
+        the data and T on the rest (stratified split).
+    prefit : bool, default=False
+    validation_fraction : float in (0, 1), default=0.2
+    temperature_bounds : (float, float), default=(1e-2, 1e2)
+        Range searched for T.
+    random_state : int, RandomState or None
+        The split.
+
+    Attributes
+    ----------
+    estimator_ : the fitted classifier
+    temperature_ : float
+        T; above 1 softens an over-confident model, below 1 sharpens.
+    nll_before_, nll_after_ : float
+        Held-out negative log-likelihood at T = 1 and at temperature_.
+    classes_, n_features_in_
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "decision_function"]), None],
+        "prefit": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "temperature_bounds": [tuple],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, *, prefit=False, validation_fraction=0.2,
+                 temperature_bounds=(1e-2, 1e2), random_state=None):
+        self.estimator = estimator
+        self.prefit = prefit
+        self.validation_fraction = validation_fraction
+        self.temperature_bounds = temperature_bounds
+        self.random_state = random_state
+
+    def _base(self):
+        if self.estimator is not None:
+            return self.estimator
+        from skce.linear_model import SoftmaxClassifier
+        return SoftmaxClassifier()
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        if y is None:
+            raise ValueError("TemperatureScaledClassifier requires y to be passed, but the "
+                             "target y is None")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        lo, hi = self.temperature_bounds
+        if not (0 < lo < hi < np.inf):
+            raise ValueError(f"temperature_bounds must be (low, high) with 0 < low < high; "
+                             f"got {self.temperature_bounds}")
+        if self.prefit:
+            est = self._base()
+            check_is_fitted(est, "classes_")
+            X_val, y_val, sw_val = X, y, sample_weight
+        else:
+            stratify = y
+            parts = train_test_split(
+                *(a for a in (X, y, sample_weight) if a is not None),
+                test_size=self.validation_fraction, stratify=stratify,
+                random_state=self.random_state)
+            X_tr, X_val, y_tr, y_val = parts[:4]
+            sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
+            est = clone(self._base())
+            if sw_tr is None:
+                est.fit(X_tr, y_tr)
+            else:
+                est.fit(X_tr, y_tr, sample_weight=sw_tr)
+        self.estimator_ = est
+        self.classes_ = est.classes_
+        if hasattr(est, "n_features_in_"):
+            self.n_features_in_ = est.n_features_in_
+        if hasattr(est, "feature_names_in_"):
+            self.feature_names_in_ = est.feature_names_in_
+        y_val = np.asarray(y_val)
+        idx = np.searchsorted(self.classes_, y_val)
+        if np.any(idx >= len(self.classes_)) or np.any(self.classes_[np.minimum(
+                idx, len(self.classes_) - 1)] != y_val):
+            raise ValueError("y holds labels the fitted estimator does not know; with "
+                             "prefit=True fit the estimator on all the classes first")
+        z = np.asarray(est.decision_function(X_val), dtype=np.float64)
+        sw = None if sw_val is None else np.asarray(sw_val, dtype=np.float64)
+        y_idx = idx.astype(np.int64)
+        res = minimize_scalar(lambda s: _nll(z * np.exp(-s), y_idx, sw),
+                              bounds=(np.log(lo), np.log(hi)), method="bounded",
+                              options={"xatol": 1e-6})
+        self.temperature_ = float(np.exp(res.x))
+        self.nll_before_ = float(_nll(z, y_idx, sw))
+        self.nll_after_ = float(res.fun)
+        if self.nll_after_ > self.nll_before_:   # T = 1 was already best
+            self.temperature_, self.nll_after_ = 1.0, self.nll_before_
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._base().__sklearn_tags__().input_tags.sparse
+        return tags
+
+    def decision_function(self, X):
+        """The wrapped decision function divided by temperature_."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X) / self.temperature_
+
+    def predict(self, X):
+        """The wrapped model's predictions (a temperature changes no argmax)."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        z = np.asarray(self.decision_function(X), dtype=np.float64)
+        big = np.finfo(np.float64).max
+        z = np.clip(z, -big, big)
+        if z.ndim == 1:   # expit(-z), not 1 - expit(z): no cancellation
+            return np.column_stack([expit(-z), expit(z)])
+        return losses.softmax(z, dim=1)
+
+    def predict_log_proba(self, X):
+        z = np.asarray(self.decision_function(X), dtype=np.float64)
+        if z.ndim == 1:
+            return np.column_stack([log_expit(-z), log_expit(z)])
+        return losses.log_softmax(z, dim=1)

@@ -29,7 +29,7 @@ def _fit_and_score(name, make, Xtr, ytr, Xte, yte, repeat=5):
             float(np.median(times)), getattr(est, "n_iter_", None))
 
 
-def demo(file=None):
+def demo(file=None, repeat=5):
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression, SGDClassifier
     from sklearn.model_selection import train_test_split
@@ -46,20 +46,21 @@ def demo(file=None):
     alpha = 1e-4
     rows = [
         _fit_and_score("skce SoftmaxClassifier(solver='adam')",
-                       lambda: SoftmaxClassifier(alpha=alpha, random_state=0), Xtr, ytr, Xte, yte),
+                       lambda: SoftmaxClassifier(alpha=alpha, random_state=0), Xtr, ytr, Xte, yte,
+                       repeat),
         _fit_and_score("skce SoftmaxClassifier(solver='sgd')",
                        lambda: SoftmaxClassifier(solver="sgd", alpha=alpha, random_state=0),
-                       Xtr, ytr, Xte, yte),
+                       Xtr, ytr, Xte, yte, repeat),
         _fit_and_score("sklearn LogisticRegression(lbfgs)",
                        lambda: LogisticRegression(C=1.0 / (alpha * n), max_iter=1000),
-                       Xtr, ytr, Xte, yte),
+                       Xtr, ytr, Xte, yte, repeat),
         _fit_and_score("sklearn SGDClassifier(log_loss, OvR)",
                        lambda: SGDClassifier(loss="log_loss", alpha=alpha, random_state=0),
-                       Xtr, ytr, Xte, yte),
+                       Xtr, ytr, Xte, yte, repeat),
     ]
     print(f"\ndigits: {len(Xtr)} train / {len(Xte)} test rows, {X.shape[1]} features, "
           f"10 classes; alpha={alpha} (LogisticRegression C=1/(alpha*n)); "
-          "fit time = median of 5", file=file)
+          f"fit time = median of {repeat}", file=file)
     header = f"{'model':40s} {'accuracy':>9s} {'log loss':>9s} {'fit ms':>8s} {'epochs':>7s}"
     print(header, file=file)
     print("-" * len(header), file=file)

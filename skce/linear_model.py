@@ -30,7 +30,7 @@ class _BaseSGD(BaseEstimator):
     _parameter_constraints = {
         "solver": [StrOptions({"sgd", "adam"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
-        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "eta0": [Interval(Real, 0, None, closed="neither"), None],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -57,9 +57,15 @@ class _BaseSGD(BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
+    def _eta0(self):
+        """eta0, or the measured default of the solver (Adam 0.01, SGD with momentum 0.1)."""
+        if self.eta0 is not None:
+            return float(self.eta0)
+        return 0.01 if self.solver == "adam" else 0.1
+
     def _optimizer_spec(self):
         return OptimizerSpec(
-            solver=self.solver, learning_rate=self.learning_rate, eta0=self.eta0,
+            solver=self.solver, learning_rate=self.learning_rate, eta0=self._eta0(),
             power_t=self.power_t, alpha=self.alpha, penalty=self.penalty,
             l1_ratio=self.l1_ratio, momentum=self.momentum, dampening=self.dampening,
             nesterov=self.nesterov, beta_1=self.beta_1, beta_2=self.beta_2,
@@ -162,7 +168,7 @@ class _BaseSGD(BaseEstimator):
                 raise ValueError(
                     f"warm_start: the stored coef_ has shape {coef.shape}, but this data needs "
                     f"{(n_outputs, n_features)}; fit with warm_start=False")
-        return SolverState.new(n_features, n_outputs, dtype, self.eta0, coef, intercept)
+        return SolverState.new(n_features, n_outputs, dtype, self._eta0(), coef, intercept)
 
 
 class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
@@ -187,14 +193,15 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         eta0, divided by 5 each time the loss (or validation score) did not
         improve by tol for n_iter_no_change epochs; eta0 decayed to 0 along
         half a cosine over max_iter epochs.
-    eta0 : float, default=0.01
-        Initial learning rate (torch's ``lr``).
+    eta0 : float or None, default=None
+        Initial learning rate (torch's ``lr``); None: 0.01 for Adam, 0.1 for
+        SGD (with momentum 0.9), measured good on standardized data.
     power_t : float, default=0.5
     batch_size : int, default=256
         Rows per minibatch (larger than n_samples: full batch).
     max_iter : int, default=100
         Epochs (passes over the data).
-    tol : float or None, default=1e-4
+    tol : float or None, default=1e-3
         Stop when the epoch's objective has not improved by tol for
         n_iter_no_change epochs (with early_stopping: the validation accuracy).
     n_iter_no_change : int, default=5
@@ -255,8 +262,8 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         "label_smoothing": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, *, solver="adam", learning_rate="constant", eta0=0.01, power_t=0.5,
-                 batch_size=256, max_iter=100, tol=1e-4, n_iter_no_change=5,
+    def __init__(self, *, solver="adam", learning_rate="constant", eta0=None, power_t=0.5,
+                 batch_size=256, max_iter=100, tol=1e-3, n_iter_no_change=5,
                  early_stopping=False, validation_fraction=0.1, alpha=1e-4, penalty="l2",
                  l1_ratio=0.15, momentum=0.9, dampening=0.0, nesterov=False, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False,
@@ -392,14 +399,14 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         loss = self._loss_spec(y_idx, X.dtype)
         if first:
             self._rng = check_random_state(self.random_state)
-            state = SolverState.new(X.shape[1], loss.n_outputs, X.dtype, self.eta0)
+            state = SolverState.new(X.shape[1], loss.n_outputs, X.dtype, self._eta0())
         else:
             state = self._solver_state.astype(X.dtype).copy()
             P = X.shape[1] * loss.n_outputs   # coef_ may have been edited by the user
             state.theta[:P] = np.asarray(self.coef_, X.dtype).T.ravel()
             state.theta[P:] = self.intercept_
-            if state.eta0 != self.eta0:   # eta0 was changed with set_params
-                state.eta = state.eta0 = self.eta0
+            if state.eta0 != self._eta0():   # eta0 or solver changed with set_params
+                state.eta = state.eta0 = self._eta0()
         return self._run(X, loss, sw, state, max_iter=1, partial=True)
 
     # -- prediction ----------------------------------------------------------

@@ -226,7 +226,10 @@ def _single_threaded_blas():
 
 def _run_epoch(X, order, batch_size, settings):
     if sp.issparse(X):
-        return _solver.epoch_csr(settings, X.data, X.indices, X.indptr, X.shape[1], order,
+        indices, indptr = X.indices, X.indptr
+        if indices.dtype != indptr.dtype:   # rare: the compiled loop takes one index type
+            indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+        return _solver.epoch_csr(settings, X.data, indices, indptr, X.shape[1], order,
                                  batch_size)
     return _solver.epoch_dense(settings, X, order, batch_size)
 

@@ -425,3 +425,13 @@ def test_bad_input_messages():
     clf = SoftmaxClassifier(max_iter=2, tol=None).fit(X, y)
     with pytest.raises(ValueError, match="features"):
         clf.predict(X[:, :3])
+
+
+def test_csr_with_mixed_index_dtypes(digits):
+    X, y = digits
+    A = sp.csr_matrix(X)
+    B = sp.csr_matrix((A.data, A.indices.astype(np.int32), A.indptr.astype(np.int64)),
+                      shape=A.shape)
+    kw = dict(random_state=0, max_iter=2, tol=None)
+    np.testing.assert_allclose(SoftmaxClassifier(**kw).fit(B, y).coef_,
+                               SoftmaxClassifier(**kw).fit(A, y).coef_, rtol=1e-12)

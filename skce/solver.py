@@ -237,7 +237,7 @@ def _run_epoch(X, order, batch_size, settings):
 def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_size=256,
           max_iter=100, tol=1e-4, n_iter_no_change=5, train_rows=None, validation_score=None,
           shuffle=True, random_state=None, n_threads=1, verbose=0, check_convergence=True,
-          total_epochs=None):
+          total_epochs=None, callback=None):
     """Run up to max_iter epochs on `state` (a SolverState, modified in place).
 
     X: float32/float64 dense array (any layout) or CSR matrix of the state's
@@ -245,7 +245,9 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     the rows to train on (default all).  validation_score(coef, intercept) ->
     float, when given, drives early stopping (higher is better) and the best
     validated parameters are restored at the end.  total_epochs: the epoch
-    count the cosine schedule spans (default max_iter).
+    count the cosine schedule spans (default max_iter).  callback(epoch, coef,
+    intercept, objective), when given, is called after every epoch (its time
+    is not the training's); a true return value stops training.
 
     Raises TrainingDiverged if a batch loss is not finite; `state` is then
     left as it was before the call.
@@ -310,6 +312,11 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 msg += (f", lr {settings.eta:.3g}, steps {settings.step}, "
                         f"{time.perf_counter() - t_start:.2f} s")
                 print(msg)
+            if callback is not None:
+                coef, intercept = state.coef_intercept(n_features, K)
+                if callback(epoch, coef, intercept, objective):
+                    converged = True
+                    break
             if validation_score is not None:
                 improved = tol is None or score > best_score + tol
                 if score > best_score:

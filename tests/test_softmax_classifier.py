@@ -435,3 +435,16 @@ def test_csr_with_mixed_index_dtypes(digits):
     kw = dict(random_state=0, max_iter=2, tol=None)
     np.testing.assert_allclose(SoftmaxClassifier(**kw).fit(B, y).coef_,
                                SoftmaxClassifier(**kw).fit(A, y).coef_, rtol=1e-12)
+
+
+def test_epoch_callback_sees_each_epoch_and_can_stop(digits):
+    X, y = digits
+    seen = []
+
+    def callback(epoch, coef, intercept, objective):
+        seen.append((epoch, coef.shape, intercept.shape, objective))
+        return epoch == 4
+    clf = SoftmaxClassifier(random_state=0, tol=None).fit(X, y, callback=callback)
+    assert [s[0] for s in seen] == [1, 2, 3, 4] and clf.n_iter_ == 4
+    assert seen[0][1] == (10, 64) and seen[0][2] == (10,)
+    assert [s[3] for s in seen] == clf.loss_curve_

@@ -57,10 +57,11 @@ class _BaseSGD(BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def _optimizer_spec(self):
+    def _optimizer_spec(self, alpha=None):
         return OptimizerSpec(
             solver=self.solver, learning_rate=self.learning_rate, eta0=self.eta0,
-            power_t=self.power_t, alpha=self.alpha, penalty=self.penalty,
+            power_t=self.power_t, alpha=self.alpha if alpha is None else alpha,
+            penalty=self.penalty,
             l1_ratio=self.l1_ratio, momentum=self.momentum, dampening=self.dampening,
             nesterov=self.nesterov, beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon, amsgrad=self.amsgrad,
@@ -98,7 +99,8 @@ class _BaseSGD(BaseEstimator):
             train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
             validation_score = self._make_validation_score(X, val_rows, sw)
         result = train(
-            X, loss, self._optimizer_spec(), state, sample_weight=sw,
+            X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])), state,
+            sample_weight=sw,
             fit_intercept=self.fit_intercept, batch_size=self.batch_size, max_iter=max_iter,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, train_rows=train_rows,
             validation_score=validation_score, shuffle=self.shuffle, random_state=rng,
@@ -107,7 +109,7 @@ class _BaseSGD(BaseEstimator):
             total_epochs=self.max_iter)
         self._rng = rng
         self._solver_state = state
-        self.coef_, self.intercept_ = state.coef_intercept(X.shape[1], loss.n_outputs)
+        self._set_coef(*state.coef_intercept(X.shape[1], loss.n_outputs))
         if partial:
             self.n_iter_ = getattr(self, "n_iter_", 0) + result.n_iter
             self.loss_curve_ = getattr(self, "loss_curve_", []) + result.loss_curve
@@ -122,6 +124,32 @@ class _BaseSGD(BaseEstimator):
                 self.best_validation_score_ = None
         self.t_ = state.step
         return self
+
+    def _alpha_for(self, sw, train_rows, n_samples):
+        """The penalty strength of skce's objective (None: self.alpha)."""
+        return None
+
+    def _set_coef(self, coef, intercept):
+        """Store coef (n_outputs, n_features) and intercept (n_outputs,)."""
+        self.coef_, self.intercept_ = coef, intercept
+
+    def _get_coef(self):
+        """(coef_, intercept_) as (n_outputs, n_features), (n_outputs,) arrays."""
+        return self.coef_, self.intercept_
+
+    def _state_for_partial_fit(self, n_features, n_outputs, dtype, first):
+        """The solver state a partial_fit call continues from."""
+        if first:
+            self._rng = check_random_state(self.random_state)
+            return SolverState.new(n_features, n_outputs, dtype, self.eta0)
+        state = self._solver_state.astype(dtype).copy()
+        coef, intercept = self._get_coef()   # coef_ may have been edited by the user
+        P = n_features * n_outputs
+        state.theta[:P] = np.asarray(coef, dtype).T.ravel()
+        state.theta[P:] = intercept
+        if state.eta0 != self.eta0:   # eta0 was changed with set_params
+            state.eta = state.eta0 = self.eta0
+        return state
 
     def _validation_split(self, n, y, rng):
         stratify = y if self._stratify_validation else None
@@ -157,7 +185,7 @@ class _BaseSGD(BaseEstimator):
     def _initial_state(self, n_features, n_outputs, dtype, reuse):
         coef = intercept = None
         if reuse and getattr(self, "coef_", None) is not None:
-            coef, intercept = self.coef_, self.intercept_
+            coef, intercept = self._get_coef()
             if coef.shape != (n_outputs, n_features):
                 raise ValueError(
                     f"warm_start: the stored coef_ has shape {coef.shape}, but this data needs "
@@ -165,7 +193,115 @@ class _BaseSGD(BaseEstimator):
         return SolverState.new(n_features, n_outputs, dtype, self.eta0, coef, intercept)
 
 
-class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
+class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
+    """The classifier side shared by SoftmaxClassifier and LinearSVM: classes_,
+    label encoding, class weights, fit / partial_fit and validation accuracy.
+    Subclasses say how encoded labels become a LossSpec (`_loss_spec`)."""
+
+    _multi_output = False
+    _y_numeric = False
+    _stratify_validation = True
+
+    _parameter_constraints = {
+        **_BaseSGD._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _loss_spec(self, y_idx, dtype):
+        raise NotImplementedError
+
+    # -- targets -------------------------------------------------------------
+    def _encode(self, y):
+        """Class indices (int64) of y in classes_; error for unknown labels."""
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            bad = np.unique(np.asarray(y)[unknown])[:5]
+            raise ValueError(f"y contains labels {bad.tolist()} not in classes "
+                             f"{self.classes_.tolist()}; pass every label in `classes` on the "
+                             "first call to partial_fit")
+        return idx.astype(np.int64)
+
+    def _class_weight_vector(self, y_idx):
+        if self.class_weight is None:
+            return None
+        if self.class_weight == "balanced":
+            return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
+                                        y=y_idx)
+        return compute_class_weight(self.class_weight, classes=self.classes_,
+                                    y=self.classes_[y_idx])
+
+    def _validation_targets(self, val_rows):
+        return self._y_idx_fit[val_rows]
+
+    def _score_decision(self, scores, y_idx, sw):
+        pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
+            else scores.argmax(axis=1)
+        return float(np.average(pred == y_idx, weights=sw))
+
+    # -- fitting -------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features), dense or CSR, and labels y."""
+        self._check_hyperparameters()
+        X, y = self._validate_X_y(X, y, reset=True)
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; y "
+                             f"has only one class: {classes.tolist()}")
+        reuse = self.warm_start and hasattr(self, "classes_") and \
+            np.array_equal(self.classes_, classes)
+        self.classes_ = classes
+        y_idx = y_idx.astype(np.int64)
+        sw = self._weights(X, sample_weight, y_idx)
+        loss = self._loss_spec(y_idx, X.dtype)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        self._y_idx_fit = y_idx
+        try:
+            return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
+                             y_for_split=y_idx)
+        finally:
+            del self._y_idx_fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y). `classes` (all labels) is required on the first call."""
+        self._check_hyperparameters()
+        first = not hasattr(self, "classes_")
+        X, y = self._validate_X_y(X, y, reset=first, allow_empty=True)
+        if first:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit "
+                                 "(all the labels the model will see)")
+            classes = np.unique(np.asarray(classes))
+            if len(classes) < 2:
+                raise ValueError(f"classes must hold at least 2 labels; got {classes.tolist()}")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes "
+                             f"of the first partial_fit call {self.classes_.tolist()}")
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' needs all of y and is not supported by "
+                             "partial_fit; pass a dict of class weights instead")
+        if X.shape[0] == 0:
+            return self
+        check_classification_targets(y)
+        if first:
+            self.classes_ = classes
+        y_idx = self._encode(y)
+        sw = self._weights(X, sample_weight, y_idx)
+        loss = self._loss_spec(y_idx, X.dtype)
+        state = self._state_for_partial_fit(X.shape[1], loss.n_outputs, X.dtype, first)
+        return self._run(X, loss, sw, state, max_iter=1, partial=True)
+
+
+class SoftmaxClassifier(_BaseSGDClassifier):
     """Multinomial logistic regression (softmax cross-entropy) trained by
     minibatch SGD or Adam in compiled, OpenMP-parallel code.
 
@@ -245,13 +381,8 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
     n_features_in_, feature_names_in_
     """
 
-    _multi_output = False
-    _y_numeric = False
-    _stratify_validation = True
-
     _parameter_constraints = {
-        **_BaseSGD._parameter_constraints,
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        **_BaseSGDClassifier._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="both")],
     }
 
@@ -292,24 +423,6 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-    # -- targets -------------------------------------------------------------
-    def _encode(self, y):
-        """Class indices (int64) of y in classes_; error for unknown labels."""
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if np.any(unknown):
-            bad = np.unique(np.asarray(y)[unknown])[:5]
-            raise ValueError(f"y contains labels {bad.tolist()} not in classes "
-                             f"{self.classes_.tolist()}; pass every label in `classes` on the "
-                             "first call to partial_fit")
-        return idx.astype(np.int64)
-
     def _loss_spec(self, y_idx, dtype):
         K = len(self.classes_)
         if K == 2:
@@ -320,87 +433,6 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
             return LossSpec(kind=_solver.BCE, n_outputs=1, Y=np.ascontiguousarray(Y, dtype))
         return LossSpec(kind=_solver.CROSS_ENTROPY, n_outputs=K, y=y_idx,
                         label_smoothing=self.label_smoothing)
-
-    def _class_weight_vector(self, y_idx):
-        if self.class_weight is None:
-            return None
-        if self.class_weight == "balanced":
-            return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
-                                        y=y_idx)
-        return compute_class_weight(self.class_weight, classes=self.classes_,
-                                    y=self.classes_[y_idx])
-
-    def _validation_targets(self, val_rows):
-        return self._y_idx_fit[val_rows]
-
-    def _score_decision(self, scores, y_idx, sw):
-        pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
-            else scores.argmax(axis=1)
-        return float(np.average(pred == y_idx, weights=sw))
-
-    # -- fitting -------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit on X (n_samples, n_features), dense or CSR, and labels y."""
-        self._check_hyperparameters()
-        X, y = self._validate_X_y(X, y, reset=True)
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(f"SoftmaxClassifier needs samples of at least 2 classes; y has "
-                             f"only one class: {classes.tolist()}")
-        reuse = self.warm_start and hasattr(self, "classes_") and \
-            np.array_equal(self.classes_, classes)
-        self.classes_ = classes
-        y_idx = y_idx.astype(np.int64)
-        sw = self._weights(X, sample_weight, y_idx)
-        loss = self._loss_spec(y_idx, X.dtype)
-        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
-        self._y_idx_fit = y_idx
-        try:
-            return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
-                             y_for_split=y_idx)
-        finally:
-            del self._y_idx_fit
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y). `classes` (all labels) is required on the first call."""
-        self._check_hyperparameters()
-        first = not hasattr(self, "classes_")
-        X, y = self._validate_X_y(X, y, reset=first, allow_empty=True)
-        if first:
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit "
-                                 "(all the labels the model will see)")
-            classes = np.unique(np.asarray(classes))
-            if len(classes) < 2:
-                raise ValueError(f"classes must hold at least 2 labels; got {classes.tolist()}")
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes "
-                             f"of the first partial_fit call {self.classes_.tolist()}")
-        if self.class_weight == "balanced":
-            raise ValueError("class_weight='balanced' needs all of y and is not supported by "
-                             "partial_fit; pass a dict of class weights instead")
-        if X.shape[0] == 0:
-            return self
-        check_classification_targets(y)
-        if first:
-            self.classes_ = classes
-        y_idx = self._encode(y)
-        sw = self._weights(X, sample_weight, y_idx)
-        loss = self._loss_spec(y_idx, X.dtype)
-        if first:
-            self._rng = check_random_state(self.random_state)
-            state = SolverState.new(X.shape[1], loss.n_outputs, X.dtype, self.eta0)
-        else:
-            state = self._solver_state.astype(X.dtype).copy()
-            P = X.shape[1] * loss.n_outputs   # coef_ may have been edited by the user
-            state.theta[:P] = np.asarray(self.coef_, X.dtype).T.ravel()
-            state.theta[P:] = self.intercept_
-            if state.eta0 != self.eta0:   # eta0 was changed with set_params
-                state.eta = state.eta0 = self.eta0
-        return self._run(X, loss, sw, state, max_iter=1, partial=True)
 
     # -- prediction ----------------------------------------------------------
     def _logits(self, X):

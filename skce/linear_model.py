@@ -8,19 +8,22 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_sample_weight, _num_samples, check_is_fitted,
+                                      validate_data)
 
 from skce import _solver, losses
 from skce._config import effective_n_threads
 from skce.solver import LossSpec, OptimizerSpec, SolverState, train
 
-__all__ = ["SoftmaxClassifier"]
+__all__ = ["SoftmaxClassifier", "LinearSVM", "LinearRegressor"]
 
 
 class _BaseSGD(BaseEstimator):
@@ -455,3 +458,313 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         if z.ndim == 1:
             return np.column_stack([log_expit(-z), log_expit(z)])
         return losses.log_softmax(z, dim=1)
+
+
+_OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size, max_iter, tol,
+    n_iter_no_change, early_stopping, validation_fraction, momentum, dampening,
+    nesterov, beta_1, beta_2, epsilon, amsgrad, decoupled_weight_decay,
+    fit_intercept, shuffle, warm_start, random_state, verbose, n_jobs
+        The training loop's options, with the meanings documented in
+        SoftmaxClassifier (the same loop, `skce.solver.train`, runs here)."""
+
+
+class LinearSVM(_BaseSGDClassifier):
+    """Linear support vector machine (hinge or squared hinge loss) trained by
+    minibatch SGD or Adam on skce's compiled solver core.
+
+    Binary problems: one weight vector, ``decision_function`` of shape (n,),
+    the hinge loss ``max(0, margin - y f(x))`` (squared with
+    ``loss="squared_hinge"``) on labels y = +-1.  More classes:
+    ``multi_class="ovr"`` trains one binary margin problem per class, all in
+    one pass (the per-row loss is the sum over classes);
+    ``multi_class="crammer_singer"`` trains the joint multiclass margin
+    ``max(0, margin + max_{j != y} f_j(x) - f_y(x))`` (squared with
+    ``loss="squared_hinge"``).
+
+    Regularization is given as scikit-learn's ``LinearSVC``'s ``C``.
+    LinearSVC minimizes ``1/2 ||w||^2 + C sum_i s_i loss_i``, which is
+    ``C S`` times skce's objective ``sum_i s_i loss_i / S + alpha/2 ||w||^2``
+    (see `skce.solver`) with ``alpha = 1 / (C S)``, where S is the sum of the
+    sample weights times the class weights of the training rows (the number
+    of training rows when unweighted; after the early-stopping split, of the
+    rows trained on; in partial_fit, of the rows of the call).  The two
+    problems therefore have the same optimum, except that LinearSVC also
+    penalizes its intercept (through ``intercept_scaling``) and skce does
+    not: with ``fit_intercept=False`` on both they agree.  ``penalty="l1"``
+    / ``"elasticnet"`` use the same strength ``1 / (C S)``.
+
+    Parameters
+    ----------
+    C : float > 0, default=1.0
+        Inverse regularization strength, as in LinearSVC.
+    loss : {"hinge", "squared_hinge"}, default="squared_hinge"
+    multi_class : {"ovr", "crammer_singer"}, default="ovr"
+        Used for three or more classes.
+    margin : float > 0, default=1.0
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    l1_ratio : float, default=0.15
+    class_weight : dict, "balanced" or None
+        Multiplies each sample's weight (LinearSVC's C_i = C class_weight_i).
+""" + _OPTIMIZER_PARAMS_DOC + """
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    alpha_ : float
+        The penalty strength 1 / (C S) of the last fit / partial_fit call.
+    n_iter_, t_, loss_curve_, validation_scores_, best_validation_score_,
+    n_features_in_, feature_names_in_ : as SoftmaxClassifier.
+
+    There is no ``predict_proba``: wrap the model in
+    ``sklearn.calibration.CalibratedClassifierCV`` for probabilities.
+    """
+
+    _parameter_constraints = {
+        **{k: v for k, v in _BaseSGDClassifier._parameter_constraints.items() if k != "alpha"},
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
+        "multi_class": [StrOptions({"ovr", "crammer_singer"})],
+        "margin": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, C=1.0, loss="squared_hinge", multi_class="ovr", margin=1.0,
+                 penalty="l2", l1_ratio=0.15, solver="adam", learning_rate="adaptive",
+                 eta0=0.01, power_t=0.5, batch_size=256, max_iter=100, tol=1e-4,
+                 n_iter_no_change=5, early_stopping=False, validation_fraction=0.1,
+                 momentum=0.9, dampening=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False, class_weight=None,
+                 fit_intercept=True, shuffle=True, warm_start=False, random_state=None,
+                 verbose=0, n_jobs=None):
+        self.C = C
+        self.loss = loss
+        self.multi_class = multi_class
+        self.margin = margin
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.class_weight = class_weight
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def _alpha_for(self, sw, train_rows, n_samples):
+        if sw is None:
+            total = n_samples if train_rows is None else len(train_rows)
+        else:
+            total = float(sw.sum() if train_rows is None else sw[train_rows].sum())
+        self.alpha_ = 1.0 / (self.C * total)
+        return self.alpha_
+
+    def _loss_spec(self, y_idx, dtype):
+        K = len(self.classes_)
+        squared = self.loss == "squared_hinge"
+        if K > 2 and self.multi_class == "crammer_singer":
+            return LossSpec(kind=_solver.MULTI_MARGIN, n_outputs=K, y=y_idx,
+                            margin=self.margin, squared=squared, crammer_singer=True)
+        if K == 2:
+            Y = np.where(y_idx == 1, 1, -1).astype(dtype).reshape(-1, 1)
+        else:
+            Y = np.full((len(y_idx), K), -1, dtype=dtype)
+            Y[np.arange(len(y_idx)), y_idx] = 1
+        return LossSpec(kind=_solver.HINGE, n_outputs=Y.shape[1], Y=np.ascontiguousarray(Y),
+                        margin=self.margin, squared=squared)
+
+
+class LinearRegressor(RegressorMixin, _BaseSGD):
+    """Linear least-squares or Huber regression, single or multi-output,
+    trained by minibatch SGD or Adam on skce's compiled solver core.
+
+    Objective (s_i sample weights, S their sum, r_ik = y_ik - f_k(x_i))::
+
+        sum_i s_i sum_k loss(r_ik) / S + alpha * penalty(W)
+
+    with ``loss(r) = r^2 / 2`` for ``loss="squared_error"`` (the squared
+    error kernel scaled by 1/2, as SGDRegressor's) and, for ``loss="huber"``,
+    torch's ``huber_loss``: ``r^2 / 2`` where ``|r| < delta``, else
+    ``delta (|r| - delta / 2)`` (gradient ``clip(r, -delta, delta)``; the
+    same as SGDRegressor(loss="huber", epsilon=delta)).  With the L2 penalty,
+    ``alpha = a / S`` gives ``Ridge(alpha=a)``'s optimum: Ridge minimizes
+    ``sum_i s_i ||y_i - f(x_i)||^2 + a ||W||^2``, which is 2 S times skce's
+    objective.  The intercept is not penalized (as Ridge).
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber"}, default="squared_error"
+    delta : float > 0, default=1.0
+        Huber's threshold on the residual (in units of y).
+    alpha : float >= 0, default=1e-4
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    l1_ratio : float, default=0.15
+""" + _OPTIMIZER_PARAMS_DOC + """
+        Early stopping monitors the validation R^2.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) for one target, else (n_targets, n_features)
+        Of X's dtype (float32 X trains in float32; y is converted to X's dtype).
+    intercept_ : float (1-D y) or ndarray of shape (n_targets,)
+        0.0 with fit_intercept=False.  The shapes are Ridge's (also for y of
+        shape (n, 1): coef_ (n_features,), intercept_ (1,)).
+    n_iter_, t_, loss_curve_, validation_scores_, best_validation_score_,
+    n_features_in_, feature_names_in_ : as SoftmaxClassifier.
+    """
+
+    _multi_output = True
+    _y_numeric = True
+    _stratify_validation = False
+
+    _parameter_constraints = {
+        **_BaseSGD._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "huber"})],
+        "delta": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, loss="squared_error", delta=1.0, alpha=1e-4, penalty="l2",
+                 l1_ratio=0.15, solver="sgd", learning_rate="adaptive", eta0=0.003,
+                 power_t=0.5, batch_size=256, max_iter=100, tol=1e-4, n_iter_no_change=5,
+                 early_stopping=False, validation_fraction=0.1, momentum=0.9, dampening=0.0,
+                 nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False,
+                 decoupled_weight_decay=False, fit_intercept=True, shuffle=True,
+                 warm_start=False, random_state=None, verbose=0, n_jobs=None):
+        self.loss = loss
+        self.delta = delta
+        self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    # -- targets and coefficients ---------------------------------------------
+    def _targets(self, X, y):
+        """y as a C-contiguous (n, n_outputs) array of X's dtype."""
+        Y = np.asarray(y).reshape(X.shape[0], -1)
+        return np.ascontiguousarray(Y, dtype=X.dtype)
+
+    def _loss_spec(self, Y):
+        if self.loss == "huber":
+            return LossSpec(kind=_solver.HUBER, n_outputs=Y.shape[1], Y=Y, delta=self.delta)
+        return LossSpec(kind=_solver.SQUARED, n_outputs=Y.shape[1], Y=Y, scale=0.5)
+
+    def _set_coef(self, coef, intercept):
+        """Ridge's shapes: coef_ (n_features,) for one target (also for y of
+        shape (n, 1)); intercept_ a scalar for 1-D y, 0.0 without intercept."""
+        self._n_outputs = coef.shape[0]
+        self.coef_ = coef[0] if coef.shape[0] == 1 else coef
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        else:
+            self.intercept_ = intercept[0] if self._y_1d else intercept
+
+    def _get_coef(self):
+        coef = np.asarray(self.coef_)
+        coef = coef.reshape(1, -1) if coef.ndim == 1 else coef
+        intercept = np.broadcast_to(np.asarray(self.intercept_), (coef.shape[0],))
+        return coef, intercept
+
+    def _validation_targets(self, val_rows):
+        return self._Y_fit[val_rows]
+
+    def _score_decision(self, scores, Y, sw):
+        return float(r2_score(Y, scores, sample_weight=sw))
+
+    # -- fitting -------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features), dense or CSR, and y (n_samples,) or
+        (n_samples, n_targets)."""
+        self._check_hyperparameters()
+        X, y = self._validate_X_y(X, y, reset=True)
+        Y = self._targets(X, y)
+        reuse = self.warm_start and getattr(self, "_y_1d", None) == (np.ndim(y) == 1)
+        self._y_1d = np.ndim(y) == 1
+        sw = self._weights(X, sample_weight, None)
+        loss = self._loss_spec(Y)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        self._Y_fit = Y
+        try:
+            return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False)
+        finally:
+            del self._Y_fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y); y has the shape (1-D or 2-D, number of
+        targets) of the first call."""
+        self._check_hyperparameters()
+        first = not hasattr(self, "_solver_state")
+        if _num_samples(X) == 0:   # an empty block is a no-op (y's checks need a row)
+            validate_data(self, X, accept_sparse="csr", reset=first, ensure_min_samples=0)
+            return self
+        X, y = self._validate_X_y(X, y, reset=first)
+        Y = self._targets(X, y)
+        if first:
+            self._y_1d = np.ndim(y) == 1
+        else:
+            n_out = self._n_outputs
+            if Y.shape[1] != n_out or (np.ndim(y) == 1) != self._y_1d:
+                raise ValueError(
+                    f"y has shape {np.shape(y)}, but the first partial_fit call had "
+                    f"{'1-D y' if self._y_1d else f'{n_out} targets (2-D y)'}; pass y of "
+                    "that shape")
+        sw = self._weights(X, sample_weight, None)
+        loss = self._loss_spec(Y)
+        state = self._state_for_partial_fit(X.shape[1], loss.n_outputs, X.dtype, first)
+        return self._run(X, loss, sw, state, max_iter=1, partial=True)
+
+    # -- prediction ----------------------------------------------------------
+    def predict(self, X):
+        """Predictions of shape (n_samples,) or (n_samples, n_targets)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        return np.asarray(safe_sparse_dot(X, np.asarray(self.coef_).T, dense_output=True)
+                          + self.intercept_)

@@ -3,6 +3,6 @@ kernels, and scikit-learn estimators trained by SGD or Adam."""
 from skce import losses
 from skce._build_info import VERSION as __version__
 from skce._config import show_config
-from skce.linear_model import SoftmaxClassifier
+from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 
-__all__ = ["losses", "show_config", "SoftmaxClassifier", "__version__"]
+__all__ = ["losses", "show_config", "SoftmaxClassifier", "LinearSVM", "LinearRegressor", "__version__"]

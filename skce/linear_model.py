@@ -8,19 +8,22 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_sample_weight, _num_samples, check_is_fitted,
+                                      validate_data)
 
 from skce import _solver, losses
 from skce._config import effective_n_threads
 from skce.solver import LossSpec, OptimizerSpec, SolverState, train
 
-__all__ = ["SoftmaxClassifier"]
+__all__ = ["SoftmaxClassifier", "LinearSVM", "LinearRegressor"]
 
 
 class _BaseSGD(BaseEstimator):
@@ -63,10 +66,11 @@ class _BaseSGD(BaseEstimator):
             return float(self.eta0)
         return 0.01 if self.solver == "adam" else 0.1
 
-    def _optimizer_spec(self):
+    def _optimizer_spec(self, alpha=None):
         return OptimizerSpec(
             solver=self.solver, learning_rate=self.learning_rate, eta0=self._eta0(),
-            power_t=self.power_t, alpha=self.alpha, penalty=self.penalty,
+            power_t=self.power_t, alpha=self.alpha if alpha is None else alpha,
+            penalty=self.penalty,
             l1_ratio=self.l1_ratio, momentum=self.momentum, dampening=self.dampening,
             nesterov=self.nesterov, beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon, amsgrad=self.amsgrad,
@@ -104,7 +108,8 @@ class _BaseSGD(BaseEstimator):
             train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
             validation_score = self._make_validation_score(X, val_rows, sw)
         result = train(
-            X, loss, self._optimizer_spec(), state, sample_weight=sw,
+            X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])), state,
+            sample_weight=sw,
             fit_intercept=self.fit_intercept, batch_size=self.batch_size, max_iter=max_iter,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, train_rows=train_rows,
             validation_score=validation_score, shuffle=self.shuffle, random_state=rng,
@@ -113,7 +118,7 @@ class _BaseSGD(BaseEstimator):
             total_epochs=self.max_iter, callback=callback)
         self._rng = rng
         self._solver_state = state
-        self.coef_, self.intercept_ = state.coef_intercept(X.shape[1], loss.n_outputs)
+        self._set_coef(*state.coef_intercept(X.shape[1], loss.n_outputs))
         if partial:
             self.n_iter_ = getattr(self, "n_iter_", 0) + result.n_iter
             self.loss_curve_ = getattr(self, "loss_curve_", []) + result.loss_curve
@@ -128,6 +133,32 @@ class _BaseSGD(BaseEstimator):
                 self.best_validation_score_ = None
         self.t_ = state.step
         return self
+
+    def _alpha_for(self, sw, train_rows, n_samples):
+        """The penalty strength of skce's objective (None: self.alpha)."""
+        return None
+
+    def _set_coef(self, coef, intercept):
+        """Store coef (n_outputs, n_features) and intercept (n_outputs,)."""
+        self.coef_, self.intercept_ = coef, intercept
+
+    def _get_coef(self):
+        """(coef_, intercept_) as (n_outputs, n_features), (n_outputs,) arrays."""
+        return self.coef_, self.intercept_
+
+    def _state_for_partial_fit(self, n_features, n_outputs, dtype, first):
+        """The solver state a partial_fit call continues from."""
+        if first:
+            self._rng = check_random_state(self.random_state)
+            return SolverState.new(n_features, n_outputs, dtype, self._eta0())
+        state = self._solver_state.astype(dtype).copy()
+        coef, intercept = self._get_coef()   # coef_ may have been edited by the user
+        P = n_features * n_outputs
+        state.theta[:P] = np.asarray(coef, dtype).T.ravel()
+        state.theta[P:] = intercept
+        if state.eta0 != self._eta0():   # eta0 or solver changed with set_params
+            state.eta = state.eta0 = self._eta0()
+        return state
 
     def _validation_split(self, n, y, rng):
         stratify = y if self._stratify_validation else None
@@ -163,7 +194,7 @@ class _BaseSGD(BaseEstimator):
     def _initial_state(self, n_features, n_outputs, dtype, reuse):
         coef = intercept = None
         if reuse and getattr(self, "coef_", None) is not None:
-            coef, intercept = self.coef_, self.intercept_
+            coef, intercept = self._get_coef()
             if coef.shape != (n_outputs, n_features):
                 raise ValueError(
                     f"warm_start: the stored coef_ has shape {coef.shape}, but this data needs "
@@ -171,7 +202,121 @@ class _BaseSGD(BaseEstimator):
         return SolverState.new(n_features, n_outputs, dtype, self._eta0(), coef, intercept)
 
 
-class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
+class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
+    """The classifier side shared by SoftmaxClassifier and LinearSVM: classes_,
+    label encoding, class weights, fit / partial_fit and validation accuracy.
+    Subclasses say how encoded labels become a LossSpec (`_loss_spec`)."""
+
+    _multi_output = False
+    _y_numeric = False
+    _stratify_validation = True
+
+    _parameter_constraints = {
+        **_BaseSGD._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _loss_spec(self, y_idx, dtype):
+        raise NotImplementedError
+
+    # -- targets -------------------------------------------------------------
+    def _encode(self, y):
+        """Class indices (int64) of y in classes_; error for unknown labels."""
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            bad = np.unique(np.asarray(y)[unknown])[:5]
+            raise ValueError(f"y contains labels {bad.tolist()} not in classes "
+                             f"{self.classes_.tolist()}; pass every label in `classes` on the "
+                             "first call to partial_fit")
+        return idx.astype(np.int64)
+
+    def _class_weight_vector(self, y_idx):
+        if self.class_weight is None:
+            return None
+        if self.class_weight == "balanced":
+            return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
+                                        y=y_idx)
+        return compute_class_weight(self.class_weight, classes=self.classes_,
+                                    y=self.classes_[y_idx])
+
+    def _validation_targets(self, val_rows):
+        return self._y_idx_fit[val_rows]
+
+    def _score_decision(self, scores, y_idx, sw):
+        pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
+            else scores.argmax(axis=1)
+        return float(np.average(pred == y_idx, weights=sw))
+
+    # -- fitting -------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, callback=None):
+        """Fit on X (n_samples, n_features), dense or CSR, and labels y.
+
+        callback(epoch, coef, intercept, objective), if given, is called
+        after every epoch with copies of the current parameters (shaped
+        (n_outputs, n_features) and (n_outputs,)); returning True stops
+        training.
+        """
+        self._check_hyperparameters()
+        X, y = self._validate_X_y(X, y, reset=True)
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; y "
+                             f"has only one class: {classes.tolist()}")
+        reuse = self.warm_start and hasattr(self, "classes_") and \
+            np.array_equal(self.classes_, classes)
+        self.classes_ = classes
+        y_idx = y_idx.astype(np.int64)
+        sw = self._weights(X, sample_weight, y_idx)
+        loss = self._loss_spec(y_idx, X.dtype)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        self._y_idx_fit = y_idx
+        try:
+            return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
+                             y_for_split=y_idx, callback=callback)
+        finally:
+            del self._y_idx_fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y). `classes` (all labels) is required on the first call."""
+        self._check_hyperparameters()
+        first = not hasattr(self, "classes_")
+        X, y = self._validate_X_y(X, y, reset=first, allow_empty=True)
+        if first:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit "
+                                 "(all the labels the model will see)")
+            classes = np.unique(np.asarray(classes))
+            if len(classes) < 2:
+                raise ValueError(f"classes must hold at least 2 labels; got {classes.tolist()}")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes "
+                             f"of the first partial_fit call {self.classes_.tolist()}")
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' needs all of y and is not supported by "
+                             "partial_fit; pass a dict of class weights instead")
+        if X.shape[0] == 0:
+            return self
+        check_classification_targets(y)
+        if first:
+            self.classes_ = classes
+        y_idx = self._encode(y)
+        sw = self._weights(X, sample_weight, y_idx)
+        loss = self._loss_spec(y_idx, X.dtype)
+        state = self._state_for_partial_fit(X.shape[1], loss.n_outputs, X.dtype, first)
+        return self._run(X, loss, sw, state, max_iter=1, partial=True)
+
+
+class SoftmaxClassifier(_BaseSGDClassifier):
     """Multinomial logistic regression (softmax cross-entropy) trained by
     minibatch SGD or Adam in compiled, OpenMP-parallel code.
 
@@ -255,13 +400,8 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
     n_features_in_, feature_names_in_
     """
 
-    _multi_output = False
-    _y_numeric = False
-    _stratify_validation = True
-
     _parameter_constraints = {
-        **_BaseSGD._parameter_constraints,
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        **_BaseSGDClassifier._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="both")],
     }
 
@@ -302,24 +442,6 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-    # -- targets -------------------------------------------------------------
-    def _encode(self, y):
-        """Class indices (int64) of y in classes_; error for unknown labels."""
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if np.any(unknown):
-            bad = np.unique(np.asarray(y)[unknown])[:5]
-            raise ValueError(f"y contains labels {bad.tolist()} not in classes "
-                             f"{self.classes_.tolist()}; pass every label in `classes` on the "
-                             "first call to partial_fit")
-        return idx.astype(np.int64)
-
     def _loss_spec(self, y_idx, dtype):
         K = len(self.classes_)
         if K == 2:
@@ -330,92 +452,6 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
             return LossSpec(kind=_solver.BCE, n_outputs=1, Y=np.ascontiguousarray(Y, dtype))
         return LossSpec(kind=_solver.CROSS_ENTROPY, n_outputs=K, y=y_idx,
                         label_smoothing=self.label_smoothing)
-
-    def _class_weight_vector(self, y_idx):
-        if self.class_weight is None:
-            return None
-        if self.class_weight == "balanced":
-            return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
-                                        y=y_idx)
-        return compute_class_weight(self.class_weight, classes=self.classes_,
-                                    y=self.classes_[y_idx])
-
-    def _validation_targets(self, val_rows):
-        return self._y_idx_fit[val_rows]
-
-    def _score_decision(self, scores, y_idx, sw):
-        pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
-            else scores.argmax(axis=1)
-        return float(np.average(pred == y_idx, weights=sw))
-
-    # -- fitting -------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, callback=None):
-        """Fit on X (n_samples, n_features), dense or CSR, and labels y.
-
-        callback(epoch, coef, intercept, objective), if given, is called
-        after every epoch with copies of the current parameters (shaped as
-        coef_ and intercept_); returning True stops training.
-        """
-        self._check_hyperparameters()
-        X, y = self._validate_X_y(X, y, reset=True)
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(f"SoftmaxClassifier needs samples of at least 2 classes; y has "
-                             f"only one class: {classes.tolist()}")
-        reuse = self.warm_start and hasattr(self, "classes_") and \
-            np.array_equal(self.classes_, classes)
-        self.classes_ = classes
-        y_idx = y_idx.astype(np.int64)
-        sw = self._weights(X, sample_weight, y_idx)
-        loss = self._loss_spec(y_idx, X.dtype)
-        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
-        self._y_idx_fit = y_idx
-        try:
-            return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
-                             y_for_split=y_idx, callback=callback)
-        finally:
-            del self._y_idx_fit
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y). `classes` (all labels) is required on the first call."""
-        self._check_hyperparameters()
-        first = not hasattr(self, "classes_")
-        X, y = self._validate_X_y(X, y, reset=first, allow_empty=True)
-        if first:
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit "
-                                 "(all the labels the model will see)")
-            classes = np.unique(np.asarray(classes))
-            if len(classes) < 2:
-                raise ValueError(f"classes must hold at least 2 labels; got {classes.tolist()}")
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes "
-                             f"of the first partial_fit call {self.classes_.tolist()}")
-        if self.class_weight == "balanced":
-            raise ValueError("class_weight='balanced' needs all of y and is not supported by "
-                             "partial_fit; pass a dict of class weights instead")
-        if X.shape[0] == 0:
-            return self
-        check_classification_targets(y)
-        if first:
-            self.classes_ = classes
-        y_idx = self._encode(y)
-        sw = self._weights(X, sample_weight, y_idx)
-        loss = self._loss_spec(y_idx, X.dtype)
-        if first:
-            self._rng = check_random_state(self.random_state)
-            state = SolverState.new(X.shape[1], loss.n_outputs, X.dtype, self._eta0())
-        else:
-            state = self._solver_state.astype(X.dtype).copy()
-            P = X.shape[1] * loss.n_outputs   # coef_ may have been edited by the user
-            state.theta[:P] = np.asarray(self.coef_, X.dtype).T.ravel()
-            state.theta[P:] = self.intercept_
-            if state.eta0 != self._eta0():   # eta0 or solver changed with set_params
-                state.eta = state.eta0 = self._eta0()
-        return self._run(X, loss, sw, state, max_iter=1, partial=True)
 
     # -- prediction ----------------------------------------------------------
     def _logits(self, X):
@@ -437,3 +473,320 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         if z.ndim == 1:
             return np.column_stack([log_expit(-z), log_expit(z)])
         return losses.log_softmax(z, dim=1)
+
+
+_OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size, max_iter, tol,
+    n_iter_no_change, early_stopping, validation_fraction, momentum, dampening,
+    nesterov, beta_1, beta_2, epsilon, amsgrad, decoupled_weight_decay,
+    fit_intercept, shuffle, warm_start, random_state, verbose, n_jobs
+        The training loop's options, with the meanings documented in
+        SoftmaxClassifier (the same loop, `skce.solver.train`, runs here)."""
+
+
+class LinearSVM(_BaseSGDClassifier):
+    """Linear support vector machine (hinge or squared hinge loss) trained by
+    minibatch SGD or Adam on skce's compiled solver core.
+
+    Binary problems: one weight vector, ``decision_function`` of shape (n,),
+    the hinge loss ``max(0, margin - y f(x))`` (squared with
+    ``loss="squared_hinge"``) on labels y = +-1.  More classes:
+    ``multi_class="ovr"`` trains one binary margin problem per class, all in
+    one pass (the per-row loss is the sum over classes);
+    ``multi_class="crammer_singer"`` trains the joint multiclass margin
+    ``max(0, margin + max_{j != y} f_j(x) - f_y(x))`` (squared with
+    ``loss="squared_hinge"``).
+
+    Regularization is given as scikit-learn's ``LinearSVC``'s ``C``.
+    LinearSVC minimizes ``1/2 ||w||^2 + C sum_i s_i loss_i``, which is
+    ``C S`` times skce's objective ``sum_i s_i loss_i / S + alpha/2 ||w||^2``
+    (see `skce.solver`) with ``alpha = 1 / (C S)``, where S is the sum of the
+    sample weights times the class weights of the training rows (the number
+    of training rows when unweighted; after the early-stopping split, of the
+    rows trained on; in partial_fit, of the rows of the call).  The two
+    problems therefore have the same optimum, except that LinearSVC also
+    penalizes its intercept (through ``intercept_scaling``) and skce does
+    not: with ``fit_intercept=False`` on both they agree.  ``penalty="l1"``
+    / ``"elasticnet"`` use the same strength ``1 / (C S)``.
+
+    Parameters
+    ----------
+    C : float > 0, default=1.0
+        Inverse regularization strength, as in LinearSVC.
+    loss : {"hinge", "squared_hinge"}, default="squared_hinge"
+    multi_class : {"ovr", "crammer_singer"}, default="ovr"
+        Used for three or more classes.
+    margin : float > 0, default=1.0
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    l1_ratio : float, default=0.15
+    class_weight : dict, "balanced" or None
+        Multiplies each sample's weight (LinearSVC's C_i = C class_weight_i).
+""" + _OPTIMIZER_PARAMS_DOC + """
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    alpha_ : float
+        The penalty strength 1 / (C S) of the last fit / partial_fit call.
+    n_iter_, t_, loss_curve_, validation_scores_, best_validation_score_,
+    n_features_in_, feature_names_in_ : as SoftmaxClassifier.
+
+    There is no ``predict_proba``: wrap the model in
+    ``sklearn.calibration.CalibratedClassifierCV`` for probabilities.
+    """
+
+    _parameter_constraints = {
+        **{k: v for k, v in _BaseSGDClassifier._parameter_constraints.items() if k != "alpha"},
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
+        "multi_class": [StrOptions({"ovr", "crammer_singer"})],
+        "margin": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, C=1.0, loss="squared_hinge", multi_class="ovr", margin=1.0,
+                 penalty="l2", l1_ratio=0.15, solver="adam", learning_rate="adaptive",
+                 eta0=0.01, power_t=0.5, batch_size=256, max_iter=100, tol=1e-4,
+                 n_iter_no_change=5, early_stopping=False, validation_fraction=0.1,
+                 momentum=0.9, dampening=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False, class_weight=None,
+                 fit_intercept=True, shuffle=True, warm_start=False, random_state=None,
+                 verbose=0, n_jobs=None):
+        self.C = C
+        self.loss = loss
+        self.multi_class = multi_class
+        self.margin = margin
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.class_weight = class_weight
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def _alpha_for(self, sw, train_rows, n_samples):
+        if sw is None:
+            total = n_samples if train_rows is None else len(train_rows)
+        else:
+            total = float(sw.sum() if train_rows is None else sw[train_rows].sum())
+        self.alpha_ = 1.0 / (self.C * total)
+        return self.alpha_
+
+    def _loss_spec(self, y_idx, dtype):
+        K = len(self.classes_)
+        squared = self.loss == "squared_hinge"
+        if K > 2 and self.multi_class == "crammer_singer":
+            return LossSpec(kind=_solver.MULTI_MARGIN, n_outputs=K, y=y_idx,
+                            margin=self.margin, squared=squared, crammer_singer=True)
+        if K == 2:
+            Y = np.where(y_idx == 1, 1, -1).astype(dtype).reshape(-1, 1)
+        else:
+            Y = np.full((len(y_idx), K), -1, dtype=dtype)
+            Y[np.arange(len(y_idx)), y_idx] = 1
+        return LossSpec(kind=_solver.HINGE, n_outputs=Y.shape[1], Y=np.ascontiguousarray(Y),
+                        margin=self.margin, squared=squared)
+
+
+class LinearRegressor(RegressorMixin, _BaseSGD):
+    """Linear least-squares or Huber regression, single or multi-output,
+    trained by minibatch SGD or Adam on skce's compiled solver core.
+
+    Objective (s_i sample weights, S their sum, r_ik = y_ik - f_k(x_i))::
+
+        sum_i s_i sum_k loss(r_ik) / S + alpha * penalty(W)
+
+    with ``loss(r) = r^2 / 2`` for ``loss="squared_error"`` (the squared
+    error kernel scaled by 1/2, as SGDRegressor's) and, for ``loss="huber"``,
+    torch's ``huber_loss``: ``r^2 / 2`` where ``|r| < delta``, else
+    ``delta (|r| - delta / 2)`` (gradient ``clip(r, -delta, delta)``; the
+    same as SGDRegressor(loss="huber", epsilon=delta)).  With the L2 penalty,
+    ``alpha = a / S`` gives ``Ridge(alpha=a)``'s optimum: Ridge minimizes
+    ``sum_i s_i ||y_i - f(x_i)||^2 + a ||W||^2``, which is 2 S times skce's
+    objective.  The intercept is not penalized (as Ridge).
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber"}, default="squared_error"
+    delta : float > 0, default=1.0
+        Huber's threshold on the residual (in units of y).
+    alpha : float >= 0, default=1e-4
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    l1_ratio : float, default=0.15
+""" + _OPTIMIZER_PARAMS_DOC + """
+        Early stopping monitors the validation R^2.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) for one target, else (n_targets, n_features)
+        Of X's dtype (float32 X trains in float32; y is converted to X's dtype).
+    intercept_ : float (1-D y) or ndarray of shape (n_targets,)
+        0.0 with fit_intercept=False.  The shapes are Ridge's (also for y of
+        shape (n, 1): coef_ (n_features,), intercept_ (1,)).
+    n_iter_, t_, loss_curve_, validation_scores_, best_validation_score_,
+    n_features_in_, feature_names_in_ : as SoftmaxClassifier.
+    """
+
+    _multi_output = True
+    _y_numeric = True
+    _stratify_validation = False
+
+    _parameter_constraints = {
+        **_BaseSGD._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "huber"})],
+        "delta": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, loss="squared_error", delta=1.0, alpha=1e-4, penalty="l2",
+                 l1_ratio=0.15, solver="sgd", learning_rate="adaptive", eta0=0.003,
+                 power_t=0.5, batch_size=256, max_iter=100, tol=1e-4, n_iter_no_change=5,
+                 early_stopping=False, validation_fraction=0.1, momentum=0.9, dampening=0.0,
+                 nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False,
+                 decoupled_weight_decay=False, fit_intercept=True, shuffle=True,
+                 warm_start=False, random_state=None, verbose=0, n_jobs=None):
+        self.loss = loss
+        self.delta = delta
+        self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    # -- targets and coefficients ---------------------------------------------
+    def _targets(self, X, y):
+        """y as a C-contiguous (n, n_outputs) array of X's dtype."""
+        Y = np.asarray(y).reshape(X.shape[0], -1)
+        return np.ascontiguousarray(Y, dtype=X.dtype)
+
+    def _loss_spec(self, Y):
+        if self.loss == "huber":
+            return LossSpec(kind=_solver.HUBER, n_outputs=Y.shape[1], Y=Y, delta=self.delta)
+        return LossSpec(kind=_solver.SQUARED, n_outputs=Y.shape[1], Y=Y, scale=0.5)
+
+    def _set_coef(self, coef, intercept):
+        """Ridge's shapes: coef_ (n_features,) for one target (also for y of
+        shape (n, 1)); intercept_ a scalar for 1-D y, 0.0 without intercept."""
+        self._n_outputs = coef.shape[0]
+        self.coef_ = coef[0] if coef.shape[0] == 1 else coef
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        else:
+            self.intercept_ = intercept[0] if self._y_1d else intercept
+
+    def _get_coef(self):
+        coef = np.asarray(self.coef_)
+        coef = coef.reshape(1, -1) if coef.ndim == 1 else coef
+        intercept = np.broadcast_to(np.asarray(self.intercept_), (coef.shape[0],))
+        return coef, intercept
+
+    def _validation_targets(self, val_rows):
+        return self._Y_fit[val_rows]
+
+    def _score_decision(self, scores, Y, sw):
+        return float(r2_score(Y, scores, sample_weight=sw))
+
+    # -- fitting -------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, callback=None):
+        """Fit on X (n_samples, n_features), dense or CSR, and y (n_samples,) or
+        (n_samples, n_targets).
+
+        callback(epoch, coef, intercept, objective), if given, is called
+        after every epoch with copies of the current parameters (shaped
+        (n_outputs, n_features) and (n_outputs,)); returning True stops
+        training.
+        """
+        self._check_hyperparameters()
+        X, y = self._validate_X_y(X, y, reset=True)
+        Y = self._targets(X, y)
+        reuse = self.warm_start and getattr(self, "_y_1d", None) == (np.ndim(y) == 1)
+        self._y_1d = np.ndim(y) == 1
+        sw = self._weights(X, sample_weight, None)
+        loss = self._loss_spec(Y)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        self._Y_fit = Y
+        try:
+            return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
+                             callback=callback)
+        finally:
+            del self._Y_fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y); y has the shape (1-D or 2-D, number of
+        targets) of the first call."""
+        self._check_hyperparameters()
+        first = not hasattr(self, "_solver_state")
+        if _num_samples(X) == 0:   # an empty block is a no-op (y's checks need a row)
+            validate_data(self, X, accept_sparse="csr", reset=first, ensure_min_samples=0)
+            return self
+        X, y = self._validate_X_y(X, y, reset=first)
+        Y = self._targets(X, y)
+        if first:
+            self._y_1d = np.ndim(y) == 1
+        else:
+            n_out = self._n_outputs
+            if Y.shape[1] != n_out or (np.ndim(y) == 1) != self._y_1d:
+                raise ValueError(
+                    f"y has shape {np.shape(y)}, but the first partial_fit call had "
+                    f"{'1-D y' if self._y_1d else f'{n_out} targets (2-D y)'}; pass y of "
+                    "that shape")
+        sw = self._weights(X, sample_weight, None)
+        loss = self._loss_spec(Y)
+        state = self._state_for_partial_fit(X.shape[1], loss.n_outputs, X.dtype, first)
+        return self._run(X, loss, sw, state, max_iter=1, partial=True)
+
+    # -- prediction ----------------------------------------------------------
+    def predict(self, X):
+        """Predictions of shape (n_samples,) or (n_samples, n_targets)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        return np.asarray(safe_sparse_dot(X, np.asarray(self.coef_).T, dense_output=True)
+                          + self.intercept_)

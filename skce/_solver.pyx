@@ -290,6 +290,36 @@ cdef inline void _step_range(int optimizer, Py_ssize_t n, const skce_optim_optio
             skce_adam_step_f32(n, o, p, g, st1, st2, st3)
 
 
+cdef int _batch_loss(Py_ssize_t n_blocks, const double *block_loss, const Py_ssize_t *bad,
+                     const int64_t *order, Py_ssize_t nb, const double *swb, double *total,
+                     double *weight, Py_ssize_t *info) noexcept nogil:
+    """Adds a batch's block losses in block order to *total and its row
+    weights to *weight; returns _BAD_TARGET (*info = the row of X),
+    _NONFINITE, or _OK."""
+    cdef double batch_loss = 0.0
+    cdef Py_ssize_t blk, k
+    for blk in range(n_blocks):
+        if bad[blk] >= 0:
+            info[0] = order[bad[blk]]
+            return _BAD_TARGET
+        batch_loss += block_loss[blk]
+    if not isfinite(batch_loss):
+        return _NONFINITE
+    total[0] += batch_loss
+    for k in range(nb):
+        weight[0] += swb[k]
+    return _OK
+
+
+cdef void _update(Config *cfg, Py_ssize_t P, Py_ssize_t nb, const floating *G, floating *grad,
+                  floating *theta, floating *st1, floating *st2, floating *st3) noexcept nogil:
+    """With dW in grad[:P]: the intercept gradient, then one optimizer step."""
+    if cfg.fit_intercept:
+        _intercept_grad(nb, cfg.n_outputs, G, grad + P)
+    cfg.step += 1
+    _optimizer_step(cfg, P, theta, grad, st1, st2, st3)
+
+
 cdef class _Batch:
     """Per-batch work buffers (sized by the batch, never by the data set)."""
     cdef object Xb, Z, G, Yb, yb, swb, grad, block_loss, bad
@@ -348,7 +378,7 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     cdef floating *Ybp = &Yb[0] if Yp != NULL else NULL
     cdef floating *thp = &theta[0]
     cdef bint contiguous_rows = X.strides[1] == sizeof(floating)
-    cdef double total = 0.0, weight = 0.0, batch_loss, grad_scale
+    cdef double total = 0.0, weight = 0.0, grad_scale
     cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, j, c, j0, j1, n_chunks
     cdef int threads
     cdef int64_t row
@@ -382,21 +412,12 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
                           &Xb[r0, 0], <int>d, <floating>1.0, &Z[r0 * K], <int>K)
                 block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
                                              grad_scale, &G[0], &bad[blk])
-            batch_loss = 0.0
-            for blk in range(n_blocks):
-                if bad[blk] >= 0:
-                    status = _BAD_TARGET
-                    info = order[start + bad[blk]]
-                batch_loss += block_loss[blk]
+            status = _batch_loss(n_blocks, &block_loss[0], &bad[0], &order[start], nb,
+                                 &swb[0], &total, &weight, &info)
             if status != _OK:
+                if status == _NONFINITE:
+                    info = start
                 break
-            if not isfinite(batch_loss):
-                status = _NONFINITE
-                info = start
-                break
-            total += batch_loss
-            for k in range(nb):
-                weight += swb[k]
             # dW[j0:j1] = Xb[:, j0:j1]ᵀ G, one fixed chunk of features per task
             n_chunks = (d + FC - 1) // FC
             for c in prange(n_chunks, num_threads=threads, schedule="static"):
@@ -404,10 +425,7 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
                 j1 = min(j0 + FC, d)
                 _gemm("N", "T", <int>K, <int>(j1 - j0), <int>nb, <floating>1.0, &G[0], <int>K,
                       &Xb[0, j0], <int>d, <floating>0.0, &grad[j0 * K], <int>K)
-            if cfg.fit_intercept:
-                _intercept_grad(nb, K, &G[0], &grad[P])
-            cfg.step += 1
-            _optimizer_step(&cfg, P, thp, &grad[0], &st1[0], &st2[0], &st3[0])
+            _update(&cfg, P, nb, &G[0], &grad[0], thp, &st1[0], &st2[0], &st3[0])
             start += nb
     s.step = cfg.step
     return total * cfg.loss_scale, weight, status, info
@@ -438,7 +456,7 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
     cdef int64_t *ybp = &yb[0] if yp != NULL else NULL
     cdef floating *Ybp = &Yb[0] if Yp != NULL else NULL
     cdef floating *thp = &theta[0]
-    cdef double total = 0.0, weight = 0.0, batch_loss, grad_scale
+    cdef double total = 0.0, weight = 0.0, grad_scale
     cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, c, q, nnz
     cdef int threads
     cdef int64_t row
@@ -474,21 +492,12 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
                     _gather_targets(&cfg, k, row, yp, Yp, swp, ybp, Ybp, &swb[0])
                 block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
                                              grad_scale, &G[0], &bad[blk])
-            batch_loss = 0.0
-            for blk in range(n_blocks):
-                if bad[blk] >= 0:
-                    status = _BAD_TARGET
-                    info = order[start + bad[blk]]
-                batch_loss += block_loss[blk]
+            status = _batch_loss(n_blocks, &block_loss[0], &bad[0], &order[start], nb,
+                                 &swb[0], &total, &weight, &info)
             if status != _OK:
+                if status == _NONFINITE:
+                    info = start
                 break
-            if not isfinite(batch_loss):
-                status = _NONFINITE
-                info = start
-                break
-            total += batch_loss
-            for k in range(nb):
-                weight += swb[k]
             # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
             for q in range(P):
                 grad[q] = 0
@@ -499,10 +508,7 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
                     v = data[q]
                     for c in range(K):
                         grad[j * K + c] += v * G[k * K + c]
-            if cfg.fit_intercept:
-                _intercept_grad(nb, K, &G[0], &grad[P])
-            cfg.step += 1
-            _optimizer_step(&cfg, P, thp, &grad[0], &st1[0], &st2[0], &st3[0])
+            _update(&cfg, P, nb, &G[0], &grad[0], thp, &st1[0], &st2[0], &st3[0])
             start += nb
     s.step = cfg.step
     return total * cfg.loss_scale, weight, status, info

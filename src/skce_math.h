@@ -60,6 +60,38 @@ SKCE_INLINE float skce_pow2_f32(float t)
     return skce_bits_to_f32((skce_f32_to_bits(t) + 127u) << 23);
 }
 
+/* exp(r) for |r| <= ln2/2 (plus a little): Taylor to degree 13 (f64) / 7
+ * (f32).  Written as 1 + (r + r^2 Q(r)) with the tail Q by Estrin's scheme:
+ * the dependency chain is ~6 operations instead of Horner's 14, so the
+ * out-of-order core overlaps many more elements (a Horner chain made the
+ * loops latency-bound, ~2 ns per double).  Q's rounding errors are damped
+ * by r^2 <= 0.12; the result rounds like Horner's last two steps. */
+SKCE_INLINE double skce_exp_poly_f64(double r)
+{
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    /* Q = sum_{k=0..11} r^k / (k+2)! */
+    const double q0 = 1.0 / 2.0 + r * (1.0 / 6.0);
+    const double q1 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    const double q2 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    const double q3 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    const double q4 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    const double q5 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    const double u0 = q0 + r2 * q1, u1 = q2 + r2 * q3, u2 = q4 + r2 * q5;
+    const double Q = (u0 + r4 * u1) + r8 * u2;
+    return 1.0 + (r + r2 * Q);
+}
+
+SKCE_INLINE float skce_exp_poly_f32(float r)
+{
+    const float r2 = r * r, r4 = r2 * r2;
+    /* Q = sum_{k=0..5} r^k / (k+2)! */
+    const float q0 = 1.0f / 2.0f + r * (1.0f / 6.0f);
+    const float q1 = 1.0f / 24.0f + r * (1.0f / 120.0f);
+    const float q2 = 1.0f / 720.0f + r * (1.0f / 5040.0f);
+    const float Q = (q0 + r2 * q1) + r4 * q2;
+    return 1.0f + (r + r2 * Q);
+}
+
 SKCE_INLINE double skce_exp_f64(double x)
 {
     /* below -746 the result is 0, above 710 it is +inf; NaN passes both tests */
@@ -69,20 +101,7 @@ SKCE_INLINE double skce_exp_f64(double x)
     double n = (x * 0x1.71547652b82fep0 + shifter) - shifter;   /* round(x / ln2) */
     double r = x - n * 0x1.62e42fee00000p-1;          /* ln2 hi: n * hi is exact */
     r = r - n * 0x1.a39ef35793c76p-33;                /* ln2 lo */
-    double p = 1.0 / 6227020800.0;                    /* 1/13!, Taylor to degree 13 */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    double p = skce_exp_poly_f64(r);
     /* 2^n as 2^n1 * 2^n2 so that n in [-1077, 1024] (subnormal results,
      * overflow to inf) stays within each factor's exponent range */
     double t1 = n * 0.5 + shifter;                    /* n1 = round(n / 2) */
@@ -98,17 +117,39 @@ SKCE_INLINE float skce_exp_f32(float x)
     float n = (x * 0x1.715476p0f + shifter) - shifter;
     float r = x - n * 0x1.62e4p-1f;                   /* ln2 hi (exact product) */
     r = r - n * 0x1.7f7d1cp-20f;                      /* ln2 lo */
-    float p = 1.0f / 5040.0f;                         /* Taylor to degree 7 */
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    float p = skce_exp_poly_f32(r);
     float t1 = n * 0.5f + shifter;
     float t2 = (n - (t1 - shifter)) + shifter;
     return p * skce_pow2_f32(t1) * skce_pow2_f32(t2);
+}
+
+/* exp(x) for x <= 0 or NaN only (x - max(x), -|x|), cheaper than the
+ * general version: n = round(x / ln2) lies in [-1077, 0], so one factor
+ * 2^(n + 64) (a normal number) times 2^-64 gives 2^n, with the single
+ * rounding of a subnormal result in that last product.  Below -746 (also
+ * -inf) the result is selected as 0 afterwards instead of clamping x first
+ * (one compare and mask); NaN fails that test and propagates.  Positive x
+ * are outside the contract (wrong results). */
+SKCE_INLINE double skce_expneg_f64(double x)
+{
+    const double shifter = 0x1.8p52 + 64.0;           /* low bits of t: n + 64 */
+    const double t = x * 0x1.71547652b82fep0 + shifter;
+    const double n = t - shifter;                     /* round(x / ln2) */
+    double r = x - n * 0x1.62e42fee00000p-1;
+    r = r - n * 0x1.a39ef35793c76p-33;
+    const double y = skce_exp_poly_f64(r) * skce_pow2_f64(t) * 0x1.0p-64;
+    return x < -746.0 ? 0.0 : y;
+}
+
+SKCE_INLINE float skce_expneg_f32(float x)
+{
+    const float shifter = 0x1.8p23f + 32.0f;          /* n in [-150, 0]: 2^(n + 32) normal */
+    const float t = x * 0x1.715476p0f + shifter;
+    const float n = t - shifter;
+    float r = x - n * 0x1.62e4p-1f;
+    r = r - n * 0x1.7f7d1cp-20f;
+    const float y = skce_exp_poly_f32(r) * skce_pow2_f32(t) * 0x1.0p-32f;
+    return x < -104.0f ? 0.0f : y;
 }
 
 /* Natural log, vectorizable: exponent from the bits, mantissa m in

@@ -12,7 +12,7 @@
 
 #define REAL double
 #define SFX(name) name##_f64
-#define EXP skce_exp_f64
+#define EXP skce_expneg_f64
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
@@ -20,7 +20,7 @@
 
 #define REAL float
 #define SFX(name) name##_f32
-#define EXP skce_exp_f32
+#define EXP skce_expneg_f32
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX

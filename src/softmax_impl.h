@@ -34,6 +34,50 @@ SKCE_INLINE REAL SFX(row_max)(const REAL *restrict x, ptrdiff_t xs, ptrdiff_t C)
  * classes, SIMD lanes then run across rows instead of along a short row. */
 #define SKCE_TRANSPOSE_MAX_C 64
 
+/* Rows r0 .. r0 + n - 1 transposed into buf (buf[j * n + k] = x[row k,
+ * class j]) and their maxima into m[], in one pass: each class is read down
+ * the tile's rows (strided loads, SIMD lanes over rows) and folded into the
+ * running maxima as it is stored. */
+SKCE_INLINE void SFX(load_tile_t)(const REAL *x, skce_strides3 xs, const skce_shape *shape,
+                                  ptrdiff_t r0, ptrdiff_t n, REAL *restrict buf,
+                                  REAL *restrict m)
+{
+    const ptrdiff_t C = shape->n_classes;
+    if (shape->n_pos == 1) {
+        /* rows evenly spaced */
+        const REAL *restrict x0 = x + r0 * xs.sample;
+        const ptrdiff_t rs = xs.sample;
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL v = x0[k * rs];
+            buf[k] = v;
+            m[k] = v;
+        }
+        for (ptrdiff_t j = 1; j < C; j++) {
+            const REAL *restrict src = x0 + j * xs.cls;
+            REAL *restrict dst = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) {
+                const REAL v = src[k * rs];
+                dst[k] = v;
+                m[k] = v > m[k] ? v : m[k];   /* a NaN in class 0 stays, later ones do not */
+            }
+        }
+    } else {
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL *xr = SFX(row_ptr)(x, xs, shape, r0 + k);
+            for (ptrdiff_t j = 0; j < C; j++) buf[j * n + k] = xr[j * xs.cls];
+        }
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) m[k] = buf[k];
+        for (ptrdiff_t j = 1; j < C; j++) {
+            const REAL *b = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) m[k] = b[k] > m[k] ? b[k] : m[k];
+        }
+    }
+}
+
 /* For rows r0 .. r0 + n - 1 (n * C <= SKCE_TILE): row maxima into m[],
  * exp(x - max) into buf, row sums into s[] and their logs into log_s[].
  * Row k's exp values are at buf + k * (*es_row) with stride *es. */
@@ -44,36 +88,7 @@ SKCE_INLINE void SFX(exp_tile)(const REAL *x, skce_strides3 xs, const skce_shape
 {
     const ptrdiff_t C = shape->n_classes;
     if (C <= SKCE_TRANSPOSE_MAX_C) {
-        /* buf[j * n + k] = x[row k, class j] */
-        if (shape->n_pos == 1) {
-            /* rows evenly spaced: read each class down the tile's rows */
-            const REAL *restrict x0 = x + r0 * xs.sample;
-            const ptrdiff_t rs = xs.sample;
-            for (ptrdiff_t j = 0; j < C; j++) {
-                const REAL *restrict src = x0 + j * xs.cls;
-                REAL *restrict dst = buf + j * n;
-                ptrdiff_t k = 0;
-                for (; k + 4 <= n; k += 4, src += 4 * rs) {   /* unrolled: a plain copy */
-                    dst[k] = src[0];
-                    dst[k + 1] = src[rs];
-                    dst[k + 2] = src[2 * rs];
-                    dst[k + 3] = src[3 * rs];
-                }
-                for (; k < n; k++, src += rs) dst[k] = src[0];
-            }
-        } else {
-            for (ptrdiff_t k = 0; k < n; k++) {
-                const REAL *xr = SFX(row_ptr)(x, xs, shape, r0 + k);
-                for (ptrdiff_t j = 0; j < C; j++) buf[j * n + k] = xr[j * xs.cls];
-            }
-        }
-        SKCE_SIMD
-        for (ptrdiff_t k = 0; k < n; k++) m[k] = buf[k];
-        for (ptrdiff_t j = 1; j < C; j++) {
-            const REAL *b = buf + j * n;
-            SKCE_SIMD
-            for (ptrdiff_t k = 0; k < n; k++) m[k] = b[k] > m[k] ? b[k] : m[k];
-        }
+        SFX(load_tile_t)(x, xs, shape, r0, n, buf, m);
         SKCE_SIMD
         for (ptrdiff_t k = 0; k < n; k++) s[k] = 0.0;
         for (ptrdiff_t j = 0; j < C; j++) {
@@ -261,78 +276,112 @@ SKCE_INLINE double SFX(exp_row)(const REAL *x, ptrdiff_t xs, ptrdiff_t C, REAL m
     } while (0)
 
 /* Class-index targets, no label smoothing, C <= SKCE_TRANSPOSE_MAX_C: the
- * training hot path.  Loss and gradient are finished across the rows of a
- * transposed tile with SIMD lanes over rows, then the gradient is written
- * back row by row. */
+ * training hot path.  Per tile of rows, in passes with SIMD lanes across the
+ * rows of the transposed tile: load (transpose + row maxima), the target
+ * logits x_t, exp(x - max) with the row sums, then loss and gradient
+ * factors per row, and finally the gradient written back (strided stores)
+ * with each row's target entry redone as a * e_t - b. */
 SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
     const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target,
     REAL *loss_out, REAL *grad, skce_strides3 gs)
 {
     REAL buf[SKCE_TILE];
-    REAL mt[SKCE_TILE_ROWS];
-    double st[SKCE_TILE_ROWS], lst[SKCE_TILE_ROWS];
-    double a[SKCE_TILE_ROWS], b[SKCE_TILE_ROWS], et[SKCE_TILE_ROWS];
-    ptrdiff_t tt[SKCE_TILE_ROWS];
+    REAL mt[SKCE_TILE_ROWS], xt[SKCE_TILE_ROWS], lbuf[SKCE_TILE_ROWS];
+    double st[SKCE_TILE_ROWS], wt[SKCE_TILE_ROWS], a[SKCE_TILE_ROWS], gt[SKCE_TILE_ROWS];
+    int64_t tt[SKCE_TILE_ROWS];
     const ptrdiff_t C = shape->n_classes;
     const ptrdiff_t per_tile = SFX(tile_rows)(C);
+    const int64_t ign = opt->ignore_index;
+    const double *cw = opt->class_weight, *sw = opt->sample_weight;
+    const double scale = opt->grad_scale;
     double total = 0.0;
     for (ptrdiff_t q0 = r0; q0 < r1; q0 += per_tile) {
         const ptrdiff_t n = r1 - q0 < per_tile ? r1 - q0 : per_tile;
-        ptrdiff_t es_row, es;
-        SFX(exp_tile)(x, xs, shape, q0, n, buf, mt, st, lst, &es_row, &es);
-        /* per row: target, its weight w = sw * cw[t], loss, e_t */
-        for (ptrdiff_t k = 0; k < n; k++) {
-            ptrdiff_t i, d;
-            SKCE_ROW_INDEX(q0 + k, shape, i, d);
-            int64_t t = target[i * shape->t_sample + d * shape->t_pos];
-            b[k] = 0.0;   /* ignored rows: zero gradient even when grad_scale is NaN */
-            if (t != opt->ignore_index) {
-                double w = (opt->class_weight ? opt->class_weight[t] : 1.0)
-                    * (opt->sample_weight ? opt->sample_weight[i] : 1.0);
-                double xt = (double)x[i * xs.sample + d * xs.pos + t * xs.cls];
-                double loss = w * (((double)mt[k] - xt) + lst[k]);
-                if (loss_out) loss_out[q0 + k] = (REAL)loss;
-                total += loss;
-                et[k] = (double)buf[t * n + k];
-                tt[k] = (ptrdiff_t)t;
-                b[k] = w * opt->grad_scale;
-            } else {
-                if (loss_out) loss_out[q0 + k] = 0;
-                et[k] = 0.0;
-                tt[k] = 0;
+        SFX(load_tile_t)(x, xs, shape, q0, n, buf, mt);
+        /* targets; ignored rows are given class 0 and masked below */
+        if (shape->n_pos == 1) {
+            const int64_t *restrict tg = target + q0 * shape->t_sample;
+            const ptrdiff_t ts = shape->t_sample;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) tt[k] = tg[k * ts];
+        } else {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                ptrdiff_t i, d;
+                SKCE_ROW_INDEX(q0 + k, shape, i, d);
+                tt[k] = target[i * shape->t_sample + d * shape->t_pos];
             }
         }
-        if (!grad) continue;
-        /* softmax * w * scale, one rounding, scaled on the way out of the
-         * tile; then the target entry is redone as a * e_t - b so that
-         * p_t - 1 does not cancel */
+        if (cw || sw) {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                ptrdiff_t i, d;
+                SKCE_ROW_INDEX(q0 + k, shape, i, d);
+                (void)d;
+                const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
+                wt[k] = (cw ? cw[tc] : 1.0) * (sw ? sw[i] : 1.0);
+            }
+        } else {
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) wt[k] = 1.0;
+        }
         SKCE_SIMD
-        for (ptrdiff_t k = 0; k < n; k++) a[k] = b[k] / st[k];
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
+            xt[k] = buf[tc * n + k];
+        }
+        /* exp(x - max) and the row sums (in double) */
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) st[k] = 0.0;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            REAL *restrict bj = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) {
+                const REAL v = EXP(bj[k] - mt[k]);
+                bj[k] = v;
+                st[k] += (double)v;
+            }
+        }
+        /* loss w ((max - x_t) + log s); gradient factor a = w scale / s, and
+         * the target entry a e_t - w scale in one rounding (p_t - 1 does not
+         * cancel).  Ignored rows: loss 0 and a = 0, even when grad_scale or
+         * the logits are not finite. */
+        REAL *restrict lo = loss_out ? loss_out + q0 : lbuf;
+        SKCE_SIMD_REDUCTION(+, total)
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const int valid = tt[k] != ign;
+            const ptrdiff_t tc = valid ? (ptrdiff_t)tt[k] : 0;
+            const double s = st[k];
+            const double w = wt[k];
+            const double l = w * (((double)mt[k] - (double)xt[k]) + skce_log_f64(s));
+            const double loss = valid ? l : 0.0;
+            lo[k] = (REAL)loss;
+            total += loss;
+            const double bk = valid ? w * scale : 0.0;
+            const double ak = bk / s;
+            a[k] = ak;
+            gt[k] = ak * (double)buf[tc * n + k] - bk;
+        }
+        if (!grad) continue;
         if (shape->n_pos == 1) {
             REAL *restrict g0 = grad + q0 * gs.sample;
             const ptrdiff_t rs = gs.sample;
             for (ptrdiff_t j = 0; j < C; j++) {
                 REAL *restrict dst = g0 + j * gs.cls;
                 const REAL *restrict src = buf + j * n;
-                ptrdiff_t k = 0;
-                for (; k + 4 <= n; k += 4, dst += 4 * rs) {   /* unrolled */
-                    dst[0] = (REAL)(a[k] * (double)src[k]);
-                    dst[rs] = (REAL)(a[k + 1] * (double)src[k + 1]);
-                    dst[2 * rs] = (REAL)(a[k + 2] * (double)src[k + 2]);
-                    dst[3 * rs] = (REAL)(a[k + 3] * (double)src[k + 3]);
-                }
-                for (; k < n; k++, dst += rs) dst[0] = (REAL)(a[k] * (double)src[k]);
+                SKCE_SIMD
+                for (ptrdiff_t k = 0; k < n; k++) dst[k * rs] = (REAL)(a[k] * (double)src[k]);
+            }
+            for (ptrdiff_t k = 0; k < n; k++) {
+                const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
+                g0[k * rs + tc * gs.cls] = (REAL)gt[k];
             }
         } else {
             for (ptrdiff_t k = 0; k < n; k++) {
                 REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
                 for (ptrdiff_t j = 0; j < C; j++)
                     gr[j * gs.cls] = (REAL)(a[k] * (double)buf[j * n + k]);
+                const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
+                gr[tc * gs.cls] = (REAL)gt[k];
             }
-        }
-        for (ptrdiff_t k = 0; k < n; k++) {
-            REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
-            gr[tt[k] * gs.cls] = (REAL)(a[k] * et[k] - b[k]);
         }
     }
     return total;

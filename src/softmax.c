@@ -13,18 +13,22 @@
 #define REAL double
 #define SFX(name) name##_f64
 #define EXP skce_expneg_f64
+#define IDX int64_t
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
 #undef EXP
+#undef IDX
 
 #define REAL float
 #define SFX(name) name##_f32
 #define EXP skce_expneg_f32
+#define IDX int32_t
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
 #undef EXP
+#undef IDX
 
 double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
     const int64_t *target, const double *class_weight, const double *sample_weight,

@@ -6,7 +6,8 @@
  * such as C = 10 would waste most SIMD lanes one row at a time), then each
  * row's loss and gradient are formed from it.  Losses are written as
  * (max - x_t) + log(sum) so logits near +-1e300 keep full precision; sums
- * accumulate in double for both dtypes. */
+ * accumulate in double for both dtypes.  IDX is an integer type as wide as
+ * REAL (gathers from the tile vectorize only then, GCC 12). */
 
 /* Buffer elements per tile (fits L1 with the rows it came from), and the
  * most rows a tile holds. */
@@ -288,7 +289,7 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
     REAL buf[SKCE_TILE];
     REAL mt[SKCE_TILE_ROWS], xt[SKCE_TILE_ROWS], lbuf[SKCE_TILE_ROWS];
     double st[SKCE_TILE_ROWS], wt[SKCE_TILE_ROWS], a[SKCE_TILE_ROWS], gt[SKCE_TILE_ROWS];
-    int64_t tt[SKCE_TILE_ROWS];
+    int ti[SKCE_TILE_ROWS];   /* target class, -1 for ignored rows (32-bit: vectorizes with float) */
     const ptrdiff_t C = shape->n_classes;
     const ptrdiff_t per_tile = SFX(tile_rows)(C);
     const int64_t ign = opt->ignore_index;
@@ -298,17 +299,18 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
     for (ptrdiff_t q0 = r0; q0 < r1; q0 += per_tile) {
         const ptrdiff_t n = r1 - q0 < per_tile ? r1 - q0 : per_tile;
         SFX(load_tile_t)(x, xs, shape, q0, n, buf, mt);
-        /* targets; ignored rows are given class 0 and masked below */
+        /* targets (validated by the caller: in [0, C) or ignore_index) */
         if (shape->n_pos == 1) {
             const int64_t *restrict tg = target + q0 * shape->t_sample;
             const ptrdiff_t ts = shape->t_sample;
             SKCE_SIMD
-            for (ptrdiff_t k = 0; k < n; k++) tt[k] = tg[k * ts];
+            for (ptrdiff_t k = 0; k < n; k++) ti[k] = tg[k * ts] != ign ? (int)tg[k * ts] : -1;
         } else {
             for (ptrdiff_t k = 0; k < n; k++) {
                 ptrdiff_t i, d;
                 SKCE_ROW_INDEX(q0 + k, shape, i, d);
-                tt[k] = target[i * shape->t_sample + d * shape->t_pos];
+                const int64_t t = target[i * shape->t_sample + d * shape->t_pos];
+                ti[k] = t != ign ? (int)t : -1;
             }
         }
         if (cw || sw) {
@@ -316,21 +318,36 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
                 ptrdiff_t i, d;
                 SKCE_ROW_INDEX(q0 + k, shape, i, d);
                 (void)d;
-                const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
-                wt[k] = (cw ? cw[tc] : 1.0) * (sw ? sw[i] : 1.0);
+                wt[k] = (cw && ti[k] >= 0 ? cw[ti[k]] : 1.0) * (sw ? sw[i] : 1.0);
             }
         } else {
             SKCE_SIMD
             for (ptrdiff_t k = 0; k < n; k++) wt[k] = 1.0;
         }
+        /* ignored rows read class 0, masked below */
+        /* gathers vectorize with IDX as wide as REAL (n * C <= SKCE_TILE) */
+        const IDX ni = (IDX)n;
         SKCE_SIMD
-        for (ptrdiff_t k = 0; k < n; k++) {
-            const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
-            xt[k] = buf[tc * n + k];
-        }
+        for (IDX k = 0; k < ni; k++) xt[k] = buf[(IDX)(ti[k] >= 0 ? ti[k] : 0) * ni + k];
         /* exp(x - max) and the row sums (in double) */
         SKCE_SIMD
         for (ptrdiff_t k = 0; k < n; k++) st[k] = 0.0;
+        /* The next tile's input and gradient rows are prefetched meanwhile, a
+         * share per class, so that memory traffic overlaps this compute-bound
+         * loop instead of stalling the next tile's loads and stores.  Past
+         * r1 too: the next block usually follows on the same thread (static
+         * schedule); prefetches never fault, and the addresses are formed as
+         * integers. */
+        uintptr_t pf_x = 0, pf_g = 0;
+        ptrdiff_t pf_xl = 0, pf_gl = 0;
+        if (shape->n_pos == 1) {
+            pf_x = (uintptr_t)x + (uintptr_t)((q0 + n) * xs.sample) * sizeof(REAL);
+            pf_xl = (per_tile * xs.sample * (ptrdiff_t)sizeof(REAL) + 63) / 64;
+            if (grad) {
+                pf_g = (uintptr_t)grad + (uintptr_t)((q0 + n) * gs.sample) * sizeof(REAL);
+                pf_gl = (per_tile * gs.sample * (ptrdiff_t)sizeof(REAL) + 63) / 64;
+            }
+        }
         for (ptrdiff_t j = 0; j < C; j++) {
             REAL *restrict bj = buf + j * n;
             SKCE_SIMD
@@ -339,6 +356,10 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
                 bj[k] = v;
                 st[k] += (double)v;
             }
+            for (ptrdiff_t l = j * pf_xl / C; l < (j + 1) * pf_xl / C; l++)
+                __builtin_prefetch((const void *)(pf_x + 64 * (uintptr_t)l), 0, 3);
+            for (ptrdiff_t l = j * pf_gl / C; l < (j + 1) * pf_gl / C; l++)
+                __builtin_prefetch((const void *)(pf_g + 64 * (uintptr_t)l), 1, 3);
         }
         /* loss w ((max - x_t) + log s); gradient factor a = w scale / s, and
          * the target entry a e_t - w scale in one rounding (p_t - 1 does not
@@ -346,9 +367,9 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
          * the logits are not finite. */
         REAL *restrict lo = loss_out ? loss_out + q0 : lbuf;
         SKCE_SIMD_REDUCTION(+, total)
-        for (ptrdiff_t k = 0; k < n; k++) {
-            const int valid = tt[k] != ign;
-            const ptrdiff_t tc = valid ? (ptrdiff_t)tt[k] : 0;
+        for (IDX k = 0; k < ni; k++) {
+            const int valid = ti[k] >= 0;
+            const IDX tc = valid ? ti[k] : 0;
             const double s = st[k];
             const double w = wt[k];
             const double l = w * (((double)mt[k] - (double)xt[k]) + skce_log_f64(s));
@@ -358,7 +379,7 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
             const double bk = valid ? w * scale : 0.0;
             const double ak = bk / s;
             a[k] = ak;
-            gt[k] = ak * (double)buf[tc * n + k] - bk;
+            gt[k] = ak * (double)buf[tc * ni + k] - bk;
         }
         if (!grad) continue;
         if (shape->n_pos == 1) {
@@ -370,17 +391,14 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
                 SKCE_SIMD
                 for (ptrdiff_t k = 0; k < n; k++) dst[k * rs] = (REAL)(a[k] * (double)src[k]);
             }
-            for (ptrdiff_t k = 0; k < n; k++) {
-                const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
-                g0[k * rs + tc * gs.cls] = (REAL)gt[k];
-            }
+            for (ptrdiff_t k = 0; k < n; k++)
+                g0[k * rs + (ti[k] >= 0 ? ti[k] : 0) * gs.cls] = (REAL)gt[k];
         } else {
             for (ptrdiff_t k = 0; k < n; k++) {
                 REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
                 for (ptrdiff_t j = 0; j < C; j++)
                     gr[j * gs.cls] = (REAL)(a[k] * (double)buf[j * n + k]);
-                const ptrdiff_t tc = tt[k] != ign ? (ptrdiff_t)tt[k] : 0;
-                gr[tc * gs.cls] = (REAL)gt[k];
+                gr[(ti[k] >= 0 ? ti[k] : 0) * gs.cls] = (REAL)gt[k];
             }
         }
     }

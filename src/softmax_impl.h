@@ -385,6 +385,41 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
         if (shape->n_pos == 1) {
             REAL *restrict g0 = grad + q0 * gs.sample;
             const ptrdiff_t rs = gs.sample;
+#ifdef SKCE_HAVE_T4
+            if (gs.cls == 1) {
+                /* 4 rows x 4 classes at a time, transposed in registers:
+                 * whole-vector stores along the rows */
+                const ptrdiff_t C4 = C & ~(ptrdiff_t)3;
+                ptrdiff_t k = 0;
+                for (; k + 4 <= n; k += 4) {
+                    skce_v4d ak;
+                    memcpy(&ak, a + k, sizeof ak);
+                    REAL *restrict gk = g0 + k * rs;
+                    for (ptrdiff_t j = 0; j < C4; j += 4) {
+                        V4 v0, v1, v2, v3;
+                        memcpy(&v0, buf + j * n + k, sizeof v0);
+                        memcpy(&v1, buf + (j + 1) * n + k, sizeof v1);
+                        memcpy(&v2, buf + (j + 2) * n + k, sizeof v2);
+                        memcpy(&v3, buf + (j + 3) * n + k, sizeof v3);
+                        v0 = __builtin_convertvector(ak * __builtin_convertvector(v0, skce_v4d), V4);
+                        v1 = __builtin_convertvector(ak * __builtin_convertvector(v1, skce_v4d), V4);
+                        v2 = __builtin_convertvector(ak * __builtin_convertvector(v2, skce_v4d), V4);
+                        v3 = __builtin_convertvector(ak * __builtin_convertvector(v3, skce_v4d), V4);
+                        SFX(skce_t4)(&v0, &v1, &v2, &v3);
+                        memcpy(gk + j, &v0, sizeof v0);
+                        memcpy(gk + rs + j, &v1, sizeof v1);
+                        memcpy(gk + 2 * rs + j, &v2, sizeof v2);
+                        memcpy(gk + 3 * rs + j, &v3, sizeof v3);
+                    }
+                    for (ptrdiff_t j = C4; j < C; j++)
+                        for (int c = 0; c < 4; c++)
+                            gk[c * rs + j] = (REAL)(a[k + c] * (double)buf[j * n + k + c]);
+                }
+                for (; k < n; k++)
+                    for (ptrdiff_t j = 0; j < C; j++)
+                        g0[k * rs + j] = (REAL)(a[k] * (double)buf[j * n + k]);
+            } else
+#endif
             for (ptrdiff_t j = 0; j < C; j++) {
                 REAL *restrict dst = g0 + j * gs.cls;
                 const REAL *restrict src = buf + j * n;

@@ -50,6 +50,14 @@ SKCE_INLINE void skce_t4_f32(skce_v4f *r0, skce_v4f *r1, skce_v4f *r2, skce_v4f 
     *r2 = SKCE_SHUF4(skce_v4f, skce_v4i, t1, t3, 0, 1, 4, 5);
     *r3 = SKCE_SHUF4(skce_v4f, skce_v4i, t1, t3, 2, 3, 6, 7);
 }
+/* running maximum m = v > m ? v : m, lane by lane (a NaN already in m
+ * stays, a NaN in v is skipped); a macro, as vector-valued functions would
+ * change the ABI of the baseline clone (-Wpsabi) */
+#define SKCE_VMAX(L, m, v)                                                   \
+    do {                                                                     \
+        const L gt_ = (v) > (m);                                             \
+        (m) = (__typeof__(m))(((L)(v) & gt_) | ((L)(m) & ~gt_));             \
+    } while (0)
 #endif
 
 #define REAL double
@@ -57,24 +65,28 @@ SKCE_INLINE void skce_t4_f32(skce_v4f *r0, skce_v4f *r1, skce_v4f *r2, skce_v4f 
 #define EXP skce_expneg_f64
 #define IDX int64_t
 #define V4 skce_v4d
+#define V4I skce_v4l
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
 #undef EXP
 #undef IDX
 #undef V4
+#undef V4I
 
 #define REAL float
 #define SFX(name) name##_f32
 #define EXP skce_expneg_f32
 #define IDX int32_t
 #define V4 skce_v4f
+#define V4I skce_v4i
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
 #undef EXP
 #undef IDX
 #undef V4
+#undef V4I
 
 double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
     const int64_t *target, const double *class_weight, const double *sample_weight,

@@ -44,6 +44,54 @@ SKCE_INLINE void SFX(load_tile_t)(const REAL *x, skce_strides3 xs, const skce_sh
                                   REAL *restrict m)
 {
     const ptrdiff_t C = shape->n_classes;
+#ifdef SKCE_HAVE_T4
+    if (shape->n_pos == 1 && xs.cls == 1 && C >= 4) {
+        /* contiguous rows: 4 rows x 4 classes at a time, whole-vector loads
+         * along the rows transposed in registers; the maxima of 4 rows stay
+         * in a register across the classes (taken in class order) */
+        const REAL *restrict x0 = x + r0 * xs.sample;
+        const ptrdiff_t rs = xs.sample;
+        const ptrdiff_t C4 = C & ~(ptrdiff_t)3;
+        ptrdiff_t k = 0;
+        for (; k + 4 <= n; k += 4) {
+            const REAL *restrict xk = x0 + k * rs;
+            V4 mk;
+            for (ptrdiff_t j = 0; j < C4; j += 4) {
+                V4 v0, v1, v2, v3;
+                memcpy(&v0, xk + j, sizeof v0);
+                memcpy(&v1, xk + rs + j, sizeof v1);
+                memcpy(&v2, xk + 2 * rs + j, sizeof v2);
+                memcpy(&v3, xk + 3 * rs + j, sizeof v3);
+                SFX(skce_t4)(&v0, &v1, &v2, &v3);
+                memcpy(buf + j * n + k, &v0, sizeof v0);
+                memcpy(buf + (j + 1) * n + k, &v1, sizeof v1);
+                memcpy(buf + (j + 2) * n + k, &v2, sizeof v2);
+                memcpy(buf + (j + 3) * n + k, &v3, sizeof v3);
+                if (j == 0) mk = v0; else SKCE_VMAX(V4I, mk, v0);
+                SKCE_VMAX(V4I, mk, v1);
+                SKCE_VMAX(V4I, mk, v2);
+                SKCE_VMAX(V4I, mk, v3);
+            }
+            for (ptrdiff_t j = C4; j < C; j++) {
+                const V4 v = {xk[j], xk[rs + j], xk[2 * rs + j], xk[3 * rs + j]};
+                memcpy(buf + j * n + k, &v, sizeof v);
+                SKCE_VMAX(V4I, mk, v);
+            }
+            memcpy(m + k, &mk, sizeof mk);
+        }
+        for (; k < n; k++) {
+            const REAL *restrict xk = x0 + k * rs;
+            REAL mm = xk[0];
+            buf[k] = mm;
+            for (ptrdiff_t j = 1; j < C; j++) {
+                const REAL v = xk[j];
+                buf[j * n + k] = v;
+                mm = v > mm ? v : mm;
+            }
+            m[k] = mm;
+        }
+    } else
+#endif
     if (shape->n_pos == 1) {
         /* rows evenly spaced */
         const REAL *restrict x0 = x + r0 * xs.sample;

@@ -4,8 +4,9 @@
  * row loop; these branch-free versions (range reduction + polynomial, 2^n
  * built from exponent bits) vectorize under `#pragma omp simd` and keep IEEE
  * semantics without -ffast-math: exp(-inf) = 0, exp(+inf) = inf,
- * exp(NaN) = NaN, correct gradual underflow.  Accuracy: < 2 ulp in double
- * (degree-13 Taylor on |r| <= ln2/2), < 2 ulp in float (degree 7).
+ * exp(NaN) = NaN, correct gradual underflow.  Accuracy: < 2 ulp (measured
+ * max 1.06 ulp in double, 1.01 in float against expl; minimax polynomials of
+ * degree 11 / 6 on |r| <= ln2/2, see skce_exp_poly_*).
  */
 #ifndef SKCE_MATH_H
 #define SKCE_MATH_H

@@ -12,6 +12,10 @@ time of each contender and its ratio to skce's:
     skce        cross_entropy(x, y, return_grad=True, n_threads=T)
     sklearn     HalfMultinomialLoss().loss_gradient(y, x, n_threads=T)
     torch       F.cross_entropy forward + backward (torch.set_num_threads(T)), if installed
+Then, for the elementwise kernels (BCE with logits, MSE, Huber, hinge) on the
+same number of elements, the kernel's median time (gradient into a
+preallocated array, reduction='mean') and its ratio to the copy floor (the
+kernels read two arrays and write one, the copy one and one).
 """
 import argparse
 import time
@@ -94,6 +98,37 @@ def main(argv=None):
                 print(f"{np.dtype(dtype).name:8} {kind:6} {name:8} {t * 1e3:9.2f} "
                       f"{t / rows['skce']:14.2f}")
         results[np.dtype(dtype).name] = (kernel, api)
+    from skce import _elementwise
+
+    print(f"\nelementwise loss + gradient kernels, {n * C} elements, {T} threads, "
+          f"median of {args.repeat}\n")
+    header = f"{'dtype':8} {'kernel':8} {'time ms':>9} {'ratio to copy':>14}"
+    print(header)
+    print("-" * len(header))
+    ew_results = {}
+    for dtype in (np.float64, np.float32):
+        x = rng.standard_normal((n, 1, C)).astype(dtype)
+        targets = {
+            "bce": rng.random((n, 1, C)).astype(dtype),
+            "mse": rng.standard_normal((n, 1, C)).astype(dtype),
+            "huber": rng.standard_normal((n, 1, C)).astype(dtype),
+            "hinge": np.where(rng.random((n, 1, C)) < 0.5, -1.0, 1.0).astype(dtype),
+        }
+        kinds = {"bce": _elementwise.BCE, "mse": _elementwise.MSE,
+                 "huber": _elementwise.HUBER, "hinge": _elementwise.HINGE}
+        grad = np.empty_like(x)
+        dst = np.empty_like(x)
+        copy = median_time(lambda: np.copyto(dst, x), args.repeat)
+        rows = {}
+        for name, kind in kinds.items():
+            y = targets[name]
+            rows[name] = median_time(lambda: _elementwise.elementwise(
+                kind, x, y, None, None, None, 1.0 / x.size, 1.0, 1.0, False, None, grad, T),
+                args.repeat)
+        rows["copy"] = copy
+        for name, t in rows.items():
+            print(f"{np.dtype(dtype).name:8} {name:8} {t * 1e3:9.2f} {t / copy:14.2f}")
+        ew_results[np.dtype(dtype).name] = rows
     print()
     for dt, (kernel, api) in results.items():
         line = (f"{dt}: kernel {kernel['sklearn'] / kernel['skce']:.2f}x faster than "

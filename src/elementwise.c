@@ -64,7 +64,7 @@ SKCE_INLINE ptrdiff_t skce_nrl_offset(skce_strides_nrl s, ptrdiff_t r, ptrdiff_t
 
 #define REAL double
 #define SFX(name) name##_f64
-#define EXP skce_exp_f64
+#define EXP skce_expneg_f64   /* only exp(-|x|) is taken */
 #define LOG1P01 skce_log1p01_f64
 #include "elementwise_impl.h"
 #undef REAL
@@ -74,7 +74,7 @@ SKCE_INLINE ptrdiff_t skce_nrl_offset(skce_strides_nrl s, ptrdiff_t r, ptrdiff_t
 
 #define REAL float
 #define SFX(name) name##_f32
-#define EXP skce_exp_f32
+#define EXP skce_expneg_f32
 #define LOG1P01 skce_log1p01_f32
 #include "elementwise_impl.h"
 #undef REAL

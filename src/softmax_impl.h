@@ -6,7 +6,8 @@
  * such as C = 10 would waste most SIMD lanes one row at a time), then each
  * row's loss and gradient are formed from it.  Losses are written as
  * (max - x_t) + log(sum) so logits near +-1e300 keep full precision; sums
- * accumulate in double for both dtypes. */
+ * accumulate in double for both dtypes.  IDX is an integer type as wide as
+ * REAL (gathers from the tile vectorize only then, GCC 12). */
 
 /* Buffer elements per tile (fits L1 with the rows it came from), and the
  * most rows a tile holds. */
@@ -34,6 +35,98 @@ SKCE_INLINE REAL SFX(row_max)(const REAL *restrict x, ptrdiff_t xs, ptrdiff_t C)
  * classes, SIMD lanes then run across rows instead of along a short row. */
 #define SKCE_TRANSPOSE_MAX_C 64
 
+/* Rows r0 .. r0 + n - 1 transposed into buf (buf[j * n + k] = x[row k,
+ * class j]) and their maxima into m[], in one pass: each class is read down
+ * the tile's rows (strided loads, SIMD lanes over rows) and folded into the
+ * running maxima as it is stored. */
+SKCE_INLINE void SFX(load_tile_t)(const REAL *x, skce_strides3 xs, const skce_shape *shape,
+                                  ptrdiff_t r0, ptrdiff_t n, REAL *restrict buf,
+                                  REAL *restrict m)
+{
+    const ptrdiff_t C = shape->n_classes;
+#ifdef SKCE_HAVE_T4
+    if (shape->n_pos == 1 && xs.cls == 1 && C >= 4) {
+        /* contiguous rows: 4 rows x 4 classes at a time, whole-vector loads
+         * along the rows transposed in registers; the maxima of 4 rows stay
+         * in a register across the classes (taken in class order) */
+        const REAL *restrict x0 = x + r0 * xs.sample;
+        const ptrdiff_t rs = xs.sample;
+        const ptrdiff_t C4 = C & ~(ptrdiff_t)3;
+        ptrdiff_t k = 0;
+        for (; k + 4 <= n; k += 4) {
+            const REAL *restrict xk = x0 + k * rs;
+            V4 mk;
+            for (ptrdiff_t j = 0; j < C4; j += 4) {
+                V4 v0, v1, v2, v3;
+                memcpy(&v0, xk + j, sizeof v0);
+                memcpy(&v1, xk + rs + j, sizeof v1);
+                memcpy(&v2, xk + 2 * rs + j, sizeof v2);
+                memcpy(&v3, xk + 3 * rs + j, sizeof v3);
+                SFX(skce_t4)(&v0, &v1, &v2, &v3);
+                memcpy(buf + j * n + k, &v0, sizeof v0);
+                memcpy(buf + (j + 1) * n + k, &v1, sizeof v1);
+                memcpy(buf + (j + 2) * n + k, &v2, sizeof v2);
+                memcpy(buf + (j + 3) * n + k, &v3, sizeof v3);
+                if (j == 0) mk = v0; else SKCE_VMAX(V4I, mk, v0);
+                SKCE_VMAX(V4I, mk, v1);
+                SKCE_VMAX(V4I, mk, v2);
+                SKCE_VMAX(V4I, mk, v3);
+            }
+            for (ptrdiff_t j = C4; j < C; j++) {
+                const V4 v = {xk[j], xk[rs + j], xk[2 * rs + j], xk[3 * rs + j]};
+                memcpy(buf + j * n + k, &v, sizeof v);
+                SKCE_VMAX(V4I, mk, v);
+            }
+            memcpy(m + k, &mk, sizeof mk);
+        }
+        for (; k < n; k++) {
+            const REAL *restrict xk = x0 + k * rs;
+            REAL mm = xk[0];
+            buf[k] = mm;
+            for (ptrdiff_t j = 1; j < C; j++) {
+                const REAL v = xk[j];
+                buf[j * n + k] = v;
+                mm = v > mm ? v : mm;
+            }
+            m[k] = mm;
+        }
+    } else
+#endif
+    if (shape->n_pos == 1) {
+        /* rows evenly spaced */
+        const REAL *restrict x0 = x + r0 * xs.sample;
+        const ptrdiff_t rs = xs.sample;
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL v = x0[k * rs];
+            buf[k] = v;
+            m[k] = v;
+        }
+        for (ptrdiff_t j = 1; j < C; j++) {
+            const REAL *restrict src = x0 + j * xs.cls;
+            REAL *restrict dst = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) {
+                const REAL v = src[k * rs];
+                dst[k] = v;
+                m[k] = v > m[k] ? v : m[k];   /* a NaN in class 0 stays, later ones do not */
+            }
+        }
+    } else {
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL *xr = SFX(row_ptr)(x, xs, shape, r0 + k);
+            for (ptrdiff_t j = 0; j < C; j++) buf[j * n + k] = xr[j * xs.cls];
+        }
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) m[k] = buf[k];
+        for (ptrdiff_t j = 1; j < C; j++) {
+            const REAL *b = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) m[k] = b[k] > m[k] ? b[k] : m[k];
+        }
+    }
+}
+
 /* For rows r0 .. r0 + n - 1 (n * C <= SKCE_TILE): row maxima into m[],
  * exp(x - max) into buf, row sums into s[] and their logs into log_s[].
  * Row k's exp values are at buf + k * (*es_row) with stride *es. */
@@ -44,36 +137,7 @@ SKCE_INLINE void SFX(exp_tile)(const REAL *x, skce_strides3 xs, const skce_shape
 {
     const ptrdiff_t C = shape->n_classes;
     if (C <= SKCE_TRANSPOSE_MAX_C) {
-        /* buf[j * n + k] = x[row k, class j] */
-        if (shape->n_pos == 1) {
-            /* rows evenly spaced: read each class down the tile's rows */
-            const REAL *restrict x0 = x + r0 * xs.sample;
-            const ptrdiff_t rs = xs.sample;
-            for (ptrdiff_t j = 0; j < C; j++) {
-                const REAL *restrict src = x0 + j * xs.cls;
-                REAL *restrict dst = buf + j * n;
-                ptrdiff_t k = 0;
-                for (; k + 4 <= n; k += 4, src += 4 * rs) {   /* unrolled: a plain copy */
-                    dst[k] = src[0];
-                    dst[k + 1] = src[rs];
-                    dst[k + 2] = src[2 * rs];
-                    dst[k + 3] = src[3 * rs];
-                }
-                for (; k < n; k++, src += rs) dst[k] = src[0];
-            }
-        } else {
-            for (ptrdiff_t k = 0; k < n; k++) {
-                const REAL *xr = SFX(row_ptr)(x, xs, shape, r0 + k);
-                for (ptrdiff_t j = 0; j < C; j++) buf[j * n + k] = xr[j * xs.cls];
-            }
-        }
-        SKCE_SIMD
-        for (ptrdiff_t k = 0; k < n; k++) m[k] = buf[k];
-        for (ptrdiff_t j = 1; j < C; j++) {
-            const REAL *b = buf + j * n;
-            SKCE_SIMD
-            for (ptrdiff_t k = 0; k < n; k++) m[k] = b[k] > m[k] ? b[k] : m[k];
-        }
+        SFX(load_tile_t)(x, xs, shape, r0, n, buf, m);
         SKCE_SIMD
         for (ptrdiff_t k = 0; k < n; k++) s[k] = 0.0;
         for (ptrdiff_t j = 0; j < C; j++) {
@@ -261,78 +325,164 @@ SKCE_INLINE double SFX(exp_row)(const REAL *x, ptrdiff_t xs, ptrdiff_t C, REAL m
     } while (0)
 
 /* Class-index targets, no label smoothing, C <= SKCE_TRANSPOSE_MAX_C: the
- * training hot path.  Loss and gradient are finished across the rows of a
- * transposed tile with SIMD lanes over rows, then the gradient is written
- * back row by row. */
+ * training hot path.  Per tile of rows, in passes with SIMD lanes across the
+ * rows of the transposed tile: load (transpose + row maxima), the target
+ * logits x_t, exp(x - max) with the row sums, then loss and gradient
+ * factors per row, and finally the gradient written back (strided stores)
+ * with each row's target entry redone as a * e_t - b. */
 SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
     const skce_ce_options *opt, const REAL *x, skce_strides3 xs, const int64_t *target,
     REAL *loss_out, REAL *grad, skce_strides3 gs)
 {
     REAL buf[SKCE_TILE];
-    REAL mt[SKCE_TILE_ROWS];
-    double st[SKCE_TILE_ROWS], lst[SKCE_TILE_ROWS];
-    double a[SKCE_TILE_ROWS], b[SKCE_TILE_ROWS], et[SKCE_TILE_ROWS];
-    ptrdiff_t tt[SKCE_TILE_ROWS];
+    REAL mt[SKCE_TILE_ROWS], xt[SKCE_TILE_ROWS], lbuf[SKCE_TILE_ROWS];
+    double st[SKCE_TILE_ROWS], wt[SKCE_TILE_ROWS], a[SKCE_TILE_ROWS], gt[SKCE_TILE_ROWS];
+    int ti[SKCE_TILE_ROWS];   /* target class, -1 for ignored rows (32-bit: vectorizes with float) */
     const ptrdiff_t C = shape->n_classes;
     const ptrdiff_t per_tile = SFX(tile_rows)(C);
+    const int64_t ign = opt->ignore_index;
+    const double *cw = opt->class_weight, *sw = opt->sample_weight;
+    const double scale = opt->grad_scale;
     double total = 0.0;
     for (ptrdiff_t q0 = r0; q0 < r1; q0 += per_tile) {
         const ptrdiff_t n = r1 - q0 < per_tile ? r1 - q0 : per_tile;
-        ptrdiff_t es_row, es;
-        SFX(exp_tile)(x, xs, shape, q0, n, buf, mt, st, lst, &es_row, &es);
-        /* per row: target, its weight w = sw * cw[t], loss, e_t */
-        for (ptrdiff_t k = 0; k < n; k++) {
-            ptrdiff_t i, d;
-            SKCE_ROW_INDEX(q0 + k, shape, i, d);
-            int64_t t = target[i * shape->t_sample + d * shape->t_pos];
-            b[k] = 0.0;   /* ignored rows: zero gradient even when grad_scale is NaN */
-            if (t != opt->ignore_index) {
-                double w = (opt->class_weight ? opt->class_weight[t] : 1.0)
-                    * (opt->sample_weight ? opt->sample_weight[i] : 1.0);
-                double xt = (double)x[i * xs.sample + d * xs.pos + t * xs.cls];
-                double loss = w * (((double)mt[k] - xt) + lst[k]);
-                if (loss_out) loss_out[q0 + k] = (REAL)loss;
-                total += loss;
-                et[k] = (double)buf[t * n + k];
-                tt[k] = (ptrdiff_t)t;
-                b[k] = w * opt->grad_scale;
-            } else {
-                if (loss_out) loss_out[q0 + k] = 0;
-                et[k] = 0.0;
-                tt[k] = 0;
+        SFX(load_tile_t)(x, xs, shape, q0, n, buf, mt);
+        /* targets (validated by the caller: in [0, C) or ignore_index) */
+        if (shape->n_pos == 1) {
+            const int64_t *restrict tg = target + q0 * shape->t_sample;
+            const ptrdiff_t ts = shape->t_sample;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) ti[k] = tg[k * ts] != ign ? (int)tg[k * ts] : -1;
+        } else {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                ptrdiff_t i, d;
+                SKCE_ROW_INDEX(q0 + k, shape, i, d);
+                const int64_t t = target[i * shape->t_sample + d * shape->t_pos];
+                ti[k] = t != ign ? (int)t : -1;
             }
         }
-        if (!grad) continue;
-        /* softmax * w * scale, one rounding, scaled on the way out of the
-         * tile; then the target entry is redone as a * e_t - b so that
-         * p_t - 1 does not cancel */
+        if (cw || sw) {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                ptrdiff_t i, d;
+                SKCE_ROW_INDEX(q0 + k, shape, i, d);
+                (void)d;
+                wt[k] = (cw && ti[k] >= 0 ? cw[ti[k]] : 1.0) * (sw ? sw[i] : 1.0);
+            }
+        } else {
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) wt[k] = 1.0;
+        }
+        /* ignored rows read class 0, masked below */
+        /* gathers vectorize with IDX as wide as REAL (n * C <= SKCE_TILE) */
+        const IDX ni = (IDX)n;
         SKCE_SIMD
-        for (ptrdiff_t k = 0; k < n; k++) a[k] = b[k] / st[k];
+        for (IDX k = 0; k < ni; k++) xt[k] = buf[(IDX)(ti[k] >= 0 ? ti[k] : 0) * ni + k];
+        /* exp(x - max) and the row sums (in double) */
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) st[k] = 0.0;
+        /* The next tile's input and gradient rows are prefetched meanwhile, a
+         * share per class, so that memory traffic overlaps this compute-bound
+         * loop instead of stalling the next tile's loads and stores.  Past
+         * r1 too: the next block usually follows on the same thread (static
+         * schedule); prefetches never fault, and the addresses are formed as
+         * integers. */
+        uintptr_t pf_x = 0, pf_g = 0;
+        ptrdiff_t pf_xl = 0, pf_gl = 0;
+        if (shape->n_pos == 1) {
+            pf_x = (uintptr_t)x + (uintptr_t)((q0 + n) * xs.sample) * sizeof(REAL);
+            pf_xl = (per_tile * xs.sample * (ptrdiff_t)sizeof(REAL) + 63) / 64;
+            if (grad) {
+                pf_g = (uintptr_t)grad + (uintptr_t)((q0 + n) * gs.sample) * sizeof(REAL);
+                pf_gl = (per_tile * gs.sample * (ptrdiff_t)sizeof(REAL) + 63) / 64;
+            }
+        }
+        for (ptrdiff_t j = 0; j < C; j++) {
+            REAL *restrict bj = buf + j * n;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < n; k++) {
+                const REAL v = EXP(bj[k] - mt[k]);
+                bj[k] = v;
+                st[k] += (double)v;
+            }
+            for (ptrdiff_t l = j * pf_xl / C; l < (j + 1) * pf_xl / C; l++)
+                __builtin_prefetch((const void *)(pf_x + 64 * (uintptr_t)l), 0, 3);
+            for (ptrdiff_t l = j * pf_gl / C; l < (j + 1) * pf_gl / C; l++)
+                __builtin_prefetch((const void *)(pf_g + 64 * (uintptr_t)l), 1, 3);
+        }
+        /* loss w ((max - x_t) + log s); gradient factor a = w scale / s, and
+         * the target entry a e_t - w scale in one rounding (p_t - 1 does not
+         * cancel).  Ignored rows: loss 0 and a = 0, even when grad_scale or
+         * the logits are not finite. */
+        REAL *restrict lo = loss_out ? loss_out + q0 : lbuf;
+        SKCE_SIMD_REDUCTION(+, total)
+        for (IDX k = 0; k < ni; k++) {
+            const int valid = ti[k] >= 0;
+            const IDX tc = valid ? ti[k] : 0;
+            const double s = st[k];
+            const double w = wt[k];
+            const double l = w * (((double)mt[k] - (double)xt[k]) + skce_log_f64(s));
+            const double loss = valid ? l : 0.0;
+            lo[k] = (REAL)loss;
+            total += loss;
+            const double bk = valid ? w * scale : 0.0;
+            const double ak = bk / s;
+            a[k] = ak;
+            gt[k] = ak * (double)buf[tc * ni + k] - bk;
+        }
+        if (!grad) continue;
         if (shape->n_pos == 1) {
             REAL *restrict g0 = grad + q0 * gs.sample;
             const ptrdiff_t rs = gs.sample;
+#ifdef SKCE_HAVE_T4
+            if (gs.cls == 1) {
+                /* 4 rows x 4 classes at a time, transposed in registers:
+                 * whole-vector stores along the rows */
+                const ptrdiff_t C4 = C & ~(ptrdiff_t)3;
+                ptrdiff_t k = 0;
+                for (; k + 4 <= n; k += 4) {
+                    skce_v4d ak;
+                    memcpy(&ak, a + k, sizeof ak);
+                    REAL *restrict gk = g0 + k * rs;
+                    for (ptrdiff_t j = 0; j < C4; j += 4) {
+                        V4 v0, v1, v2, v3;
+                        memcpy(&v0, buf + j * n + k, sizeof v0);
+                        memcpy(&v1, buf + (j + 1) * n + k, sizeof v1);
+                        memcpy(&v2, buf + (j + 2) * n + k, sizeof v2);
+                        memcpy(&v3, buf + (j + 3) * n + k, sizeof v3);
+                        v0 = __builtin_convertvector(ak * __builtin_convertvector(v0, skce_v4d), V4);
+                        v1 = __builtin_convertvector(ak * __builtin_convertvector(v1, skce_v4d), V4);
+                        v2 = __builtin_convertvector(ak * __builtin_convertvector(v2, skce_v4d), V4);
+                        v3 = __builtin_convertvector(ak * __builtin_convertvector(v3, skce_v4d), V4);
+                        SFX(skce_t4)(&v0, &v1, &v2, &v3);
+                        memcpy(gk + j, &v0, sizeof v0);
+                        memcpy(gk + rs + j, &v1, sizeof v1);
+                        memcpy(gk + 2 * rs + j, &v2, sizeof v2);
+                        memcpy(gk + 3 * rs + j, &v3, sizeof v3);
+                    }
+                    for (ptrdiff_t j = C4; j < C; j++)
+                        for (int c = 0; c < 4; c++)
+                            gk[c * rs + j] = (REAL)(a[k + c] * (double)buf[j * n + k + c]);
+                }
+                for (; k < n; k++)
+                    for (ptrdiff_t j = 0; j < C; j++)
+                        g0[k * rs + j] = (REAL)(a[k] * (double)buf[j * n + k]);
+            } else
+#endif
             for (ptrdiff_t j = 0; j < C; j++) {
                 REAL *restrict dst = g0 + j * gs.cls;
                 const REAL *restrict src = buf + j * n;
-                ptrdiff_t k = 0;
-                for (; k + 4 <= n; k += 4, dst += 4 * rs) {   /* unrolled */
-                    dst[0] = (REAL)(a[k] * (double)src[k]);
-                    dst[rs] = (REAL)(a[k + 1] * (double)src[k + 1]);
-                    dst[2 * rs] = (REAL)(a[k + 2] * (double)src[k + 2]);
-                    dst[3 * rs] = (REAL)(a[k + 3] * (double)src[k + 3]);
-                }
-                for (; k < n; k++, dst += rs) dst[0] = (REAL)(a[k] * (double)src[k]);
+                SKCE_SIMD
+                for (ptrdiff_t k = 0; k < n; k++) dst[k * rs] = (REAL)(a[k] * (double)src[k]);
             }
+            for (ptrdiff_t k = 0; k < n; k++)
+                g0[k * rs + (ti[k] >= 0 ? ti[k] : 0) * gs.cls] = (REAL)gt[k];
         } else {
             for (ptrdiff_t k = 0; k < n; k++) {
                 REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
                 for (ptrdiff_t j = 0; j < C; j++)
                     gr[j * gs.cls] = (REAL)(a[k] * (double)buf[j * n + k]);
+                gr[(ti[k] >= 0 ? ti[k] : 0) * gs.cls] = (REAL)gt[k];
             }
-        }
-        for (ptrdiff_t k = 0; k < n; k++) {
-            REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
-            gr[tt[k] * gs.cls] = (REAL)(a[k] * et[k] - b[k]);
         }
     }
     return total;

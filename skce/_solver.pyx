@@ -2,17 +2,19 @@
 
 One epoch runs without the GIL: for each minibatch (rows `order[k:k+B]`),
   1. per fixed block of RB batch rows (OpenMP): gather the rows of X into the
-     batch buffer, logits Z = X_b W + b (BLAS gemm for dense X, a CSR loop for
-     sparse X), then the loss kernel from src/ gives the block's weighted loss
-     and G = dloss/dZ;
-  2. per fixed chunk of FC features (OpenMP): dW = X_bᵀ G (gemm; a serial
-     scatter for CSR); db = column sums of G;
-  3. the optimizer step (src/optim.c), with the learning-rate schedule.
+     batch buffer (dense X; for CSR the logits come from a row loop here);
+  2. logits Z = X_b W + b: one BLAS gemm for the batch (dense X);
+  3. per block (OpenMP): the loss kernel from src/ gives the block's weighted
+     loss and G = dloss/dZ;
+  4. dW = X_bᵀ G (one gemm; a serial scatter for CSR); db = column sums of G;
+  5. the optimizer step (src/optim.c), with the learning-rate schedule.
 W is stored (n_features, n_outputs) and, with b, in one flat parameter
 vector theta = [W.ravel(), b] so that the optimizer state is flat too.
 Blocks and chunks have fixed sizes and partial sums are added in block
-order, so the result is bitwise the same for any number of threads.  BLAS
-must run single-threaded meanwhile (the caller limits it with threadpoolctl).
+order, and BLAS is called once per product with the same shapes whatever
+the thread count, so the result is bitwise the same for any number of
+threads.  BLAS runs single-threaded (the caller limits it with threadpoolctl):
+its own threads would compete with OpenMP's.
 """
 from cython.parallel cimport prange
 from cython cimport floating
@@ -29,10 +31,9 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
-# Rows per parallel block of a batch, features per chunk of dW, parameters
-# per chunk of the optimizer step: fixed, never derived from n_threads.
+# Rows per parallel block of a batch, parameters per chunk of the optimizer
+# step: fixed, never derived from n_threads.
 cdef Py_ssize_t RB = 64
-cdef Py_ssize_t FC = 64
 cdef Py_ssize_t PC = 8192
 # Multiply-adds below which a parallel region costs more than it saves
 # (thread wake-up is ~10 us, far more on a busy machine): smaller work runs
@@ -379,7 +380,7 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     cdef floating *thp = &theta[0]
     cdef bint contiguous_rows = X.strides[1] == sizeof(floating)
     cdef double total = 0.0, weight = 0.0, grad_scale
-    cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, j, c, j0, j1, n_chunks
+    cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, j, c
     cdef int threads
     cdef int64_t row
     cdef int status = _OK
@@ -406,10 +407,15 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
                     for c in range(K):
                         Z[k * K + c] = thp[P + c]
                     _gather_targets(&cfg, k, row, yp, Yp, swp, ybp, Ybp, &swb[0])
-                # Z[r0:r1] += Xb[r0:r1] W, row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major
-                if d > 0:
-                    _gemm("N", "N", <int>K, <int>(r1 - r0), <int>d, <floating>1.0, thp, <int>K,
-                          &Xb[r0, 0], <int>d, <floating>1.0, &Z[r0 * K], <int>K)
+            # Z += Xb W (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).  One BLAS
+            # call outside the parallel regions: concurrent calls into
+            # OpenBLAS from OpenMP threads were measured 30x slower.
+            if d > 0:
+                _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, thp, <int>K,
+                      &Xb[0, 0], <int>d, <floating>1.0, &Z[0], <int>K)
+            for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+                r0 = blk * RB
+                r1 = min(r0 + RB, nb)
                 block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
                                              grad_scale, &G[0], &bad[blk])
             status = _batch_loss(n_blocks, &block_loss[0], &bad[0], &order[start], nb,
@@ -418,13 +424,10 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
                 if status == _NONFINITE:
                     info = start
                 break
-            # dW[j0:j1] = Xb[:, j0:j1]ᵀ G, one fixed chunk of features per task
-            n_chunks = (d + FC - 1) // FC
-            for c in prange(n_chunks, num_threads=threads, schedule="static"):
-                j0 = c * FC
-                j1 = min(j0 + FC, d)
-                _gemm("N", "T", <int>K, <int>(j1 - j0), <int>nb, <floating>1.0, &G[0], <int>K,
-                      &Xb[0, j0], <int>d, <floating>0.0, &grad[j0 * K], <int>K)
+            # dW = Xbᵀ G, one BLAS call (as above)
+            if d > 0:
+                _gemm("N", "T", <int>K, <int>d, <int>nb, <floating>1.0, &G[0], <int>K,
+                      &Xb[0, 0], <int>d, <floating>0.0, &grad[0], <int>K)
             _update(&cfg, P, nb, &G[0], &grad[0], thp, &st1[0], &st2[0], &st3[0])
             start += nb
     s.step = cfg.step

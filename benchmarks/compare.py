@@ -41,9 +41,9 @@ its numbers mean little).
 import argparse
 import gzip
 import inspect
-import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -554,7 +554,8 @@ print(method.replace(" ", "_"), X.nbytes, max(after - before, 0), traced)
 def peak_memory(table, sizes, T):
     n, d, C = sizes["peak_rows"], 100, 10
     out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(n), str(d), str(C), str(T)],
-                         capture_output=True, text=True, cwd=str(RESULTS.parent.parent.parent))
+                         capture_output=True, text=True,
+                         cwd=tempfile.gettempdir())  # not the source tree's skce/
     if out.returncode != 0:
         note(f"peak-memory subprocess failed: {out.stderr.strip()[-300:]}")
         return

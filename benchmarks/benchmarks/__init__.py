@@ -1,0 +1,1 @@
+"""skce's airspeed velocity (asv) benchmark suite; see ../asv.conf.json."""

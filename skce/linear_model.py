@@ -76,19 +76,34 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self.momentum <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs=0 is not valid: use None (all available threads), a "
+                             "positive count, or -1 for all CPUs")
 
     def _validate_X_y(self, X, y, reset, allow_empty=False):
-        return validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order=None,
-            reset=reset, multi_output=self._multi_output, y_numeric=self._y_numeric,
-            ensure_min_samples=0 if allow_empty else 1)
+        try:
+            return validate_data(
+                self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order=None,
+                reset=reset, multi_output=self._multi_output, y_numeric=self._y_numeric,
+                ensure_min_samples=0 if allow_empty else 1)
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            raise ValueError(f"X must hold numbers ({exc}); encode text or categorical "
+                             "columns first, e.g. with sklearn.preprocessing.OneHotEncoder "
+                             "in a ColumnTransformer") from exc
 
     def _weights(self, X, sample_weight, y_idx):
         """Combined per-row weights (sample weight x class weight) or None."""
         cw = self._class_weight_vector(y_idx) if hasattr(self, "_class_weight_vector") else None
         if sample_weight is None and cw is None:
             return None
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        try:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+        except ValueError as exc:
+            raise ValueError(f"{exc} sample_weight needs one finite, non-negative weight per "
+                             "sample, at least one of them positive") from exc
         if cw is not None:
             sw = sw * cw[y_idx]
         if not sw.sum() > 0:
@@ -337,6 +352,11 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         if self.class_weight == "balanced":
             return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
                                         y=y_idx)
+        bad = {k: v for k, v in self.class_weight.items()
+               if not (isinstance(v, Real) and np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ValueError(f"class_weight must map classes to finite, non-negative weights; "
+                             f"got {bad}. Use 0 to ignore a class")
         return compute_class_weight(self.class_weight, classes=self.classes_,
                                     y=self.classes_[y_idx])
 

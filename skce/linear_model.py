@@ -3,6 +3,7 @@
 Every estimator here picks a loss kernel (a `skce.solver.LossSpec`) and hands
 it, with its hyperparameters, to the one training loop `skce.solver.train`.
 """
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,6 +22,29 @@ from skce._config import effective_n_threads
 from skce.solver import LossSpec, OptimizerSpec, SolverState, train
 
 __all__ = ["SoftmaxClassifier"]
+
+
+# set by fit/partial_fit before training: put back if the call fails or is interrupted
+_FIT_INPUT_ATTRS = ("classes_", "n_features_in_", "feature_names_in_", "_rng")
+
+
+def _unchanged_on_error(method):
+    """fit/partial_fit leave the estimator as it was when they raise (even
+    KeyboardInterrupt): the results are stored only once training succeeded
+    (see `_run`); this also restores what input validation set before."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = {a: getattr(self, a) for a in _FIT_INPUT_ATTRS if hasattr(self, a)}
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            for a in _FIT_INPUT_ATTRS:
+                if a in saved:
+                    setattr(self, a, saved[a])
+                elif hasattr(self, a):
+                    delattr(self, a)
+            raise
+    return wrapper
 
 
 class _BaseSGD(BaseEstimator):
@@ -369,6 +393,7 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         return float(np.average(pred == y_idx, weights=sw))
 
     # -- fitting -------------------------------------------------------------
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, callback=None):
         """Fit on X (n_samples, n_features), dense or CSR, and labels y.
@@ -398,6 +423,7 @@ class SoftmaxClassifier(LinearClassifierMixin, _BaseSGD):
         finally:
             del self._y_idx_fit
 
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y). `classes` (all labels) is required on the first call."""

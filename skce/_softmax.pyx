@@ -65,7 +65,9 @@ def index_target_weight_sum(const int64_t[:, :] target, Py_ssize_t n_classes,
     cdef double[::1] block_sums = np.zeros(n_blocks)
     cdef Py_ssize_t[::1] bad = np.full(n_blocks, -1, dtype=np.intp)
     cdef const double *cw = &class_weight[0] if class_weight is not None else NULL
-    cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
+    # (an n = 0 batch brings an empty sample_weight: no element 0 to point at)
+    cdef const double *sw = &sample_weight[0] \
+        if sample_weight is not None and sample_weight.shape[0] > 0 else NULL
     cdef Py_ssize_t b, r0, r1
     if n_rows == 0:
         return 0.0, -1
@@ -85,7 +87,8 @@ cdef skce_ce_options _options(const double[::1] class_weight, const double[::1] 
                               int64_t ignore_index, double label_smoothing, double grad_scale):
     cdef skce_ce_options opt
     opt.class_weight = &class_weight[0] if class_weight is not None else NULL
-    opt.sample_weight = &sample_weight[0] if sample_weight is not None else NULL
+    opt.sample_weight = &sample_weight[0] \
+        if sample_weight is not None and sample_weight.shape[0] > 0 else NULL
     opt.ignore_index = ignore_index
     opt.label_smoothing = label_smoothing
     opt.grad_scale = grad_scale

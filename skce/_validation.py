@@ -110,7 +110,8 @@ def view_n_r_l(a):
         return a[:, np.newaxis, :]
     if a.ndim == 3:
         return a
-    return a.reshape(a.shape[0], -1, a.shape[-1])
+    # the middle size spelled out: -1 cannot be inferred for an empty array
+    return a.reshape(a.shape[0], int(np.prod(a.shape[1:-1], dtype=np.int64)), a.shape[-1])
 
 
 def _aligned(arr):

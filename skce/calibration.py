@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fi
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from skce import losses
 
@@ -87,6 +87,9 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
                              "target y is None")
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        if _num_samples(X) == 0 or len(y) == 0:
+            raise ValueError("X and y are empty (0 samples): TemperatureScaledClassifier "
+                             "needs labelled samples to fit the estimator and the temperature")
         lo, hi = self.temperature_bounds
         if not (0 < lo < hi < np.inf):
             raise ValueError(f"temperature_bounds must be (low, high) with 0 < low < high; "

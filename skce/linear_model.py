@@ -3,6 +3,7 @@
 Every estimator here picks a loss kernel (a `skce.solver.LossSpec`) and hands
 it, with its hyperparameters, to the one training loop `skce.solver.train`.
 """
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,6 +25,29 @@ from skce._config import effective_n_threads
 from skce.solver import LossSpec, OptimizerSpec, SolverState, train
 
 __all__ = ["SoftmaxClassifier", "LinearSVM", "LinearRegressor"]
+
+
+# set by fit/partial_fit before training: put back if the call fails or is interrupted
+_FIT_INPUT_ATTRS = ("classes_", "n_features_in_", "feature_names_in_", "_rng", "_y_1d")
+
+
+def _unchanged_on_error(method):
+    """fit/partial_fit leave the estimator as it was when they raise (even
+    KeyboardInterrupt): the results are stored only once training succeeded
+    (see `_run`); this also restores what input validation set before."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = {a: getattr(self, a) for a in _FIT_INPUT_ATTRS if hasattr(self, a)}
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            for a in _FIT_INPUT_ATTRS:
+                if a in saved:
+                    setattr(self, a, saved[a])
+                elif hasattr(self, a):
+                    delattr(self, a)
+            raise
+    return wrapper
 
 
 class _BaseSGD(BaseEstimator):
@@ -80,19 +104,34 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self.momentum <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs=0 is not valid: use None (all available threads), a "
+                             "positive count, or -1 for all CPUs")
 
     def _validate_X_y(self, X, y, reset, allow_empty=False):
-        return validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order=None,
-            reset=reset, multi_output=self._multi_output, y_numeric=self._y_numeric,
-            ensure_min_samples=0 if allow_empty else 1)
+        try:
+            return validate_data(
+                self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order=None,
+                reset=reset, multi_output=self._multi_output, y_numeric=self._y_numeric,
+                ensure_min_samples=0 if allow_empty else 1)
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            raise ValueError(f"X must hold numbers ({exc}); encode text or categorical "
+                             "columns first, e.g. with sklearn.preprocessing.OneHotEncoder "
+                             "in a ColumnTransformer") from exc
 
     def _weights(self, X, sample_weight, y_idx):
         """Combined per-row weights (sample weight x class weight) or None."""
         cw = self._class_weight_vector(y_idx) if hasattr(self, "_class_weight_vector") else None
         if sample_weight is None and cw is None:
             return None
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        try:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+        except ValueError as exc:
+            raise ValueError(f"{exc} sample_weight needs one finite, non-negative weight per "
+                             "sample, at least one of them positive") from exc
         if cw is not None:
             sw = sw * cw[y_idx]
         if not sw.sum() > 0:
@@ -243,6 +282,11 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         if self.class_weight == "balanced":
             return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
                                         y=y_idx)
+        bad = {k: v for k, v in self.class_weight.items()
+               if not (isinstance(v, Real) and np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ValueError(f"class_weight must map classes to finite, non-negative weights; "
+                             f"got {bad}. Use 0 to ignore a class")
         return compute_class_weight(self.class_weight, classes=self.classes_,
                                     y=self.classes_[y_idx])
 
@@ -255,6 +299,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         return float(np.average(pred == y_idx, weights=sw))
 
     # -- fitting -------------------------------------------------------------
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, callback=None):
         """Fit on X (n_samples, n_features), dense or CSR, and labels y.
@@ -285,6 +330,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         finally:
             del self._y_idx_fit
 
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y). `classes` (all labels) is required on the first call."""
@@ -733,6 +779,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         return float(r2_score(Y, scores, sample_weight=sw))
 
     # -- fitting -------------------------------------------------------------
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, callback=None):
         """Fit on X (n_samples, n_features), dense or CSR, and y (n_samples,) or
@@ -758,6 +805,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         finally:
             del self._Y_fit
 
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y); y has the shape (1-D or 2-D, number of

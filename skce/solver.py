@@ -19,8 +19,10 @@ gradient as torch.optim's weight_decay (or, with decoupled_weight_decay and
 Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
 update, so exact zeros appear.
 """
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,15 +215,35 @@ def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_
 
 
 _controller = None
+_blas_lock = threading.Lock()
+_blas_users = 0        # trainings (in any thread) inside _single_threaded_blas
+_blas_limiter = None
 
 
+@contextmanager
 def _single_threaded_blas():
     """threadpoolctl's limit on BLAS, with the loaded libraries scanned once
-    (a fresh scan costs milliseconds, too much per partial_fit call)."""
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    (a fresh scan costs milliseconds, too much per partial_fit call).
+
+    Reference-counted under a lock: with fits running in several Python
+    threads, the first one in sets the limit and the last one out restores
+    the original thread counts (nested limiters would each restore what the
+    previous one set, leaving BLAS single-threaded for good)."""
+    global _controller, _blas_users, _blas_limiter
+    with _blas_lock:
+        if _controller is None:
+            _controller = ThreadpoolController()
+        if _blas_users == 0:
+            _blas_limiter = _controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def _run_epoch(X, order, batch_size, settings):

@@ -54,7 +54,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_losses import median_time  # noqa: E402
-from bench_softmax import DATA, time_to_target  # noqa: E402
+from bench_softmax import DATA, time_to_target, timed_fit  # noqa: E402
+from bench_svm_regressor import load as load_reference_set  # noqa: E402
 
 RESULTS = HERE / "results"
 TARGET_GAP = 0.003  # LogisticRegression's test accuracy - 0.3 pt
@@ -170,26 +171,8 @@ def load(name, sizes):
         scale = ytr.std()  # y in units of its spread (R^2 unchanged)
         return Xtr, Xte, ytr / scale, yte / scale
     if name == "a9a":
-        from sklearn.datasets import load_svmlight_file
-        paths = DATA / "a9a.gz", DATA / "a9a.t.gz"
-        if not all(p.exists() for p in paths):
-            return None
-        with gzip.open(paths[0]) as f:
-            Xtr, ytr = load_svmlight_file(f, n_features=123)
-        with gzip.open(paths[1]) as f:
-            Xte, yte = load_svmlight_file(f, n_features=123)
-        return Xtr.tocsr(), Xte.tocsr(), ytr, yte
+        return load_reference_set("a9a")
     raise ValueError(name)
-
-
-def timed_fit(make, X, y, repeat):
-    times = []
-    for _ in range(repeat):
-        est = make()
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        times.append(time.perf_counter() - t0)
-    return est, float(np.median(times))
 
 
 def _accepts_callback(est):

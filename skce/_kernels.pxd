@@ -181,3 +181,14 @@ cdef extern from "skce_kernels.h" nogil:
         skce_strides2 bs, const float *u, const float *up, const double *norms,
         const double *lse, float *grad_a, skce_strides2 gas, float *grad_b,
         skce_strides2 gbs, double *work)
+
+
+cdef inline skce_strides2 strides2(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize) except *:
+    """Byte strides of a 2-D view -> element strides for the C kernels."""
+    cdef skce_strides2 s
+    if s0 % itemsize or s1 % itemsize:
+        raise ValueError("array strides must be a multiple of the item size; "
+                         "pass np.ascontiguousarray(a)")
+    s.sample = s0 // itemsize
+    s.cls = s1 // itemsize
+    return s

@@ -17,17 +17,6 @@ from skce._kernels cimport *
 cdef Py_ssize_t BLOCK_ELEMS = 8192
 
 
-cdef skce_strides2 _strides2(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize) except *:
-    """Byte strides of a 2-D view -> element strides for the C kernels."""
-    cdef skce_strides2 s
-    if s0 % itemsize or s1 % itemsize:
-        raise ValueError("array strides must be a multiple of the item size; "
-                         "pass np.ascontiguousarray(a)")
-    s.sample = s0 // itemsize
-    s.cls = s1 // itemsize
-    return s
-
-
 def multi_margin(const floating[:, :] x, const int64_t[:] target,
                  const double[::1] class_weight, const double[::1] sample_weight,
                  int p, double margin, bint crammer_singer, double grad_scale,
@@ -41,7 +30,7 @@ def multi_margin(const floating[:, :] x, const int64_t[:] target,
     cdef Py_ssize_t rows_per_block = max(1, BLOCK_ELEMS // max(C, 1))
     cdef Py_ssize_t n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
     cdef skce_margin_options opt
-    cdef skce_strides2 xs = _strides2(x.strides[0], x.strides[1], sizeof(floating))
+    cdef skce_strides2 xs = strides2(x.strides[0], x.strides[1], sizeof(floating))
     cdef skce_strides2 gs = xs
     cdef floating *g = NULL
     cdef floating *lo = NULL
@@ -62,7 +51,7 @@ def multi_margin(const floating[:, :] x, const int64_t[:] target,
     opt.p = p
     opt.crammer_singer = crammer_singer
     if grad is not None:
-        gs = _strides2(grad.strides[0], grad.strides[1], sizeof(floating))
+        gs = strides2(grad.strides[0], grad.strides[1], sizeof(floating))
         g = &grad[0, 0]
     if loss_out is not None:
         lo = &loss_out[0]

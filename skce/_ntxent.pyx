@@ -19,17 +19,6 @@ from skce._kernels cimport *
 cdef Py_ssize_t PACK_BLOCK = 256
 
 
-cdef skce_strides2 _strides2(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize) except *:
-    """Byte strides of a 2-D view -> element strides for the C kernels."""
-    cdef skce_strides2 s
-    if s0 % itemsize or s1 % itemsize:
-        raise ValueError("array strides must be a multiple of the item size; "
-                         "pass np.ascontiguousarray(a)")
-    s.sample = s0 // itemsize
-    s.cls = s1 // itemsize
-    return s
-
-
 cdef inline Py_ssize_t _round_up(Py_ssize_t x, Py_ssize_t m) noexcept nogil:
     return (x + m - 1) // m * m
 
@@ -46,8 +35,8 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     """
     cdef Py_ssize_t N = a.shape[0], D = a.shape[1], M = 2 * a.shape[0]
     cdef skce_ntxent_options opt
-    cdef skce_strides2 as_ = _strides2(a.strides[0], a.strides[1], sizeof(floating))
-    cdef skce_strides2 bs = _strides2(b.strides[0], b.strides[1], sizeof(floating))
+    cdef skce_strides2 as_ = strides2(a.strides[0], a.strides[1], sizeof(floating))
+    cdef skce_strides2 bs = strides2(b.strides[0], b.strides[1], sizeof(floating))
     cdef skce_strides2 gas = as_, gbs = bs
     cdef floating *ga = NULL
     cdef floating *gb = NULL
@@ -95,8 +84,8 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     if grad_a is not None:
         lse = np.empty(M)
         lse_p = &lse[0]
-        gas = _strides2(grad_a.strides[0], grad_a.strides[1], sizeof(floating))
-        gbs = _strides2(grad_b.strides[0], grad_b.strides[1], sizeof(floating))
+        gas = strides2(grad_a.strides[0], grad_a.strides[1], sizeof(floating))
+        gbs = strides2(grad_b.strides[0], grad_b.strides[1], sizeof(floating))
         ga = &grad_a[0, 0]
         gb = &grad_b[0, 0]
     if loss_out is not None:

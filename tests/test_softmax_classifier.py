@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from _checks import minibatch_expected_failures
 from skce import SoftmaxClassifier, _solver, losses
 from skce.solver import (LossSpec, OptimizerSpec, SolverState, TrainingDiverged,
                          epoch_settings)
@@ -24,20 +25,10 @@ from skce.solver import (LossSpec, OptimizerSpec, SolverState, TrainingDiverged,
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def _expected_failures(est):
-    if est.batch_size < 100:   # smaller than the checks' data sets: true minibatches
-        reason = ("minibatch SGD visits rows in random batches, so weighting a row by 2 "
-                  "is not the same trajectory as repeating it (scikit-learn expects this "
-                  "check to fail for its SGD estimators too)")
-        return {"check_sample_weight_equivalence_on_dense_data": reason,
-                "check_sample_weight_equivalence_on_sparse_data": reason}
-    return {}
-
-
 @parametrize_with_checks(
     [SoftmaxClassifier(), SoftmaxClassifier(solver="sgd"),
      SoftmaxClassifier(solver="adam", batch_size=16, learning_rate="cosine")],
-    expected_failed_checks=_expected_failures)
+    expected_failed_checks=minibatch_expected_failures)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -144,6 +144,8 @@ cdef extern from "skce_kernels.h" nogil:
         const double *g, double *m, double *v, double *vmax)
     void skce_adam_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
         const float *g, float *m, float *v, float *vmax)
+    void skce_running_mean_f64(Py_ssize_t n, int64_t count, double *mean, const double *p)
+    void skce_running_mean_f32(Py_ssize_t n, int64_t count, float *mean, const float *p)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_BLOCK
     Py_ssize_t SKCE_NTX_KW

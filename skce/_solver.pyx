@@ -86,8 +86,8 @@ cdef struct Config:
     bint squared, crammer_singer
     double eta, power_t, total_steps, weight_decay, l1
     double momentum, dampening, beta1, beta2, eps
-    bint nesterov, amsgrad, decoupled
-    int64_t step
+    bint nesterov, amsgrad, decoupled, average
+    int64_t step, n_averaged
 
 
 cdef Config _config(s) except *:
@@ -120,6 +120,8 @@ cdef Config _config(s) except *:
     c.amsgrad = s.amsgrad
     c.decoupled = s.decoupled
     c.step = s.step
+    c.average = s.average is not None
+    c.n_averaged = s.n_averaged
     return c
 
 
@@ -221,16 +223,74 @@ cdef inline void _gemm(char *ta, char *tb, int m, int n, int k, floating alpha,
         sgemm(ta, tb, &m, &n, &k, &alpha, <float *>a, &lda, <float *>b, &ldb, &beta, c, &ldc)
 
 
-cdef void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, const int64_t *y,
-                          const floating *Y, const double *sw, int64_t *yb, floating *Yb,
-                          double *swb) noexcept nogil:
+cdef struct Work:
+    # raw pointers to a _Batch's buffers (floating ones as void *: a struct
+    # cannot be fused) and to the targets and weights of the settings
+    void *Xb            # (B, d) gathered rows (dense X only)
+    void *Z             # (B, K) logits
+    void *G             # (B, K) dloss/dZ
+    void *Yb            # (B, K) targets (when Y is used)
+    void *grad          # (d * K + K,) gradient of theta
+    int64_t *yb         # (B,) class indices (when y is used)
+    double *swb         # (B,) row weights
+    double *block_loss  # per block of RB rows
+    Py_ssize_t *bad     # per block: first row with a bad target, or -1
+    const int64_t *y
+    const void *Y
+    const double *sw
+
+
+cdef void *_data(a):
+    """Address of the first element of array a (NULL for None or empty)."""
+    if a is None or a.size == 0:
+        return NULL
+    return <void *><size_t>a.__array_interface__["data"][0]
+
+
+cdef class _Batch:
+    """Per-batch work buffers (sized by the batch, never by the data set)."""
+    cdef object arrays
+    cdef Work w
+
+    def __init__(self, s, Py_ssize_t B, Py_ssize_t d, bint dense, dtype):
+        cdef Py_ssize_t K = s.n_outputs, n_blocks = (B + RB - 1) // RB
+        index_target = s.y is not None
+        Xb = np.empty((B if dense else 0, d), dtype=dtype)
+        Z = np.empty(B * K, dtype=dtype)
+        G = np.empty(B * K, dtype=dtype)
+        Yb = np.empty(0 if index_target else B * K, dtype=dtype)
+        yb = np.empty(B if index_target else 0, dtype=np.int64)
+        swb = np.empty(B)
+        grad = np.zeros(d * K + K, dtype=dtype)
+        block_loss = np.zeros(n_blocks)
+        bad = np.full(n_blocks, -1, dtype=np.intp)
+        # the targets too, so that the pointers below stay valid
+        self.arrays = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, s.y, s.Y, s.sample_weight)
+        self.w.Xb = _data(Xb)
+        self.w.Z = _data(Z)
+        self.w.G = _data(G)
+        self.w.Yb = _data(Yb)
+        self.w.grad = _data(grad)
+        self.w.yb = <int64_t *>_data(yb)
+        self.w.swb = <double *>_data(swb)
+        self.w.block_loss = <double *>_data(block_loss)
+        self.w.bad = <Py_ssize_t *>_data(bad)
+        self.w.y = <const int64_t *>_data(s.y)
+        self.w.Y = _data(s.Y)
+        self.w.sw = <const double *>_data(s.sample_weight)
+
+
+cdef inline void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, const Work *w,
+                                 floating *Yb) noexcept nogil:
+    """Batch row k's target and weight from data set row `row` (Yb = w.Yb)."""
     cdef Py_ssize_t c, K = s.n_outputs
-    if y != NULL:
-        yb[k] = y[row]
+    cdef const floating *Y = <const floating *>w.Y
+    if w.y != NULL:
+        w.yb[k] = w.y[row]
     else:
         for c in range(K):
             Yb[k * K + c] = Y[row * K + c]
-    swb[k] = sw[row] if sw != NULL else 1.0
+    w.swb[k] = w.sw[row] if w.sw != NULL else 1.0
 
 
 cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G,
@@ -244,13 +304,39 @@ cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G,
         db[c] = <floating>acc
 
 
-cdef void _optimizer_step(const Config *s, Py_ssize_t P, floating *theta, const floating *grad,
-                          floating *st1, floating *st2, floating *st3) noexcept nogil:
+cdef struct Params:
+    # the flat parameter vector, the optimizer state and the running mean of
+    # theta over the epoch (NULL without averaging)
+    void *theta
+    void *st1
+    void *st2
+    void *st3
+    void *avg
+
+
+cdef Params _params(s) except *:
+    cdef Params p
+    p.theta = _data(s.theta)
+    p.st1 = _data(s.state1)
+    p.st2 = _data(s.state2)
+    p.st3 = _data(s.state3)
+    p.avg = _data(s.average) if s.average is not None else NULL
+    return p
+
+
+cdef void _optimizer_step(Config *s, Py_ssize_t P, const Params *pp,
+                          const floating *grad) noexcept nogil:
     """One step on W = theta[:P] (regularized) then b = theta[P:] (not), in
-    fixed parameter chunks."""
+    fixed parameter chunks; then, when averaging, theta is folded into the
+    epoch's running mean."""
     cdef skce_optim_options o
     cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
     cdef Py_ssize_t c, p0, p1, K = s.n_outputs
+    cdef floating *theta = <floating *>pp.theta
+    cdef floating *st1 = <floating *>pp.st1
+    cdef floating *st2 = <floating *>pp.st2
+    cdef floating *st3 = <floating *>pp.st3
+    cdef floating *avg = <floating *>pp.avg
     o.lr = _learning_rate(s)
     o.weight_decay = s.weight_decay
     o.l1 = s.l1
@@ -263,17 +349,23 @@ cdef void _optimizer_step(const Config *s, Py_ssize_t P, floating *theta, const 
     o.nesterov = s.nesterov
     o.amsgrad = s.amsgrad
     o.decoupled = s.decoupled
+    if avg != NULL:
+        s.n_averaged += 1
     for c in prange(n_chunks, num_threads=_threads_for(<double>P * 8, s.n_threads),
                     schedule="static"):
         p0 = c * PC
         p1 = min(p0 + PC, P)
         _step_range(s.optimizer, p1 - p0, &o, theta + p0, grad + p0, st1 + p0, st2 + p0,
                     st3 + p0)
+        if avg != NULL:
+            _running_mean(p1 - p0, s.n_averaged, avg + p0, theta + p0)
     if s.fit_intercept:
         o.weight_decay = 0.0
         o.l1 = 0.0
         o.decoupled = 0
         _step_range(s.optimizer, K, &o, theta + P, grad + P, st1 + P, st2 + P, st3 + P)
+    if avg != NULL:
+        _running_mean(K, s.n_averaged, avg + P, theta + P)
 
 
 cdef inline void _step_range(int optimizer, Py_ssize_t n, const skce_optim_options *o,
@@ -291,66 +383,142 @@ cdef inline void _step_range(int optimizer, Py_ssize_t n, const skce_optim_optio
             skce_adam_step_f32(n, o, p, g, st1, st2, st3)
 
 
-cdef int _batch_loss(Py_ssize_t n_blocks, const double *block_loss, const Py_ssize_t *bad,
-                     const int64_t *order, Py_ssize_t nb, const double *swb, double *total,
-                     double *weight, Py_ssize_t *info) noexcept nogil:
+cdef inline void _running_mean(Py_ssize_t n, int64_t count, floating *mean,
+                               const floating *p) noexcept nogil:
+    if floating is double:
+        skce_running_mean_f64(n, count, mean, p)
+    else:
+        skce_running_mean_f32(n, count, mean, p)
+
+
+cdef int _batch_loss(Py_ssize_t n_blocks, const Work *w, const int64_t *order, Py_ssize_t nb,
+                     double *total, double *weight, Py_ssize_t *info) noexcept nogil:
     """Adds a batch's block losses in block order to *total and its row
     weights to *weight; returns _BAD_TARGET (*info = the row of X),
     _NONFINITE, or _OK."""
     cdef double batch_loss = 0.0
     cdef Py_ssize_t blk, k
     for blk in range(n_blocks):
-        if bad[blk] >= 0:
-            info[0] = order[bad[blk]]
+        if w.bad[blk] >= 0:
+            info[0] = order[w.bad[blk]]
             return _BAD_TARGET
-        batch_loss += block_loss[blk]
+        batch_loss += w.block_loss[blk]
     if not isfinite(batch_loss):
         return _NONFINITE
     total[0] += batch_loss
     for k in range(nb):
-        weight[0] += swb[k]
+        weight[0] += w.swb[k]
     return _OK
 
 
-cdef void _update(Config *cfg, Py_ssize_t P, Py_ssize_t nb, const floating *G, floating *grad,
-                  floating *theta, floating *st1, floating *st2, floating *st3) noexcept nogil:
-    """With dW in grad[:P]: the intercept gradient, then one optimizer step."""
+cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_ssize_t cs,
+                        Py_ssize_t d, const int64_t *order, Py_ssize_t nb,
+                        const floating *theta, const Work *w, double *total, double *weight,
+                        Py_ssize_t *info) noexcept nogil:
+    """The loss of batch rows X[order[:nb]] (element strides rs, cs) under
+    parameters theta, added to *total (row weights to *weight); leaves the
+    rows in w.Xb and dloss/dZ in w.G.  Returns a status (see _batch_loss)."""
+    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
+    cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
+    cdef Py_ssize_t blk, r0, r1, k, j, c
+    cdef int64_t row
+    cdef int threads = _threads_for(<double>nb * (d + 1) * K, cfg.n_threads)
+    cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
+    cdef floating *Xb = <floating *>w.Xb
+    cdef floating *Z = <floating *>w.Z
+    for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+        r0 = blk * RB
+        r1 = min(r0 + RB, nb)
+        for k in range(r0, r1):
+            row = order[k]
+            if cs == 1:
+                if d > 0:
+                    memcpy(Xb + k * d, X + row * rs, d * sizeof(floating))
+            else:
+                for j in range(d):
+                    Xb[k * d + j] = X[row * rs + j * cs]
+            for c in range(K):
+                Z[k * K + c] = theta[P + c]
+            _gather_targets(cfg, k, row, w, <floating *>w.Yb)
+    # Z += Xb W (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).  One BLAS call
+    # outside the parallel regions: concurrent calls into OpenBLAS from
+    # OpenMP threads were measured 30x slower.
+    if d > 0:
+        _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, theta, <int>K, Xb, <int>d,
+              <floating>1.0, Z, <int>K)
+    for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+        r0 = blk * RB
+        r1 = min(r0 + RB, nb)
+        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, w.yb, <floating *>w.Yb, w.swb,
+                                       grad_scale, <floating *>w.G, &w.bad[blk])
+    return _batch_loss(n_blocks, w, order, nb, total, weight, info)
+
+
+cdef int _forward_csr(const Config *cfg, const floating *data, const index_t *indices,
+                      const index_t *indptr, Py_ssize_t d, const int64_t *order,
+                      Py_ssize_t nb, const floating *theta, const Work *w, double *total,
+                      double *weight, Py_ssize_t *info) noexcept nogil:
+    """_forward_dense for a CSR matrix (data, indices, indptr); no row buffer."""
+    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
+    cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
+    cdef Py_ssize_t blk, r0, r1, k, c, q, j, nnz = 0
+    cdef int64_t row
+    cdef floating v
+    cdef int threads
+    cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
+    cdef floating *Z = <floating *>w.Z
+    for k in range(nb):
+        row = order[k]
+        nnz += indptr[row + 1] - indptr[row]
+    threads = _threads_for(<double>(nnz + nb) * K, cfg.n_threads)
+    for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+        r0 = blk * RB
+        r1 = min(r0 + RB, nb)
+        for k in range(r0, r1):
+            row = order[k]
+            for c in range(K):
+                Z[k * K + c] = theta[P + c]
+            for q in range(indptr[row], indptr[row + 1]):
+                j = indices[q]
+                v = data[q]
+                for c in range(K):
+                    Z[k * K + c] += v * theta[j * K + c]
+            _gather_targets(cfg, k, row, w, <floating *>w.Yb)
+        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, w.yb, <floating *>w.Yb, w.swb,
+                                       grad_scale, <floating *>w.G, &w.bad[blk])
+    return _batch_loss(n_blocks, w, order, nb, total, weight, info)
+
+
+cdef void _update(Config *cfg, Py_ssize_t P, Py_ssize_t nb, const Work *w, const Params *pp,
+                  floating *grad) noexcept nogil:
+    """With dW in grad[:P] (grad = w.grad): the intercept gradient, then one
+    optimizer step."""
     if cfg.fit_intercept:
-        _intercept_grad(nb, cfg.n_outputs, G, grad + P)
+        _intercept_grad(nb, cfg.n_outputs, <const floating *>w.G, grad + P)
     cfg.step += 1
-    _optimizer_step(cfg, P, theta, grad, st1, st2, st3)
-
-
-cdef class _Batch:
-    """Per-batch work buffers (sized by the batch, never by the data set)."""
-    cdef object Xb, Z, G, Yb, yb, swb, grad, block_loss, bad
-
-    def __init__(self, Py_ssize_t B, Py_ssize_t d, Py_ssize_t K, dtype, bint dense,
-                 bint index_target):
-        self.Xb = np.empty((B if dense else 0, d), dtype=dtype)
-        self.Z = np.empty(B * K, dtype=dtype)
-        self.G = np.empty(B * K, dtype=dtype)
-        self.Yb = np.empty(0 if index_target else B * K, dtype=dtype)
-        self.yb = np.empty(B if index_target else 0, dtype=np.int64)
-        self.swb = np.empty(B)
-        self.grad = np.zeros(d * K + K, dtype=dtype)
-        self.block_loss = np.zeros((B + RB - 1) // RB)
-        self.bad = np.full((B + RB - 1) // RB, -1, dtype=np.intp)
+    _optimizer_step(cfg, P, pp, grad)
 
 
 def _check_state(s, Py_ssize_t size):
-    for name in ("theta", "state1", "state2", "state3"):
+    names = ("theta", "state1", "state2", "state3")
+    if s.average is not None:
+        names += ("average",)
+    for name in names:
         a = getattr(s, name)
         if a.shape != (size,) or not a.flags.c_contiguous:
             raise ValueError(f"solver state {name} must be C-contiguous of shape ({size},)")
 
 
-def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t batch_size):
+def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t batch_size,
+                bint train=True):
     """One epoch over the rows X[order] in minibatches of batch_size.
 
-    `s` (skce._solver_driver.SolverState) gives the settings, the targets
+    `s` (see skce.solver.epoch_settings) gives the settings, the targets
     (s.y class indices or s.Y rows), s.sample_weight and the flat parameter
-    and optimizer-state arrays, updated in place; s.step counts the steps.
+    and optimizer-state arrays, updated in place; s.step counts the steps;
+    with s.average, s.average becomes the mean of theta after each of the
+    s.n_averaged steps so far.  train=False takes no step: it only sums the
+    losses of the model (s.average when averaging, else s.theta).
     Returns (sum of the weighted row losses times s.loss_scale, sum of the
     row weights, status, info): status OK; NONFINITE when a batch loss was
     not finite (the epoch stopped before that step; info = position of the
@@ -361,159 +529,85 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t B = max(1, min(batch_size, n))
     _check_state(s, P + K)
-    dtype = np.float64 if floating is double else np.float32
-    cdef _Batch buf = _Batch(B, d, K, dtype, True, s.y is not None)
-    cdef floating[::1] theta = s.theta, st1 = s.state1, st2 = s.state2, st3 = s.state3
-    cdef floating[:, ::1] Xb = buf.Xb
-    cdef floating[::1] Z = buf.Z, G = buf.G, Yb = buf.Yb, grad = buf.grad
-    cdef int64_t[::1] yb = buf.yb
-    cdef double[::1] swb = buf.swb, block_loss = buf.block_loss
-    cdef Py_ssize_t[::1] bad = buf.bad
-    cdef const int64_t[::1] y_all = s.y
-    cdef const floating[:, ::1] Y_all = s.Y
-    cdef const double[::1] sw_all = s.sample_weight
-    cdef const int64_t *yp = &y_all[0] if y_all is not None and y_all.shape[0] else NULL
-    cdef const floating *Yp = &Y_all[0, 0] if Y_all is not None and Y_all.shape[0] else NULL
-    cdef const double *swp = &sw_all[0] if sw_all is not None else NULL
-    cdef int64_t *ybp = &yb[0] if yp != NULL else NULL
-    cdef floating *Ybp = &Yb[0] if Yp != NULL else NULL
-    cdef floating *thp = &theta[0]
-    cdef bint contiguous_rows = X.strides[1] == sizeof(floating)
-    cdef double total = 0.0, weight = 0.0, grad_scale
-    cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, j, c
-    cdef int threads
-    cdef int64_t row
+    cdef _Batch buf = _Batch(s, B, d, True, np.float64 if floating is double else np.float32)
+    cdef Params pp = _params(s)
+    cdef const floating *model = <const floating *>(
+        pp.theta if train or pp.avg == NULL else pp.avg)
+    cdef const floating *Xp = &X[0, 0] if n and d else NULL
+    cdef Py_ssize_t rs = X.strides[0] // sizeof(floating), cs = X.strides[1] // sizeof(floating)
+    cdef double total = 0.0, weight = 0.0
+    cdef Py_ssize_t start = 0, nb
     cdef int status = _OK
     cdef Py_ssize_t info = -1
-    if n == 0:
-        return 0.0, 0.0, _OK, -1
     with nogil:
-        start = 0
         while start < n:
             nb = min(B, n - start)
-            n_blocks = (nb + RB - 1) // RB
-            grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
-            threads = _threads_for(<double>nb * (d + 1) * K, cfg.n_threads)
-            for blk in prange(n_blocks, num_threads=threads, schedule="static"):
-                r0 = blk * RB
-                r1 = min(r0 + RB, nb)
-                for k in range(r0, r1):
-                    row = order[start + k]
-                    if contiguous_rows:
-                        memcpy(&Xb[k, 0], &X[row, 0], d * sizeof(floating))
-                    else:
-                        for j in range(d):
-                            Xb[k, j] = X[row, j]
-                    for c in range(K):
-                        Z[k * K + c] = thp[P + c]
-                    _gather_targets(&cfg, k, row, yp, Yp, swp, ybp, Ybp, &swb[0])
-            # Z += Xb W (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).  One BLAS
-            # call outside the parallel regions: concurrent calls into
-            # OpenBLAS from OpenMP threads were measured 30x slower.
-            if d > 0:
-                _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, thp, <int>K,
-                      &Xb[0, 0], <int>d, <floating>1.0, &Z[0], <int>K)
-            for blk in prange(n_blocks, num_threads=threads, schedule="static"):
-                r0 = blk * RB
-                r1 = min(r0 + RB, nb)
-                block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
-                                             grad_scale, &G[0], &bad[blk])
-            status = _batch_loss(n_blocks, &block_loss[0], &bad[0], &order[start], nb,
-                                 &swb[0], &total, &weight, &info)
+            status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, model, &buf.w,
+                                    &total, &weight, &info)
             if status != _OK:
                 if status == _NONFINITE:
                     info = start
                 break
-            # dW = Xbᵀ G, one BLAS call (as above)
-            if d > 0:
-                _gemm("N", "T", <int>K, <int>d, <int>nb, <floating>1.0, &G[0], <int>K,
-                      &Xb[0, 0], <int>d, <floating>0.0, &grad[0], <int>K)
-            _update(&cfg, P, nb, &G[0], &grad[0], thp, &st1[0], &st2[0], &st3[0])
+            if train:
+                # dW = Xbᵀ G, one BLAS call (as in _forward_dense)
+                if d > 0:
+                    _gemm("N", "T", <int>K, <int>d, <int>nb, <floating>1.0,
+                          <floating *>buf.w.G, <int>K, <floating *>buf.w.Xb, <int>d,
+                          <floating>0.0, <floating *>buf.w.grad, <int>K)
+                _update(&cfg, P, nb, &buf.w, &pp, <floating *>buf.w.grad)
             start += nb
     s.step = cfg.step
+    s.n_averaged = cfg.n_averaged
     return total * cfg.loss_scale, weight, status, info
 
 
 def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
               const index_t[::1] indptr, Py_ssize_t n_features, const int64_t[::1] order,
-              Py_ssize_t batch_size):
+              Py_ssize_t batch_size, bint train=True):
     """epoch_dense for a CSR matrix given by (data, indices, indptr)."""
     cdef Py_ssize_t n = order.shape[0], d = n_features
     cdef Config cfg = _config(s)
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t B = max(1, min(batch_size, n))
     _check_state(s, P + K)
-    dtype = np.float64 if floating is double else np.float32
-    cdef _Batch buf = _Batch(B, d, K, dtype, False, s.y is not None)
-    cdef floating[::1] theta = s.theta, st1 = s.state1, st2 = s.state2, st3 = s.state3
-    cdef floating[::1] Z = buf.Z, G = buf.G, Yb = buf.Yb, grad = buf.grad
-    cdef int64_t[::1] yb = buf.yb
-    cdef double[::1] swb = buf.swb, block_loss = buf.block_loss
-    cdef Py_ssize_t[::1] bad = buf.bad
-    cdef const int64_t[::1] y_all = s.y
-    cdef const floating[:, ::1] Y_all = s.Y
-    cdef const double[::1] sw_all = s.sample_weight
-    cdef const int64_t *yp = &y_all[0] if y_all is not None and y_all.shape[0] else NULL
-    cdef const floating *Yp = &Y_all[0, 0] if Y_all is not None and Y_all.shape[0] else NULL
-    cdef const double *swp = &sw_all[0] if sw_all is not None else NULL
-    cdef int64_t *ybp = &yb[0] if yp != NULL else NULL
-    cdef floating *Ybp = &Yb[0] if Yp != NULL else NULL
-    cdef floating *thp = &theta[0]
-    cdef double total = 0.0, weight = 0.0, grad_scale
-    cdef Py_ssize_t start, nb, n_blocks, blk, r0, r1, k, c, q, nnz
-    cdef int threads
+    cdef _Batch buf = _Batch(s, B, d, False, np.float64 if floating is double else np.float32)
+    cdef Params pp = _params(s)
+    cdef const floating *model = <const floating *>(
+        pp.theta if train or pp.avg == NULL else pp.avg)
+    cdef const floating *dp = &data[0] if data.shape[0] else NULL
+    cdef const index_t *ip = &indices[0] if indices.shape[0] else NULL
+    cdef floating *grad = <floating *>buf.w.grad
+    cdef const floating *G = <const floating *>buf.w.G
+    cdef double total = 0.0, weight = 0.0
+    cdef Py_ssize_t start = 0, nb, k, c, q, j
     cdef int64_t row
-    cdef Py_ssize_t j
     cdef floating v
     cdef int status = _OK
     cdef Py_ssize_t info = -1
-    if n == 0:
-        return 0.0, 0.0, _OK, -1
     with nogil:
-        start = 0
         while start < n:
             nb = min(B, n - start)
-            n_blocks = (nb + RB - 1) // RB
-            grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
-            nnz = 0
-            for k in range(nb):
-                row = order[start + k]
-                nnz += indptr[row + 1] - indptr[row]
-            threads = _threads_for(<double>(nnz + nb) * K, cfg.n_threads)
-            for blk in prange(n_blocks, num_threads=threads, schedule="static"):
-                r0 = blk * RB
-                r1 = min(r0 + RB, nb)
-                for k in range(r0, r1):
-                    row = order[start + k]
-                    for c in range(K):
-                        Z[k * K + c] = thp[P + c]
-                    for q in range(indptr[row], indptr[row + 1]):
-                        j = indices[q]
-                        v = data[q]
-                        for c in range(K):
-                            Z[k * K + c] += v * thp[j * K + c]
-                    _gather_targets(&cfg, k, row, yp, Yp, swp, ybp, Ybp, &swb[0])
-                block_loss[blk] = _loss_rows(&cfg, r0, r1, &Z[0], ybp, Ybp, &swb[0],
-                                             grad_scale, &G[0], &bad[blk])
-            status = _batch_loss(n_blocks, &block_loss[0], &bad[0], &order[start], nb,
-                                 &swb[0], &total, &weight, &info)
+            status = _forward_csr(&cfg, dp, ip, &indptr[0], d, &order[start], nb, model,
+                                  &buf.w, &total, &weight, &info)
             if status != _OK:
                 if status == _NONFINITE:
                     info = start
                 break
-            # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
-            for q in range(P):
-                grad[q] = 0
-            for k in range(nb):
-                row = order[start + k]
-                for q in range(indptr[row], indptr[row + 1]):
-                    j = indices[q]
-                    v = data[q]
-                    for c in range(K):
-                        grad[j * K + c] += v * G[k * K + c]
-            _update(&cfg, P, nb, &G[0], &grad[0], thp, &st1[0], &st2[0], &st3[0])
+            if train:
+                # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
+                for q in range(P):
+                    grad[q] = 0
+                for k in range(nb):
+                    row = order[start + k]
+                    for q in range(indptr[row], indptr[row + 1]):
+                        j = indices[q]
+                        v = data[q]
+                        for c in range(K):
+                            grad[j * K + c] += v * G[k * K + c]
+                _update(&cfg, P, nb, &buf.w, &pp, grad)
             start += nb
     s.step = cfg.step
+    s.n_averaged = cfg.n_averaged
     return total * cfg.loss_scale, weight, status, info
 
 
@@ -525,8 +619,9 @@ def optimizer_step(s, floating[::1] grad):
     cdef Py_ssize_t K = cfg.n_outputs
     cdef Py_ssize_t P = grad.shape[0] - K
     _check_state(s, P + K)
-    cdef floating[::1] theta = s.theta, st1 = s.state1, st2 = s.state2, st3 = s.state3
+    cdef Params pp = _params(s)
     cfg.step += 1
     with nogil:
-        _optimizer_step(&cfg, P, &theta[0], &grad[0], &st1[0], &st2[0], &st3[0])
+        _optimizer_step(&cfg, P, &pp, &grad[0])
     s.step = cfg.step
+    s.n_averaged = cfg.n_averaged

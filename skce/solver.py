@@ -108,7 +108,9 @@ class SolverState:
     calls: theta = [W.ravel(), b] (W of shape (n_features, n_outputs)), the
     optimizer buffers (SGD momentum; Adam's first and second moments and
     their running maximum), the step count and the current base learning
-    rate (lowered by learning_rate="adaptive")."""
+    rate (lowered by learning_rate="adaptive").  With averaging, `average`
+    is the mean of theta over the steps of the last epoch: the model that is
+    evaluated and returned, while training goes on from theta."""
     theta: np.ndarray
     state1: np.ndarray
     state2: np.ndarray
@@ -116,9 +118,10 @@ class SolverState:
     step: int = 0
     eta: float = 0.0
     eta0: float = 0.0   # the eta0 that eta started from
+    average: np.ndarray = None
 
     @classmethod
-    def new(cls, n_features, n_outputs, dtype, eta, coef=None, intercept=None):
+    def new(cls, n_features, n_outputs, dtype, eta, coef=None, intercept=None, average=False):
         P = n_features * n_outputs
         theta = np.zeros(P + n_outputs, dtype=dtype)
         if coef is not None:
@@ -126,23 +129,46 @@ class SolverState:
         if intercept is not None:
             theta[P:] = intercept
         zeros = [np.zeros_like(theta) for _ in range(3)]
-        return cls(theta, *zeros, step=0, eta=eta, eta0=eta)
+        return cls(theta, *zeros, step=0, eta=eta, eta0=eta,
+                   average=theta.copy() if average else None)
+
+    @property
+    def model(self):
+        """The parameters of the model: the epoch average, else theta."""
+        return self.theta if self.average is None else self.average
+
+    def _arrays(self):
+        return (self.theta, self.state1, self.state2, self.state3, self.average)
 
     def copy(self):
-        return SolverState(self.theta.copy(), self.state1.copy(), self.state2.copy(),
-                           self.state3.copy(), self.step, self.eta, self.eta0)
+        return SolverState(*[None if a is None else a.copy() for a in self._arrays()[:4]],
+                           self.step, self.eta, self.eta0,
+                           None if self.average is None else self.average.copy())
+
+    def restore(self, saved):
+        """Put back the arrays of `saved` (a copy of this state) in place."""
+        for a, b in zip(self._arrays(), saved._arrays()):
+            if a is not None:
+                a[:] = b
 
     def astype(self, dtype):
         if self.theta.dtype == dtype:
             return self
-        conv = [a.astype(dtype) for a in (self.theta, self.state1, self.state2, self.state3)]
-        return SolverState(*conv, step=self.step, eta=self.eta, eta0=self.eta0)
+        conv = [None if a is None else a.astype(dtype) for a in self._arrays()]
+        return SolverState(*conv[:4], step=self.step, eta=self.eta, eta0=self.eta0,
+                           average=conv[4])
+
+    def set_model(self, theta):
+        """Set theta (and the average) to the given parameters."""
+        self.theta[:] = theta
+        if self.average is not None:
+            self.average[:] = theta
 
     def coef_intercept(self, n_features, n_outputs):
-        """(coef (n_outputs, n_features), intercept (n_outputs,)) as new arrays."""
+        """The model's (coef (n_outputs, n_features), intercept (n_outputs,)) as new arrays."""
         P = n_features * n_outputs
-        return (self.theta[:P].reshape(n_features, n_outputs).T.copy(),
-                self.theta[P:].copy())
+        return (self.model[:P].reshape(n_features, n_outputs).T.copy(),
+                self.model[P:].copy())
 
 
 @dataclass
@@ -175,10 +201,12 @@ class _EpochSettings:
     amsgrad: bool
     decoupled: bool
     step: int
+    n_averaged: int
     theta: np.ndarray = field(repr=False)
     state1: np.ndarray = field(repr=False)
     state2: np.ndarray = field(repr=False)
     state3: np.ndarray = field(repr=False)
+    average: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     Y: np.ndarray = field(repr=False)
     sample_weight: np.ndarray = field(repr=False)
@@ -210,8 +238,8 @@ def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_
         dampening=float(opt.dampening), beta1=float(opt.beta_1), beta2=float(opt.beta_2),
         eps=float(opt.epsilon), nesterov=bool(opt.nesterov), amsgrad=bool(opt.amsgrad),
         decoupled=opt.solver == "adam" and bool(opt.decoupled_weight_decay),
-        step=int(state.step), theta=state.theta, state1=state.state1, state2=state.state2,
-        state3=state.state3, y=loss.y, Y=loss.Y, sample_weight=sample_weight)
+        step=int(state.step), n_averaged=0, theta=state.theta, state1=state.state1,
+        state2=state.state2, state3=state.state3, average=state.average, y=loss.y, Y=loss.Y, sample_weight=sample_weight)
 
 
 _controller = None
@@ -246,14 +274,14 @@ def _single_threaded_blas():
                 _blas_limiter = None
 
 
-def _run_epoch(X, order, batch_size, settings):
+def _run_epoch(X, order, batch_size, settings, train=True):
     if sp.issparse(X):
         indices, indptr = X.indices, X.indptr
         if indices.dtype != indptr.dtype:   # rare: the compiled loop takes one index type
             indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
         return _solver.epoch_csr(settings, X.data, indices, indptr, X.shape[1], order,
-                                 batch_size)
-    return _solver.epoch_dense(settings, X, order, batch_size)
+                                 batch_size, train)
+    return _solver.epoch_dense(settings, X, order, batch_size, train)
 
 
 def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_size=256,
@@ -301,25 +329,37 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     converged = False
     epoch = 0
     t_start = time.perf_counter()
+
+    def diverged(message):
+        state.restore(start_state)
+        return TrainingDiverged(message + " The model was left unchanged")
+
     # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
     # KMeans does): no oversubscription, and results independent of threads.
     with _single_threaded_blas():
         for epoch in range(1, max_iter + 1):
             order = rng.permutation(rows) if shuffle else rows
+            settings.n_averaged = 0   # the average restarts every epoch
             total, weight, status, info = _run_epoch(X, order, batch_size, settings)
             if status == _solver.NONFINITE:
-                state.theta[:] = start_state.theta
-                state.state1[:], state.state2[:], state.state3[:] = (
-                    start_state.state1, start_state.state2, start_state.state3)
-                raise TrainingDiverged(
+                raise diverged(
                     f"the training loss became NaN or infinite in epoch {epoch} (batch starting "
                     f"at row {int(order[info])}) with learning rate {settings.eta:g} "
                     f"(solver={opt.solver!r}): the learning rate is too large for this data. "
                     "Lower eta0 (e.g. by 10x), standardize X (e.g. with StandardScaler), "
-                    "or use solver='adam'. The model was left unchanged")
+                    "or use solver='adam'.")
             if status == _solver.BAD_TARGET:
                 raise ValueError(f"target of row {info} is out of range for the loss")
-            W = state.theta[:n_features * K]
+            if state.average is not None:
+                # the minibatch losses were those of the iterates: the objective
+                # is that of the averaged model, in one pass without steps
+                total, weight, status, info = _run_epoch(X, rows, batch_size, settings,
+                                                         train=False)
+                if status == _solver.NONFINITE:
+                    raise diverged(f"the averaged model's loss overflowed in epoch {epoch} "
+                                   f"with learning rate {settings.eta:g}: lower eta0 or "
+                                   "standardize X.")
+            W = state.model[:n_features * K]
             objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
             loss_curve.append(objective)
             score = None
@@ -342,7 +382,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
             if validation_score is not None:
                 improved = tol is None or score > best_score + tol
                 if score > best_score:
-                    best_score, best_theta = score, state.theta.copy()
+                    best_score, best_theta = score, state.model.copy()
             else:
                 improved = tol is None or objective < best_loss - tol
             best_loss = min(best_loss, objective)
@@ -358,16 +398,12 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                         converged = True
                         break
     if best_theta is not None:
-        state.theta[:] = best_theta
+        state.set_model(best_theta)
     state.step = settings.step
     state.eta = settings.eta
-    if not np.isfinite(state.theta).all():   # defensive: a finite loss, yet overflowed weights
-        restored = start_state
-        state.theta[:], state.state1[:] = restored.theta, restored.state1
-        state.state2[:], state.state3[:] = restored.state2, restored.state3
-        raise TrainingDiverged(
-            f"the weights overflowed with learning rate {settings.eta:g}: lower eta0 or "
-            "standardize X. The model was left unchanged")
+    if not np.isfinite(state.model).all():   # defensive: a finite loss, yet overflowed weights
+        raise diverged(f"the weights overflowed with learning rate {settings.eta:g}: lower "
+                       "eta0 or standardize X.")
     if check_convergence and not converged and max_iter > 1 and tol is not None:
         warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
                       "has not converged; consider increasing max_iter or eta0",

@@ -64,3 +64,17 @@ SKCE_DISPATCH void SFX(skce_adam_step)(ptrdiff_t n, const skce_optim_options *o,
         p[k] = SFX(soft_threshold)(w, l1 * step_size / denom);
     }
 }
+
+SKCE_DISPATCH void SFX(skce_running_mean)(ptrdiff_t n, int64_t count, REAL *restrict mean,
+                                          const REAL *restrict p)
+{
+    if (count <= 1) {
+        for (ptrdiff_t k = 0; k < n; k++)
+            mean[k] = p[k];
+        return;
+    }
+    const REAL w = (REAL)(1.0 / (double)count);
+    SKCE_SIMD
+    for (ptrdiff_t k = 0; k < n; k++)
+        mean[k] += w * (p[k] - mean[k]);
+}

@@ -161,8 +161,11 @@ typedef struct {
     void skce_sgd_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p, const REAL *g, \
         REAL *buf);                                                                           \
     void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
-        const REAL *g, REAL *m, REAL *v, REAL *vmax);
+        const REAL *g, REAL *m, REAL *v, REAL *vmax);                                         \
+    void skce_running_mean##SFX(ptrdiff_t n, int64_t count, REAL *mean, const REAL *p);
 
+/* skce_running_mean: folds p into mean, the mean of count - 1 earlier
+ * parameter vectors (count = 1: mean = p exactly). */
 SKCE_DECLARE_OPTIM(double, _f64)
 SKCE_DECLARE_OPTIM(float, _f32)
 #undef SKCE_DECLARE_OPTIM

@@ -217,9 +217,9 @@ def test_float32_input_is_not_copied(monkeypatch):
     seen = []
     real = _solver.epoch_dense
 
-    def spy(s, Xe, order, bs):
+    def spy(s, Xe, order, bs, *args):
         seen.append(Xe)
-        return real(s, Xe, order, bs)
+        return real(s, Xe, order, bs, *args)
     monkeypatch.setattr(_solver, "epoch_dense", spy)
     SoftmaxClassifier(max_iter=2, tol=None).fit(X, y)
     assert seen and all(np.shares_memory(a, X) for a in seen)

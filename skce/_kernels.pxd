@@ -146,6 +146,11 @@ cdef extern from "skce_kernels.h" nogil:
         const float *g, float *m, float *v, float *vmax)
     void skce_running_mean_f64(Py_ssize_t n, int64_t count, double *mean, const double *p)
     void skce_running_mean_f32(Py_ssize_t n, int64_t count, float *mean, const float *p)
+    # ---- minibatch rows (rows.c) ----
+    void skce_gather_rows_f64(Py_ssize_t n, Py_ssize_t n_ahead, const int64_t *order,
+        const double *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d, double *out)
+    void skce_gather_rows_f32(Py_ssize_t n, Py_ssize_t n_ahead, const int64_t *order,
+        const float *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d, float *out)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_BLOCK
     Py_ssize_t SKCE_NTX_KW

@@ -20,7 +20,6 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t
 from libc.math cimport isfinite, cos, pow, M_PI
-from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
@@ -412,15 +411,16 @@ cdef int _batch_loss(Py_ssize_t n_blocks, const Work *w, const int64_t *order, P
 
 
 cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_ssize_t cs,
-                        Py_ssize_t d, const int64_t *order, Py_ssize_t nb,
+                        Py_ssize_t d, const int64_t *order, Py_ssize_t nb, Py_ssize_t n_ahead,
                         const floating *theta, const Work *w, double *total, double *weight,
                         Py_ssize_t *info) noexcept nogil:
     """The loss of batch rows X[order[:nb]] (element strides rs, cs) under
     parameters theta, added to *total (row weights to *weight); leaves the
-    rows in w.Xb and dloss/dZ in w.G.  Returns a status (see _batch_loss)."""
+    rows in w.Xb and dloss/dZ in w.G.  order has n_ahead entries (the rows
+    after the batch are prefetched).  Returns a status (see _batch_loss)."""
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
-    cdef Py_ssize_t blk, r0, r1, k, j, c
+    cdef Py_ssize_t blk, r0, r1, k, c
     cdef int64_t row
     cdef int threads = _threads_for(<double>nb * (d + 1) * K, cfg.n_threads)
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
@@ -429,14 +429,12 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
+        if floating is double:
+            skce_gather_rows_f64(r1 - r0, n_ahead - r0, order + r0, X, rs, cs, d, Xb + r0 * d)
+        else:
+            skce_gather_rows_f32(r1 - r0, n_ahead - r0, order + r0, X, rs, cs, d, Xb + r0 * d)
         for k in range(r0, r1):
             row = order[k]
-            if cs == 1:
-                if d > 0:
-                    memcpy(Xb + k * d, X + row * rs, d * sizeof(floating))
-            else:
-                for j in range(d):
-                    Xb[k * d + j] = X[row * rs + j * cs]
             for c in range(K):
                 Z[k * K + c] = theta[P + c]
             _gather_targets(cfg, k, row, w, <floating *>w.Yb)
@@ -542,8 +540,8 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     with nogil:
         while start < n:
             nb = min(B, n - start)
-            status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, model, &buf.w,
-                                    &total, &weight, &info)
+            status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
+                                    &buf.w, &total, &weight, &info)
             if status != _OK:
                 if status == _NONFINITE:
                     info = start

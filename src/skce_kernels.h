@@ -170,6 +170,19 @@ SKCE_DECLARE_OPTIM(double, _f64)
 SKCE_DECLARE_OPTIM(float, _f32)
 #undef SKCE_DECLARE_OPTIM
 
+/* ---- Minibatch rows (rows.c) ----
+ *
+ * out[k, :] = x[order[k], :] for k < n (x with element strides rs, cs; out
+ * packed, d columns).  order holds n_ahead >= n valid entries: rows past n
+ * are prefetched for the next call. */
+#define SKCE_DECLARE_ROWS(REAL, SFX)                                                          \
+    void skce_gather_rows##SFX(ptrdiff_t n, ptrdiff_t n_ahead, const int64_t *order,         \
+        const REAL *x, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t d, REAL *out);
+
+SKCE_DECLARE_ROWS(double, _f64)
+SKCE_DECLARE_ROWS(float, _f32)
+#undef SKCE_DECLARE_ROWS
+
 /* The instruction set the kernels run with on this CPU, as text. */
 const char *skce_simd_level(void);
 

@@ -151,6 +151,17 @@ cdef extern from "skce_kernels.h" nogil:
         const double *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d, double *out)
     void skce_gather_rows_f32(Py_ssize_t n, Py_ssize_t n_ahead, const int64_t *order,
         const float *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d, float *out)
+    # ---- minibatch products with few outputs (dense.c) ----
+    void skce_small_k_logits_f64(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, const double *A,
+        Py_ssize_t lda, const double *W, double *Z)
+    void skce_small_k_logits_f32(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, const float *A,
+        Py_ssize_t lda, const float *W, float *Z)
+    void skce_small_k_weight_grad_f64(Py_ssize_t n, Py_ssize_t j0, Py_ssize_t j1,
+        Py_ssize_t K, const double *A, Py_ssize_t lda, const double *G, double *D)
+    void skce_small_k_weight_grad_f32(Py_ssize_t n, Py_ssize_t j0, Py_ssize_t j1,
+        Py_ssize_t K, const float *A, Py_ssize_t lda, const float *G, float *D)
+    void skce_pad_columns_f64(Py_ssize_t rows, Py_ssize_t K, const double *src, double *dst)
+    void skce_pad_columns_f32(Py_ssize_t rows, Py_ssize_t K, const float *src, float *dst)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_BLOCK
     Py_ssize_t SKCE_NTX_KW

@@ -34,6 +34,20 @@ ctypedef fused index_t:
 # step: fixed, never derived from n_threads.
 cdef Py_ssize_t RB = 64
 cdef Py_ssize_t PC = 8192
+# Features per parallel chunk of the weight gradient (small-K kernels).
+cdef Py_ssize_t FB = 16
+# Dense batches with at most 3 SIMD vectors of outputs (12 in float64, 24 in
+# float32) use skce's products (dense.c): ~1.3x faster than OpenBLAS there,
+# slower beyond (measured at 10 and 26 outputs).  small_k_max lowers the limit.
+cdef Py_ssize_t small_k_max = 24
+
+
+def _set_small_k_max(Py_ssize_t k):
+    """Set the most outputs for skce's own batch products (0: always BLAS);
+    returns the previous value.  For tests and benchmarks."""
+    global small_k_max
+    previous, small_k_max = small_k_max, k
+    return previous
 # Multiply-adds below which a parallel region costs more than it saves
 # (thread wake-up is ~10 us, far more on a busy machine): smaller work runs
 # on fewer threads.  The partition stays the same, so results do not change.
@@ -136,15 +150,17 @@ cdef inline double _learning_rate(const Config *s) noexcept nogil:
 
 
 cdef double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floating *Z,
-                       const int64_t *yb, const floating *Yb, const double *swb,
-                       double grad_scale, floating *G, Py_ssize_t *bad) noexcept nogil:
-    """Weighted loss of batch rows [r0, r1) and their gradient (times grad_scale) into G."""
+                       Py_ssize_t ldz, const int64_t *yb, const floating *Yb,
+                       const double *swb, double grad_scale, floating *G,
+                       Py_ssize_t *bad) noexcept nogil:
+    """Weighted loss of batch rows [r0, r1) and their gradient (times grad_scale) into G
+    (Z and G with row stride ldz, Yb with n_outputs)."""
     cdef Py_ssize_t K = s.n_outputs
     cdef skce_shape shape
     cdef skce_ce_options ce
     cdef skce_strides3 s3
     cdef skce_ew_options ew
-    cdef skce_strides_nrl snrl
+    cdef skce_strides_nrl snrl, ys
     cdef skce_margin_options mo
     cdef skce_strides2 s2
     cdef int flags = 0
@@ -158,9 +174,9 @@ cdef double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floa
         ce.ignore_index = -100   # targets were checked to lie in [0, K)
         ce.label_smoothing = s.label_smoothing
         ce.grad_scale = grad_scale
-        s3.sample = K
+        s3.sample = ldz
         s3.cls = 1
-        s3.pos = K
+        s3.pos = ldz
         if floating is double:
             return skce_ce_index_block_f64(r0, r1, &shape, &ce, Z, s3, yb, NULL, G, s3)
         else:
@@ -174,7 +190,7 @@ cdef double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floa
         mo.grad_scale = grad_scale
         mo.p = 2 if s.squared else 1
         mo.crammer_singer = s.crammer_singer
-        s2.sample = K
+        s2.sample = ldz
         s2.cls = 1
         if floating is double:
             return skce_multi_margin_block_f64(r0, r1, &mo, Z, s2, yb, NULL, G, s2, bad)
@@ -187,28 +203,31 @@ cdef double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floa
     ew.margin = s.margin
     ew.delta = s.delta
     ew.squared = s.squared
-    snrl.sample = K
-    snrl.row = K
+    snrl.sample = ldz
+    snrl.row = ldz
     snrl.col = 1
+    ys.sample = K
+    ys.row = K
+    ys.col = 1
     if floating is double:
         if s.loss == _BCE:
-            return skce_bce_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, snrl,
+            return skce_bce_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, snrl,
                                       NULL, G, snrl)
         if s.loss == _SQUARED:
-            return skce_mse_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
+            return skce_mse_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
         if s.loss == _HUBER:
-            return skce_huber_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
-        return skce_hinge_block_f64(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl,
+            return skce_huber_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
+        return skce_hinge_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl,
                                     &flags)
     else:
         if s.loss == _BCE:
-            return skce_bce_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, snrl,
+            return skce_bce_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, snrl,
                                       NULL, G, snrl)
         if s.loss == _SQUARED:
-            return skce_mse_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
+            return skce_mse_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
         if s.loss == _HUBER:
-            return skce_huber_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl)
-        return skce_hinge_block_f32(r0, r1, &ew, Z, snrl, Yb, snrl, NULL, snrl, NULL, G, snrl,
+            return skce_huber_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
+        return skce_hinge_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl,
                                     &flags)
 
 
@@ -230,6 +249,8 @@ cdef struct Work:
     void *G             # (B, K) dloss/dZ
     void *Yb            # (B, K) targets (when Y is used)
     void *grad          # (d * K + K,) gradient of theta
+    void *Wp            # (d, ldz) W with zero-padded columns (small-K kernels), or NULL
+    Py_ssize_t ldz      # row stride of Z and G
     int64_t *yb         # (B,) class indices (when y is used)
     double *swb         # (B,) row weights
     double *block_loss  # per block of RB rows
@@ -253,10 +274,15 @@ cdef class _Batch:
 
     def __init__(self, s, Py_ssize_t B, Py_ssize_t d, bint dense, dtype):
         cdef Py_ssize_t K = s.n_outputs, n_blocks = (B + RB - 1) // RB
+        cdef Py_ssize_t vl = 32 // np.dtype(dtype).itemsize
         index_target = s.y is not None
+        # few outputs: skce's own products (dense.c), rows padded to whole vectors
+        small_k = dense and K <= min(small_k_max, 3 * vl)
+        ldz = (K + vl - 1) // vl * vl if small_k else K
         Xb = np.empty((B if dense else 0, d), dtype=dtype)
-        Z = np.empty(B * K, dtype=dtype)
-        G = np.empty(B * K, dtype=dtype)
+        Z = np.zeros(B * ldz, dtype=dtype)
+        G = np.zeros(B * ldz, dtype=dtype)
+        Wp = np.zeros(d * ldz if small_k else 0, dtype=dtype)
         Yb = np.empty(0 if index_target else B * K, dtype=dtype)
         yb = np.empty(B if index_target else 0, dtype=np.int64)
         swb = np.empty(B)
@@ -264,12 +290,15 @@ cdef class _Batch:
         block_loss = np.zeros(n_blocks)
         bad = np.full(n_blocks, -1, dtype=np.intp)
         # the targets too, so that the pointers below stay valid
-        self.arrays = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, s.y, s.Y, s.sample_weight)
+        self.arrays = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, Wp, s.y, s.Y,
+                       s.sample_weight)
         self.w.Xb = _data(Xb)
         self.w.Z = _data(Z)
         self.w.G = _data(G)
         self.w.Yb = _data(Yb)
         self.w.grad = _data(grad)
+        self.w.Wp = _data(Wp) if small_k else NULL
+        self.w.ldz = ldz
         self.w.yb = <int64_t *>_data(yb)
         self.w.swb = <double *>_data(swb)
         self.w.block_loss = <double *>_data(block_loss)
@@ -292,14 +321,14 @@ cdef inline void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, con
     w.swb[k] = w.sw[row] if w.sw != NULL else 1.0
 
 
-cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G,
+cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G, Py_ssize_t ldg,
                           floating *db) noexcept nogil:
     cdef Py_ssize_t k, c
     cdef double acc
     for c in range(K):
         acc = 0.0
         for k in range(B):
-            acc += G[k * K + c]
+            acc += G[k * ldg + c]
         db[c] = <floating>acc
 
 
@@ -410,14 +439,56 @@ cdef int _batch_loss(Py_ssize_t n_blocks, const Work *w, const int64_t *order, P
     return _OK
 
 
+cdef inline void _pad_columns(Py_ssize_t rows, Py_ssize_t K, const floating *src,
+                              floating *dst) noexcept nogil:
+    if floating is double:
+        skce_pad_columns_f64(rows, K, src, dst)
+    else:
+        skce_pad_columns_f32(rows, K, src, dst)
+
+
+cdef inline void _small_k_logits(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, const floating *A,
+                                 Py_ssize_t lda, const floating *W,
+                                 floating *Z) noexcept nogil:
+    if floating is double:
+        skce_small_k_logits_f64(n, d, K, A, lda, W, Z)
+    else:
+        skce_small_k_logits_f32(n, d, K, A, lda, W, Z)
+
+
+cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
+                             const floating *A, Py_ssize_t lda, const Work *w,
+                             floating *grad) noexcept nogil:
+    """dW = Aᵀ G into grad[:d K] (A: the batch's rows, see _forward_dense)."""
+    cdef Py_ssize_t K = cfg.n_outputs
+    cdef Py_ssize_t n_chunks = (d + FB - 1) // FB
+    cdef Py_ssize_t ch, j0
+    cdef const floating *G = <const floating *>w.G
+    if d == 0:
+        return
+    if w.Wp == NULL:   # many outputs: one BLAS call (as in _forward_dense)
+        _gemm("N", "T", <int>K, <int>d, <int>nb, <floating>1.0, G, <int>K, A, <int>lda,
+              <floating>0.0, grad, <int>K)
+        return
+    # features split in fixed chunks; each dW[j] is its own sum over the rows
+    for ch in prange(n_chunks, num_threads=_threads_for(<double>nb * d * K, cfg.n_threads),
+                     schedule="static"):
+        j0 = ch * FB
+        if floating is double:
+            skce_small_k_weight_grad_f64(nb, j0, min(j0 + FB, d), K, A, lda, G, grad)
+        else:
+            skce_small_k_weight_grad_f32(nb, j0, min(j0 + FB, d), K, A, lda, G, grad)
+
+
 cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_ssize_t cs,
                         Py_ssize_t d, const int64_t *order, Py_ssize_t nb, Py_ssize_t n_ahead,
                         const floating *theta, const Work *w, double *total, double *weight,
-                        Py_ssize_t *info) noexcept nogil:
+                        Py_ssize_t *info, const floating **A, Py_ssize_t *lda) noexcept nogil:
     """The loss of batch rows X[order[:nb]] (element strides rs, cs) under
-    parameters theta, added to *total (row weights to *weight); leaves the
-    rows in w.Xb and dloss/dZ in w.G.  order has n_ahead entries (the rows
-    after the batch are prefetched).  Returns a status (see _batch_loss)."""
+    parameters theta, added to *total (row weights to *weight); dloss/dZ is
+    left in w.G and the batch's rows in the matrix *A (leading dimension
+    *lda): w.Xb, or X itself.  order has n_ahead entries (the rows after the
+    batch are prefetched).  Returns a status (see _batch_loss)."""
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
     cdef Py_ssize_t blk, r0, r1, k, c
@@ -426,28 +497,47 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
     cdef floating *Xb = <floating *>w.Xb
     cdef floating *Z = <floating *>w.Z
+    # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
+    # are a matrix already: BLAS reads them in place, nothing is gathered
+    cdef bint in_place = d > 0 and cs == 1 and rs >= d
+    k = 1
+    while in_place and k < nb:
+        in_place = order[k] == order[k - 1] + 1
+        k += 1
+    cdef Py_ssize_t ldz = w.ldz
+    cdef floating *Wp = <floating *>w.Wp
+    cdef const floating *Ab
+    A[0] = X + order[0] * rs if in_place else Xb
+    lda[0] = rs if in_place else d
+    Ab = A[0]
+    if Wp != NULL:
+        _pad_columns(d, K, theta, Wp)
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
-        if floating is double:
+        if in_place:
+            pass
+        elif floating is double:
             skce_gather_rows_f64(r1 - r0, n_ahead - r0, order + r0, X, rs, cs, d, Xb + r0 * d)
         else:
             skce_gather_rows_f32(r1 - r0, n_ahead - r0, order + r0, X, rs, cs, d, Xb + r0 * d)
         for k in range(r0, r1):
             row = order[k]
             for c in range(K):
-                Z[k * K + c] = theta[P + c]
+                Z[k * ldz + c] = theta[P + c]
             _gather_targets(cfg, k, row, w, <floating *>w.Yb)
-    # Z += Xb W (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).  One BLAS call
-    # outside the parallel regions: concurrent calls into OpenBLAS from
-    # OpenMP threads were measured 30x slower.
-    if d > 0:
-        _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, theta, <int>K, Xb, <int>d,
-              <floating>1.0, Z, <int>K)
+        if Wp != NULL:   # Z += Xb W for the block's rows, while they are in cache
+            _small_k_logits(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
+    # Z += Xb W for many outputs (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).
+    # One BLAS call outside the parallel regions: concurrent calls into
+    # OpenBLAS from OpenMP threads were measured 30x slower.
+    if Wp == NULL and d > 0:
+        _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, theta, <int>K, Ab,
+              <int>lda[0], <floating>1.0, Z, <int>K)
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
-        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, w.yb, <floating *>w.Yb, w.swb,
+        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w.yb, <floating *>w.Yb, w.swb,
                                        grad_scale, <floating *>w.G, &w.bad[blk])
     return _batch_loss(n_blocks, w, order, nb, total, weight, info)
 
@@ -482,7 +572,7 @@ cdef int _forward_csr(const Config *cfg, const floating *data, const index_t *in
                 for c in range(K):
                     Z[k * K + c] += v * theta[j * K + c]
             _gather_targets(cfg, k, row, w, <floating *>w.Yb)
-        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, w.yb, <floating *>w.Yb, w.swb,
+        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, K, w.yb, <floating *>w.Yb, w.swb,
                                        grad_scale, <floating *>w.G, &w.bad[blk])
     return _batch_loss(n_blocks, w, order, nb, total, weight, info)
 
@@ -492,7 +582,7 @@ cdef void _update(Config *cfg, Py_ssize_t P, Py_ssize_t nb, const Work *w, const
     """With dW in grad[:P] (grad = w.grad): the intercept gradient, then one
     optimizer step."""
     if cfg.fit_intercept:
-        _intercept_grad(nb, cfg.n_outputs, <const floating *>w.G, grad + P)
+        _intercept_grad(nb, cfg.n_outputs, <const floating *>w.G, w.ldz, grad + P)
     cfg.step += 1
     _optimizer_step(cfg, P, pp, grad)
 
@@ -533,6 +623,8 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
         pp.theta if train or pp.avg == NULL else pp.avg)
     cdef const floating *Xp = &X[0, 0] if n and d else NULL
     cdef Py_ssize_t rs = X.strides[0] // sizeof(floating), cs = X.strides[1] // sizeof(floating)
+    cdef const floating *A = NULL
+    cdef Py_ssize_t lda = 0
     cdef double total = 0.0, weight = 0.0
     cdef Py_ssize_t start = 0, nb
     cdef int status = _OK
@@ -541,17 +633,13 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
         while start < n:
             nb = min(B, n - start)
             status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
-                                    &buf.w, &total, &weight, &info)
+                                    &buf.w, &total, &weight, &info, &A, &lda)
             if status != _OK:
                 if status == _NONFINITE:
                     info = start
                 break
             if train:
-                # dW = Xbᵀ G, one BLAS call (as in _forward_dense)
-                if d > 0:
-                    _gemm("N", "T", <int>K, <int>d, <int>nb, <floating>1.0,
-                          <floating *>buf.w.G, <int>K, <floating *>buf.w.Xb, <int>d,
-                          <floating>0.0, <floating *>buf.w.grad, <int>K)
+                _weight_grad_dense(&cfg, nb, d, A, lda, &buf.w, <floating *>buf.w.grad)
                 _update(&cfg, P, nb, &buf.w, &pp, <floating *>buf.w.grad)
             start += nb
     s.step = cfg.step

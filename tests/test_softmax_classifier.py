@@ -539,3 +539,29 @@ def test_partial_fit_with_averaging_continues_from_the_iterate(digits):
     a.set_params(average=False).partial_fit(X[:64], y[:64])
     np.testing.assert_array_equal(a.coef_.T.ravel(),
                                   a._solver_state.theta[:a.coef_.size])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_classes", [2, 3, 5, 10, 13, 26])
+def test_small_output_products_match_blas(dtype, n_classes):
+    """Dense batches with few outputs use skce's own products (src/dense.c):
+    the same model as with BLAS's gemm, for every padding of the outputs, odd
+    row and feature counts, C and Fortran order and in-place (shuffle=False)
+    batches."""
+    rng = np.random.default_rng(n_classes)
+    X = rng.standard_normal((203, 37)).astype(dtype)
+    y = rng.integers(0, n_classes, len(X))
+    y[:n_classes] = np.arange(n_classes)
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    for Xv, shuffle in [(X, True), (np.asfortranarray(X), True), (X, False)]:
+        kw = dict(random_state=0, max_iter=3, tol=None, batch_size=50, shuffle=shuffle)
+        previous = _solver._set_small_k_max(0)
+        try:
+            ref = SoftmaxClassifier(**kw).fit(Xv, y)
+        finally:
+            _solver._set_small_k_max(previous)
+        ours = SoftmaxClassifier(**kw).fit(Xv, y)
+        scale = np.abs(ref.coef_).max()
+        np.testing.assert_allclose(ours.coef_, ref.coef_, atol=tol * scale, rtol=0)
+        np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=tol * scale, rtol=0)
+        assert ours.loss_curve_[-1] == pytest.approx(ref.loss_curve_[-1], rel=tol)

@@ -1,0 +1,174 @@
+/* Minibatch products with few outputs, instantiated by dense.c for REAL =
+ * double and float:
+ *     Z[r, :K] += A[r, :] W          (logits; W is d x Kp, zero-padded)
+ *     D[j, :K]  = sum_r A[r, j] G[r, :]   (weight gradient, rows j0 .. j1)
+ * A is row-major with leading dimension lda; Z and G have row stride Kp
+ * (K rounded up to whole SIMD vectors; the padding columns of G are read,
+ * their results dropped).  With K around 10, BLAS runs these skinny shapes
+ * at a fraction of the machine's speed (OpenBLAS dgemm: ~10 GFLOP/s here);
+ * these kernels keep a 4 x (up to 3 vectors) block of results in registers.
+ * Each result is a sum in a fixed order (over j, resp. r), so any split of
+ * the rows (forward) or of the features (backward) gives the same bits. */
+
+typedef REAL SFX(skce_vec) __attribute__((vector_size(32)));
+#define V SFX(skce_vec)
+#define VL ((ptrdiff_t)(32 / sizeof(REAL)))
+
+SKCE_INLINE V SFX(loadv)(const REAL *p)
+{
+    V v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Adds the first nc lanes of acc (NV vectors) to out[0 .. nc). */
+SKCE_INLINE void SFX(add_lanes)(REAL *restrict out, const V *acc, int nv, ptrdiff_t nc)
+{
+    REAL tmp[3 * 32 / sizeof(REAL)];
+    memcpy(tmp, acc, (size_t)nv * sizeof(V));
+    for (ptrdiff_t c = 0; c < nc; c++)
+        out[c] += tmp[c];
+}
+
+SKCE_INLINE void SFX(set_lanes)(REAL *restrict out, const V *acc, int nv, ptrdiff_t nc)
+{
+    REAL tmp[3 * 32 / sizeof(REAL)];
+    memcpy(tmp, acc, (size_t)nv * sizeof(V));
+    for (ptrdiff_t c = 0; c < nc; c++)
+        out[c] = tmp[c];
+}
+
+/* Z[r, c0 .. c0 + nc) += A[r, :] W[:, c0 ..] for r < n, NV vectors of outputs. */
+#define SKCE_FWD(NV)                                                                          \
+    SKCE_INLINE void SFX(fwd_##NV)(ptrdiff_t n, ptrdiff_t d, const REAL *A, ptrdiff_t lda,    \
+                                   const REAL *W, ptrdiff_t Kp, ptrdiff_t c0, ptrdiff_t nc,   \
+                                   REAL *Z)                                                   \
+    {                                                                                         \
+        ptrdiff_t r = 0;                                                                      \
+        for (; r + 4 <= n; r += 4) {                                                          \
+            const REAL *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;     \
+            V acc[4][NV];                                                                     \
+            memset(acc, 0, sizeof acc);                                                       \
+            for (ptrdiff_t j = 0; j < d; j++) {                                               \
+                /* NV vectors of W, then one broadcast at a time: 4 NV + NV + 1 <= 16  \
+                 * registers, no accumulator spilled */                                       \
+                V wv[NV];                                                                     \
+                for (int v = 0; v < NV; v++)                                                  \
+                    wv[v] = SFX(loadv)(W + j * Kp + c0 + v * VL);                             \
+                const REAL x0 = a0[j];                                                        \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[0][v] += x0 * wv[v];                                                  \
+                const REAL x1 = a1[j];                                                        \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[1][v] += x1 * wv[v];                                                  \
+                const REAL x2 = a2[j];                                                        \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[2][v] += x2 * wv[v];                                                  \
+                const REAL x3 = a3[j];                                                        \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[3][v] += x3 * wv[v];                                                  \
+            }                                                                                 \
+            for (int i = 0; i < 4; i++)                                                       \
+                SFX(add_lanes)(Z + (r + i) * Kp + c0, acc[i], NV, nc);                        \
+        }                                                                                     \
+        for (; r < n; r++) {                                                                  \
+            const REAL *a0 = A + r * lda;                                                     \
+            V acc[NV];                                                                        \
+            memset(acc, 0, sizeof acc);                                                       \
+            for (ptrdiff_t j = 0; j < d; j++)                                                 \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[v] += a0[j] * SFX(loadv)(W + j * Kp + c0 + v * VL);                   \
+            SFX(add_lanes)(Z + r * Kp + c0, acc, NV, nc);                                     \
+        }                                                                                     \
+    }
+
+/* D[j, c0 .. c0 + nc) = sum_r A[r, j] G[r, c0 ..] for j0 <= j < j1. */
+#define SKCE_BWD(NV)                                                                          \
+    SKCE_INLINE void SFX(bwd_##NV)(ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, const REAL *A,    \
+                                   ptrdiff_t lda, const REAL *G, ptrdiff_t Kp, ptrdiff_t c0,  \
+                                   ptrdiff_t nc, REAL *D, ptrdiff_t K)                        \
+    {                                                                                         \
+        ptrdiff_t j = j0;                                                                     \
+        for (; j + 4 <= j1; j += 4) {                                                         \
+            V acc[4][NV];                                                                     \
+            memset(acc, 0, sizeof acc);                                                       \
+            for (ptrdiff_t r = 0; r < n; r++) {                                               \
+                const REAL *a = A + r * lda + j;                                              \
+                V gv[NV];                                                                     \
+                for (int v = 0; v < NV; v++)                                                  \
+                    gv[v] = SFX(loadv)(G + r * Kp + c0 + v * VL);                             \
+                for (int i = 0; i < 4; i++) {                                                 \
+                    const REAL x = a[i];                                                      \
+                    for (int v = 0; v < NV; v++)                                              \
+                        acc[i][v] += x * gv[v];                                               \
+                }                                                                             \
+            }                                                                                 \
+            for (int i = 0; i < 4; i++)                                                       \
+                SFX(set_lanes)(D + (j + i) * K + c0, acc[i], NV, nc);                         \
+        }                                                                                     \
+        for (; j < j1; j++) {                                                                 \
+            V acc[NV];                                                                        \
+            memset(acc, 0, sizeof acc);                                                       \
+            for (ptrdiff_t r = 0; r < n; r++)                                                 \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[v] += A[r * lda + j] * SFX(loadv)(G + r * Kp + c0 + v * VL);          \
+            SFX(set_lanes)(D + j * K + c0, acc, NV, nc);                                      \
+        }                                                                                     \
+    }
+
+SKCE_FWD(1)
+SKCE_FWD(2)
+SKCE_FWD(3)
+SKCE_BWD(1)
+SKCE_BWD(2)
+SKCE_BWD(3)
+#undef SKCE_FWD
+#undef SKCE_BWD
+
+SKCE_DISPATCH void SFX(skce_small_k_logits)(ptrdiff_t n, ptrdiff_t d, ptrdiff_t K,
+                                            const REAL *A, ptrdiff_t lda, const REAL *W,
+                                            REAL *Z)
+{
+    const ptrdiff_t Kp = SKCE_PADDED_K(K, VL);
+    for (ptrdiff_t c0 = 0; c0 < Kp; c0 += 3 * VL) {
+        const ptrdiff_t nv = (Kp - c0) / VL < 3 ? (Kp - c0) / VL : 3;
+        const ptrdiff_t nc = K - c0 < nv * VL ? K - c0 : nv * VL;
+        if (nv == 3)
+            SFX(fwd_3)(n, d, A, lda, W, Kp, c0, nc, Z);
+        else if (nv == 2)
+            SFX(fwd_2)(n, d, A, lda, W, Kp, c0, nc, Z);
+        else
+            SFX(fwd_1)(n, d, A, lda, W, Kp, c0, nc, Z);
+    }
+}
+
+SKCE_DISPATCH void SFX(skce_small_k_weight_grad)(ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1,
+                                                 ptrdiff_t K, const REAL *A, ptrdiff_t lda,
+                                                 const REAL *G, REAL *D)
+{
+    const ptrdiff_t Kp = SKCE_PADDED_K(K, VL);
+    for (ptrdiff_t c0 = 0; c0 < Kp; c0 += 3 * VL) {
+        const ptrdiff_t nv = (Kp - c0) / VL < 3 ? (Kp - c0) / VL : 3;
+        const ptrdiff_t nc = K - c0 < nv * VL ? K - c0 : nv * VL;
+        if (nv == 3)
+            SFX(bwd_3)(n, j0, j1, A, lda, G, Kp, c0, nc, D, K);
+        else if (nv == 2)
+            SFX(bwd_2)(n, j0, j1, A, lda, G, Kp, c0, nc, D, K);
+        else
+            SFX(bwd_1)(n, j0, j1, A, lda, G, Kp, c0, nc, D, K);
+    }
+}
+
+/* dst (rows x Kp) = src (rows x K), padding columns zero. */
+void SFX(skce_pad_columns)(ptrdiff_t rows, ptrdiff_t K, const REAL *src, REAL *dst)
+{
+    const ptrdiff_t Kp = SKCE_PADDED_K(K, VL);
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        memcpy(dst + r * Kp, src + r * K, (size_t)K * sizeof(REAL));
+        for (ptrdiff_t c = K; c < Kp; c++)
+            dst[r * Kp + c] = 0;
+    }
+}
+
+#undef V
+#undef VL

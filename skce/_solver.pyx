@@ -88,6 +88,7 @@ cdef enum:
     _OK = 0
     _NONFINITE = 1
     _BAD_TARGET = 2
+    _PARTIAL_GRAD = 3   # internal: OK, and the batch's dW is in per-block partials
 OK, NONFINITE, BAD_TARGET = _OK, _NONFINITE, _BAD_TARGET
 
 
@@ -545,20 +546,29 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
 cdef int _forward_csr(const Config *cfg, const floating *data, const index_t *indices,
                       const index_t *indptr, Py_ssize_t d, const int64_t *order,
                       Py_ssize_t nb, const floating *theta, const Work *w, double *total,
-                      double *weight, Py_ssize_t *info) noexcept nogil:
-    """_forward_dense for a CSR matrix (data, indices, indptr); no row buffer."""
+                      double *weight, Py_ssize_t *info, floating *partial) noexcept nogil:
+    """_forward_dense for a CSR matrix (data, indices, indptr); no row buffer.
+    With `partial` (n_blocks x d K), also each block's share of dW = Xbᵀ G,
+    scattered while the block's rows are in cache; returns _PARTIAL_GRAD
+    then, or scatters nothing when it is cheaper to do serially afterwards."""
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
     cdef Py_ssize_t blk, r0, r1, k, c, q, j, nnz = 0
     cdef int64_t row
     cdef floating v
-    cdef int threads
+    cdef int threads, status
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
     cdef floating *Z = <floating *>w.Z
     for k in range(nb):
         row = order[k]
         nnz += indptr[row + 1] - indptr[row]
     threads = _threads_for(<double>(nnz + nb) * K, cfg.n_threads)
+    # zeroing the block partials costs n_blocks d K: worth it only when the
+    # scatter itself (nnz K) is at least as much work
+    if partial != NULL and n_blocks * P > nnz * K:
+        partial = NULL
+    cdef floating *G = <floating *>w.G
+    cdef floating *part
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
@@ -573,8 +583,22 @@ cdef int _forward_csr(const Config *cfg, const floating *data, const index_t *in
                     Z[k * K + c] += v * theta[j * K + c]
             _gather_targets(cfg, k, row, w, <floating *>w.Yb)
         w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, K, w.yb, <floating *>w.Yb, w.swb,
-                                       grad_scale, <floating *>w.G, &w.bad[blk])
-    return _batch_loss(n_blocks, w, order, nb, total, weight, info)
+                                       grad_scale, G, &w.bad[blk])
+        if partial != NULL:
+            part = partial + blk * P
+            for q in range(P):
+                part[q] = 0
+            for k in range(r0, r1):
+                row = order[k]
+                for q in range(indptr[row], indptr[row + 1]):
+                    j = indices[q]
+                    v = data[q]
+                    for c in range(K):
+                        part[j * K + c] += v * G[k * K + c]
+    status = _batch_loss(n_blocks, w, order, nb, total, weight, info)
+    if status == _OK and partial != NULL:
+        return _PARTIAL_GRAD
+    return status
 
 
 cdef void _update(Config *cfg, Py_ssize_t P, Py_ssize_t nb, const Work *w, const Params *pp,
@@ -665,16 +689,32 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
     cdef floating *grad = <floating *>buf.w.grad
     cdef const floating *G = <const floating *>buf.w.G
     cdef double total = 0.0, weight = 0.0
-    cdef Py_ssize_t start = 0, nb, k, c, q, j
+    cdef Py_ssize_t start = 0, nb, k, c, q, j, blk
     cdef int64_t row
     cdef floating v
     cdef int status = _OK
     cdef Py_ssize_t info = -1
+    # per-block shares of dW (parallel scatter), when they stay small
+    cdef Py_ssize_t n_blocks = (B + RB - 1) // RB
+    partial_arr = np.empty(n_blocks * P if train and n_blocks * P <= (1 << 22) else 0,
+                           dtype=np.float64 if floating is double else np.float32)
+    cdef floating *partial = <floating *>_data(partial_arr)
     with nogil:
         while start < n:
             nb = min(B, n - start)
             status = _forward_csr(&cfg, dp, ip, &indptr[0], d, &order[start], nb, model,
-                                  &buf.w, &total, &weight, &info)
+                                  &buf.w, &total, &weight, &info, partial)
+            if status == _PARTIAL_GRAD:
+                # dW = the blocks' shares added in block order (deterministic)
+                status = _OK
+                for q in range(P):
+                    grad[q] = partial[q]
+                for blk in range(1, (nb + RB - 1) // RB):
+                    for q in range(P):
+                        grad[q] += partial[blk * P + q]
+                _update(&cfg, P, nb, &buf.w, &pp, grad)
+                start += nb
+                continue
             if status != _OK:
                 if status == _NONFINITE:
                     info = start

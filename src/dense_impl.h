@@ -38,6 +38,13 @@ SKCE_INLINE void SFX(set_lanes)(REAL *restrict out, const V *acc, int nv, ptrdif
         out[c] = tmp[c];
 }
 
+SKCE_INLINE void SFX(prefetch_rows)(const REAL *a, ptrdiff_t lda, ptrdiff_t d)
+{
+    for (int i = 0; i < 4; i++)
+        for (ptrdiff_t j = 0; j < d; j += 64 / (ptrdiff_t)sizeof(REAL))
+            __builtin_prefetch(a + i * lda + j, 0, 3);
+}
+
 /* Z[r, c0 .. c0 + nc) += A[r, :] W[:, c0 ..] for r < n, NV vectors of outputs. */
 #define SKCE_FWD(NV)                                                                          \
     SKCE_INLINE void SFX(fwd_##NV)(ptrdiff_t n, ptrdiff_t d, const REAL *A, ptrdiff_t lda,    \
@@ -49,6 +56,8 @@ SKCE_INLINE void SFX(set_lanes)(REAL *restrict out, const V *acc, int nv, ptrdif
             const REAL *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;     \
             V acc[4][NV];                                                                     \
             memset(acc, 0, sizeof acc);                                                       \
+            if (r + 8 <= n)   /* A may be X itself, streamed from memory: the next rows */    \
+                SFX(prefetch_rows)(A + (r + 4) * lda, lda, d);                                \
             for (ptrdiff_t j = 0; j < d; j++) {                                               \
                 /* NV vectors of W, then one broadcast at a time: 4 NV + NV + 1 <= 16  \
                  * registers, no accumulator spilled */                                       \

@@ -5,7 +5,8 @@ many outputs, its encoded targets) and its hyperparameters as an
 `OptimizerSpec`, then calls `train`.  Each epoch runs in compiled code
 without the GIL (`skce._solver`); Python is entered once per epoch for the
 stopping rules, the adaptive learning rate, validation scores and verbose
-output.
+output output.  With averaging (SolverState.average) the model is the mean of
+each epoch's iterates while training continues from the last iterate.
 
 Objective minimised (W: (n_features, n_outputs), b not regularized)::
 
@@ -298,6 +299,10 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     count the cosine schedule spans (default max_iter).  callback(epoch, coef,
     intercept, objective), when given, is called after every epoch (its time
     is not the training's); a true return value stops training.
+
+    With state.average (averaging), the model is the mean of the iterates of
+    each epoch, and the objective is computed for it in a pass without steps
+    (train=False); otherwise it is the mean of the epoch's minibatch losses.
 
     Raises TrainingDiverged if a batch loss is not finite; `state` is then
     left as it was before the call.

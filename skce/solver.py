@@ -5,7 +5,7 @@ many outputs, its encoded targets) and its hyperparameters as an
 `OptimizerSpec`, then calls `train`.  Each epoch runs in compiled code
 without the GIL (`skce._solver`); Python is entered once per epoch for the
 stopping rules, the adaptive learning rate, validation scores and verbose
-output output.  With averaging (SolverState.average) the model is the mean of
+output.  With averaging (SolverState.average) the model is the mean of
 each epoch's iterates while training continues from the last iterate.
 
 Objective minimised (W: (n_features, n_outputs), b not regularized)::

@@ -66,6 +66,8 @@ SKCE_INLINE void skce_t4_f32(skce_v4f *r0, skce_v4f *r1, skce_v4f *r2, skce_v4f 
 #define IDX int64_t
 #define V4 skce_v4d
 #define V4I skce_v4l
+#define ACC double
+#define LOG_ACC skce_log_f64
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
@@ -73,6 +75,8 @@ SKCE_INLINE void skce_t4_f32(skce_v4f *r0, skce_v4f *r1, skce_v4f *r2, skce_v4f 
 #undef IDX
 #undef V4
 #undef V4I
+#undef ACC
+#undef LOG_ACC
 
 #define REAL float
 #define SFX(name) name##_f32
@@ -80,6 +84,8 @@ SKCE_INLINE void skce_t4_f32(skce_v4f *r0, skce_v4f *r1, skce_v4f *r2, skce_v4f 
 #define IDX int32_t
 #define V4 skce_v4f
 #define V4I skce_v4i
+#define ACC float
+#define LOG_ACC skce_log_f32
 #include "softmax_impl.h"
 #undef REAL
 #undef SFX
@@ -87,6 +93,8 @@ SKCE_INLINE void skce_t4_f32(skce_v4f *r0, skce_v4f *r1, skce_v4f *r2, skce_v4f 
 #undef IDX
 #undef V4
 #undef V4I
+#undef ACC
+#undef LOG_ACC
 
 double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,
     const int64_t *target, const double *class_weight, const double *sample_weight,

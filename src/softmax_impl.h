@@ -1,5 +1,7 @@
 /* Softmax-family kernels, instantiated by softmax.c for REAL = double and
- * REAL = float (SFX(name) appends _f64 / _f32, EXP is the matching exp).
+ * REAL = float (SFX(name) appends _f64 / _f32, EXP is the matching exp;
+ * ACC and LOG_ACC are the per-row arithmetic of the training hot path:
+ * double for double, float for float).
  *
  * Rows are handled in tiles: the row maxima are subtracted into a small
  * buffer, one long vectorized loop takes exp of the whole tile (short rows
@@ -336,7 +338,9 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
 {
     REAL buf[SKCE_TILE];
     REAL mt[SKCE_TILE_ROWS], xt[SKCE_TILE_ROWS], lbuf[SKCE_TILE_ROWS];
-    double st[SKCE_TILE_ROWS], wt[SKCE_TILE_ROWS], a[SKCE_TILE_ROWS], gt[SKCE_TILE_ROWS];
+    /* per-row sums and factors in ACC: double for double, float for float
+     * (sums of <= 64 terms in [0, 1], as torch; float keeps all 8 lanes) */
+    ACC st[SKCE_TILE_ROWS], wt[SKCE_TILE_ROWS], a[SKCE_TILE_ROWS], gt[SKCE_TILE_ROWS];
     int ti[SKCE_TILE_ROWS];   /* target class, -1 for ignored rows (32-bit: vectorizes with float) */
     const ptrdiff_t C = shape->n_classes;
     const ptrdiff_t per_tile = SFX(tile_rows)(C);
@@ -366,7 +370,7 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
                 ptrdiff_t i, d;
                 SKCE_ROW_INDEX(q0 + k, shape, i, d);
                 (void)d;
-                wt[k] = (cw && ti[k] >= 0 ? cw[ti[k]] : 1.0) * (sw ? sw[i] : 1.0);
+                wt[k] = (ACC)((cw && ti[k] >= 0 ? cw[ti[k]] : 1.0) * (sw ? sw[i] : 1.0));
             }
         } else {
             SKCE_SIMD
@@ -377,9 +381,9 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
         const IDX ni = (IDX)n;
         SKCE_SIMD
         for (IDX k = 0; k < ni; k++) xt[k] = buf[(IDX)(ti[k] >= 0 ? ti[k] : 0) * ni + k];
-        /* exp(x - max) and the row sums (in double) */
+        /* exp(x - max) and the row sums */
         SKCE_SIMD
-        for (ptrdiff_t k = 0; k < n; k++) st[k] = 0.0;
+        for (ptrdiff_t k = 0; k < n; k++) st[k] = 0;
         /* The next tile's input and gradient rows are prefetched meanwhile, a
          * share per class, so that memory traffic overlaps this compute-bound
          * loop instead of stalling the next tile's loads and stores.  Past
@@ -407,7 +411,7 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
             for (ptrdiff_t k = 0; k < n; k++) {
                 const REAL v = EXP(bj[k] - mt[k]);
                 bj[k] = v;
-                st[k] += (double)v;
+                st[k] += v;
             }
             for (ptrdiff_t l = j * pf_xl / C; l < (j + 1) * pf_xl / C; l++)
                 __builtin_prefetch((const void *)(pf_x + 64 * (uintptr_t)l), 0, 3);
@@ -423,16 +427,17 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
         for (IDX k = 0; k < ni; k++) {
             const int valid = ti[k] >= 0;
             const IDX tc = valid ? ti[k] : 0;
-            const double s = st[k];
-            const double w = wt[k];
-            const double l = w * (((double)mt[k] - (double)xt[k]) + skce_log_f64(s));
+            const ACC s = st[k];
+            const ACC w = wt[k];
+            /* in double: max - x_t may exceed the float range (+-3e38 logits) */
+            const double l = (double)w * (((double)mt[k] - (double)xt[k]) + (double)LOG_ACC(s));
             const double loss = valid ? l : 0.0;
             lo[k] = (REAL)loss;
             total += loss;
-            const double bk = valid ? w * scale : 0.0;
-            const double ak = bk / s;
+            const ACC bk = valid ? w * (ACC)scale : 0;
+            const ACC ak = bk / s;
             a[k] = ak;
-            gt[k] = ak * (double)buf[tc * ni + k] - bk;
+            gt[k] = ak * (ACC)buf[tc * ni + k] - bk;
         }
         if (!grad) continue;
         if (shape->n_pos == 1) {
@@ -445,7 +450,7 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
                 const ptrdiff_t C4 = C & ~(ptrdiff_t)3;
                 ptrdiff_t k = 0;
                 for (; k + 4 <= n; k += 4) {
-                    skce_v4d ak;
+                    V4 ak;   /* ACC is REAL here: lanes of a[] match those of V4 */
                     memcpy(&ak, a + k, sizeof ak);
                     REAL *restrict gk = g0 + k * rs;
                     for (ptrdiff_t j = 0; j < C4; j += 4) {
@@ -454,30 +459,36 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
                         memcpy(&v1, buf + (j + 1) * n + k, sizeof v1);
                         memcpy(&v2, buf + (j + 2) * n + k, sizeof v2);
                         memcpy(&v3, buf + (j + 3) * n + k, sizeof v3);
-                        v0 = __builtin_convertvector(ak * __builtin_convertvector(v0, skce_v4d), V4);
-                        v1 = __builtin_convertvector(ak * __builtin_convertvector(v1, skce_v4d), V4);
-                        v2 = __builtin_convertvector(ak * __builtin_convertvector(v2, skce_v4d), V4);
-                        v3 = __builtin_convertvector(ak * __builtin_convertvector(v3, skce_v4d), V4);
+                        v0 *= ak;
+                        v1 *= ak;
+                        v2 *= ak;
+                        v3 *= ak;
                         SFX(skce_t4)(&v0, &v1, &v2, &v3);
                         memcpy(gk + j, &v0, sizeof v0);
                         memcpy(gk + rs + j, &v1, sizeof v1);
                         memcpy(gk + 2 * rs + j, &v2, sizeof v2);
                         memcpy(gk + 3 * rs + j, &v3, sizeof v3);
                     }
-                    for (ptrdiff_t j = C4; j < C; j++)
-                        for (int c = 0; c < 4; c++)
-                            gk[c * rs + j] = (REAL)(a[k + c] * (double)buf[j * n + k + c]);
+                    for (ptrdiff_t j = C4; j < C; j++) {
+                        V4 v;
+                        memcpy(&v, buf + j * n + k, sizeof v);
+                        v *= ak;
+                        gk[j] = v[0];
+                        gk[rs + j] = v[1];
+                        gk[2 * rs + j] = v[2];
+                        gk[3 * rs + j] = v[3];
+                    }
                 }
                 for (; k < n; k++)
                     for (ptrdiff_t j = 0; j < C; j++)
-                        g0[k * rs + j] = (REAL)(a[k] * (double)buf[j * n + k]);
+                        g0[k * rs + j] = (REAL)(a[k] * (ACC)buf[j * n + k]);
             } else
 #endif
             for (ptrdiff_t j = 0; j < C; j++) {
                 REAL *restrict dst = g0 + j * gs.cls;
                 const REAL *restrict src = buf + j * n;
                 SKCE_SIMD
-                for (ptrdiff_t k = 0; k < n; k++) dst[k * rs] = (REAL)(a[k] * (double)src[k]);
+                for (ptrdiff_t k = 0; k < n; k++) dst[k * rs] = (REAL)(a[k] * (ACC)src[k]);
             }
             for (ptrdiff_t k = 0; k < n; k++)
                 g0[k * rs + (ti[k] >= 0 ? ti[k] : 0) * gs.cls] = (REAL)gt[k];
@@ -485,7 +496,7 @@ SKCE_INLINE double SFX(ce_index_tiles)(ptrdiff_t r0, ptrdiff_t r1, const skce_sh
             for (ptrdiff_t k = 0; k < n; k++) {
                 REAL *gr = (REAL *)SFX(row_ptr)(grad, gs, shape, q0 + k);
                 for (ptrdiff_t j = 0; j < C; j++)
-                    gr[j * gs.cls] = (REAL)(a[k] * (double)buf[j * n + k]);
+                    gr[j * gs.cls] = (REAL)(a[k] * (ACC)buf[j * n + k]);
                 gr[(ti[k] >= 0 ? ti[k] : 0) * gs.cls] = (REAL)gt[k];
             }
         }

@@ -26,6 +26,7 @@ the derived quantity itself):
              SGDRegressor vs LinearRegressor on make_regression(500_000, 100).
   epoch      one SoftmaxClassifier epoch on the dense synthetic train set vs
              one X @ W (d x C) plus one G.T @ X with numpy, in the same run;
+             epochs at batch_size=4096 and 16384 on 1 and T threads (speed-up);
              an a9a epoch in CSR vs the same data dense; peak memory of fit on
              float32 X vs the size of X, in a subprocess: peak RSS during fit
              minus RSS before it (Linux: VmHWM reset through
@@ -62,12 +63,12 @@ TARGET_GAP = 0.003  # LogisticRegression's test accuracy - 0.3 pt
 
 FULL = dict(kernel_rows=1_000_000, synthetic_rows=300_000, letter_cap=None,
             regression_rows=500_000, peak_rows=500_000, max_epochs=200, torch_epochs=None,
-            epoch_epochs=4,
+            epoch_epochs=4, large_batches=(4096, 16384),
             lr_curve=(5, 10, 20, 50, 100, 200), sgd_curve=(1, 2, 5, 10),
             svc_curve=(10, 100))
 QUICK = dict(kernel_rows=20_000, synthetic_rows=6_000, letter_cap=3_000,
              regression_rows=5_000, peak_rows=20_000, max_epochs=100, torch_epochs=10,
-             epoch_epochs=3,
+             epoch_epochs=3, large_batches=(512,),
              lr_curve=(5,), sgd_curve=(1,), svc_curve=())
 
 
@@ -444,7 +445,7 @@ def regressors(table, data, repeat, T):
 # epoch cost and memory
 # ---------------------------------------------------------------------------
 
-def epoch_time(X, y, epochs, T, average=True):
+def epoch_time(X, y, epochs, T, average=True, batch_size=None):
     """Median seconds of one SoftmaxClassifier epoch (constant rate, no stopping),
     from the gaps between epoch callbacks.  With average (the default) an
     epoch includes the pass that evaluates the averaged model."""
@@ -452,6 +453,8 @@ def epoch_time(X, y, epochs, T, average=True):
 
     est = SoftmaxClassifier(learning_rate="constant", tol=None, max_iter=epochs,
                             random_state=0, n_jobs=T)
+    if batch_size is not None:
+        est.set_params(batch_size=batch_size)
     if "average" in est.get_params():
         est.set_params(average=average)
     if not _accepts_callback(est):  # an older skce: the mean over the fit
@@ -486,6 +489,15 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
         table.add(task, "numpy X @ W + G.T @ X (1 BLAS thread)", t_blas1)
         t_blas = min(t_blas, t_blas1)
         table.set_ref(task, who)
+        # thread scaling where a batch has work enough for T threads
+        speed_up = {}
+        for big in sizes["large_batches"]:
+            t_big = {n: epoch_time(Xtr, ytr, sizes["epoch_epochs"], n, average=False,
+                                   batch_size=big) for n in sorted({1, T})}
+            for n, t in t_big.items():
+                table.add(task, f"skce epoch, synthetic dense, batch_size={big}, {_thr(n)}", t,
+                          note="average=False")
+            speed_up[big] = t_big[1] / t_big[T]
     if a9a is None:
         note("a9a not found: the CSR vs dense epoch is skipped")
     else:
@@ -503,6 +515,9 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
                   note="dense synthetic train set; the faster numpy row")
         table.add("ratios", "skce epoch + evaluation pass / (X @ W + G.T @ X)",
                   ratio=t_epoch_avg / t_blas, note="average=True (default)")
+        for big, r in speed_up.items():
+            table.add("ratios", f"skce epoch speed-up 1 -> {T} threads, batch_size={big}",
+                      ratio=r, note="dense synthetic")
 
 
 # Linux: the peak RSS (VmHWM) is reset to the current RSS by writing 5 to

@@ -34,8 +34,6 @@ ctypedef fused index_t:
 # step: fixed, never derived from n_threads.
 cdef Py_ssize_t RB = 64
 cdef Py_ssize_t PC = 8192
-# Features per parallel chunk of the weight gradient (small-K kernels).
-cdef Py_ssize_t FB = 16
 # Dense batches with at most 3 SIMD vectors of outputs (12 in float64, 24 in
 # float32) use skce's products (dense.c): ~1.3x faster than OpenBLAS there,
 # slower beyond (measured at 10 and 26 outputs).  small_k_max lowers the limit.
@@ -52,6 +50,13 @@ def _set_small_k_max(Py_ssize_t k):
 # (thread wake-up is ~10 us, far more on a busy machine): smaller work runs
 # on fewer threads.  The partition stays the same, so results do not change.
 cdef double MIN_WORK_PER_THREAD = 131072.0
+
+
+def _set_min_work_per_thread(double work):
+    """Set MIN_WORK_PER_THREAD; returns the previous value.  For benchmarks."""
+    global MIN_WORK_PER_THREAD
+    previous, MIN_WORK_PER_THREAD = MIN_WORK_PER_THREAD, work
+    return previous
 
 
 cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
@@ -462,8 +467,9 @@ cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
                              floating *grad) noexcept nogil:
     """dW = Aᵀ G into grad[:d K] (A: the batch's rows, see _forward_dense)."""
     cdef Py_ssize_t K = cfg.n_outputs
-    cdef Py_ssize_t n_chunks = (d + FB - 1) // FB
-    cdef Py_ssize_t ch, j0
+    cdef int threads = _threads_for(<double>nb * d * K, cfg.n_threads)
+    cdef Py_ssize_t groups = (d + 3) // 4
+    cdef Py_ssize_t t, j0, j1
     cdef const floating *G = <const floating *>w.G
     if d == 0:
         return
@@ -471,14 +477,16 @@ cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
         _gemm("N", "T", <int>K, <int>d, <int>nb, <floating>1.0, G, <int>K, A, <int>lda,
               <floating>0.0, grad, <int>K)
         return
-    # features split in fixed chunks; each dW[j] is its own sum over the rows
-    for ch in prange(n_chunks, num_threads=_threads_for(<double>nb * d * K, cfg.n_threads),
-                     schedule="static"):
-        j0 = ch * FB
+    # each thread one even share of the features, in groups of 4 (the kernel's
+    # register block); each dW[j] is its own sum over the rows, so the split
+    # does not change results
+    for t in prange(threads, num_threads=threads, schedule="static"):
+        j0 = min(d, 4 * (t * groups // threads))
+        j1 = min(d, 4 * ((t + 1) * groups // threads))
         if floating is double:
-            skce_small_k_weight_grad_f64(nb, j0, min(j0 + FB, d), K, A, lda, G, grad)
+            skce_small_k_weight_grad_f64(nb, j0, j1, K, A, lda, G, grad)
         else:
-            skce_small_k_weight_grad_f32(nb, j0, min(j0 + FB, d), K, A, lda, G, grad)
+            skce_small_k_weight_grad_f32(nb, j0, j1, K, A, lda, G, grad)
 
 
 cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_ssize_t cs,

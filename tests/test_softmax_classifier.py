@@ -225,15 +225,18 @@ def test_float32_input_is_not_copied(monkeypatch):
     assert seen and all(np.shares_memory(a, X) for a in seen)
 
 
-def test_results_do_not_depend_on_n_jobs():
+@pytest.mark.parametrize("n_features, n_jobs", [(120, 2), (101, 3)])
+def test_results_do_not_depend_on_n_jobs(n_features, n_jobs):
+    # batches large enough for several threads in every parallel region; 101
+    # features split unevenly between 3 threads in the weight gradient
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((6000, 120))
+    X = rng.standard_normal((6000, n_features))
     y = (X[:, :10] @ rng.standard_normal((10, 7))).argmax(1)
     kw = dict(random_state=3, max_iter=3, tol=None, batch_size=1024)
     a = SoftmaxClassifier(n_jobs=1, **kw).fit(X, y)
-    b = SoftmaxClassifier(n_jobs=2, **kw).fit(X, y)
+    b = SoftmaxClassifier(n_jobs=n_jobs, **kw).fit(X, y)
     assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.intercept_, b.intercept_)
-    c = SoftmaxClassifier(n_jobs=2, **kw).fit(sp.csr_matrix(X), y)
+    c = SoftmaxClassifier(n_jobs=n_jobs, **kw).fit(sp.csr_matrix(X), y)
     d = SoftmaxClassifier(n_jobs=1, **kw).fit(sp.csr_matrix(X), y)
     assert np.array_equal(c.coef_, d.coef_)
 

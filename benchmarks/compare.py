@@ -8,11 +8,14 @@ task's reference row, marked "ref"; in the "ratios" task the ratio column is
 the derived quantity itself):
 
   kernels    softmax cross-entropy loss + gradient on 1,000,000 x 10 logits
-             (float64, float32): skce.losses.cross_entropy, scikit-learn's
-             HalfMultinomialLoss().loss_gradient(n_threads=T), torch
-             F.cross_entropy forward + backward, np.copyto floor; hinge and
-             MSE loss + gradient against the copy floor; float32/float64 and
-             1 -> T threads ratios.  All calls allocate their outputs.
+             (float64, float32): skce's kernel and scikit-learn's
+             HalfMultinomialLoss().loss_gradient(n_threads=T) into
+             preallocated outputs, the np.copyto floor; the public calls
+             (allocating their outputs): skce.losses.cross_entropy,
+             HalfMultinomialLoss, torch F.cross_entropy forward + backward;
+             hinge and MSE kernels against the copy floor (torch MSE beside);
+             ratios: sklearn/skce, kernel/floor, float64/float32, 1 -> T
+             threads.
   estimators on letter, a9a (CSR, as LIBSVM ships it, its own test set) and
              the synthetic set (make_classification(300_000, 100 features,
              60 informative, 10 classes), standardized, stratified 80/20 split): LogisticRegression(lbfgs,
@@ -211,7 +214,7 @@ def epoch_trace(make, Xtr, ytr, Xte, yte, regression=False):
 def kernels(table, sizes, repeat, T, torch):
     from sklearn._loss.loss import HalfMultinomialLoss
 
-    from skce import losses
+    from skce import _elementwise, _softmax, losses
 
     n, C = sizes["kernel_rows"], 10
     rng = np.random.default_rng(0)
@@ -222,15 +225,26 @@ def kernels(table, sizes, repeat, T, torch):
         y = rng.integers(0, C, n)
         y_float = y.astype(dtype)
         task = f"softmax CE loss+grad {n}x{C} {dt}"
-        t = median_time(lambda: losses.cross_entropy(x, y, return_grad=True, n_threads=T),
-                        repeat)
-        table.add(task, f"skce cross_entropy ({_thr(T)})", t)
-        ce[dt, T] = t
-        if T != 1:
-            ce[dt, 1] = median_time(
-                lambda: losses.cross_entropy(x, y, return_grad=True, n_threads=1), repeat)
-            table.add(task, "skce cross_entropy (1 thread)", ce[dt, 1])
+        # kernels into preallocated outputs: the goals compare these
+        grad, loss_rows, dst = np.empty_like(x), np.empty(n, dtype=dtype), np.empty_like(x)
+        x3, y2, g3 = x[:, :, None], y.reshape(n, 1), grad[:, :, None]
+        for threads in sorted({T, 1}, reverse=True):
+            ce[dt, threads] = median_time(lambda: _softmax.class_loss(
+                _softmax.CE_INDEX, x3, y2, None, None, None, -100, 0.0, 1.0 / n, None, g3,
+                threads), repeat)
+            table.add(task, f"skce CE kernel ({_thr(threads)})", ce[dt, threads],
+                      note="outputs preallocated")
         sk = HalfMultinomialLoss(n_classes=C)
+        sk_kernel = median_time(lambda: sk.loss_gradient(
+            y_float, x, loss_out=loss_rows, gradient_out=grad, n_threads=T), repeat)
+        table.add(task, f"sklearn HalfMultinomialLoss kernel ({_thr(T)})", sk_kernel,
+                  note="outputs preallocated")
+        copy = median_time(lambda: np.copyto(dst, x), repeat)
+        table.add(task, "np.copyto floor (same array)", copy)
+        # public calls, each allocating its outputs as a user's call does
+        table.add(task, f"skce cross_entropy ({_thr(T)})", median_time(
+            lambda: losses.cross_entropy(x, y, return_grad=True, n_threads=T), repeat),
+            note="allocates its outputs")
         table.add(task, f"sklearn HalfMultinomialLoss ({_thr(T)})", median_time(
             lambda: sk.loss_gradient(y_float, x, n_threads=T), repeat))
         if torch is not None:
@@ -243,22 +257,27 @@ def kernels(table, sizes, repeat, T, torch):
                 return xr.grad
             table.add(task, f"torch F.cross_entropy fwd+bwd ({T} thr)",
                       median_time(fwd_bwd, repeat))
-        dst = np.empty_like(x)
-        table.add(task, "np.copyto floor (same array)", median_time(
-            lambda: np.copyto(dst, x), repeat))
-        table.set_ref(task, f"skce cross_entropy ({_thr(T)})")
+        table.set_ref(task, f"skce CE kernel ({_thr(T)})")
+        table.add("ratios", f"sklearn / skce CE kernel time {dt}", ratio=sk_kernel / ce[dt, T],
+                  note=_thr(T))
+        table.add("ratios", f"skce CE kernel / copy floor {dt}", ratio=ce[dt, T] / copy)
 
         # elementwise kernels against the floor
-        for name, target, call in (
-                ("hinge", np.where(rng.random((n, C)) < 0.5, -1.0, 1.0).astype(dtype),
-                 losses.hinge_loss),
-                ("MSE", rng.standard_normal((n, C)).astype(dtype), losses.mse_loss)):
+        x3 = x.reshape(n, 1, C)
+        for name, kind, target in (
+                ("hinge", _elementwise.HINGE,
+                 np.where(rng.random((n, 1, C)) < 0.5, -1.0, 1.0).astype(dtype)),
+                ("MSE", _elementwise.MSE, rng.standard_normal((n, 1, C)).astype(dtype))):
             task = f"{name} loss+grad {n}x{C} {dt}"
-            table.add(task, f"skce {call.__name__} ({_thr(T)})", median_time(
-                lambda: call(x, target, return_grad=True, n_threads=T), repeat))
+            g3 = grad.reshape(n, 1, C)
+            t_kernel = median_time(lambda: _elementwise.elementwise(
+                kind, x3, target, None, None, None, 1.0 / x.size, 1.0, 1.0, False, None, g3,
+                T), repeat)
+            table.add(task, f"skce {name} kernel ({_thr(T)})", t_kernel,
+                      note="outputs preallocated")
             if torch is not None and name == "MSE":
                 import torch.nn.functional as F
-                xt, yt = torch.from_numpy(x), torch.from_numpy(target)
+                xt, yt = torch.from_numpy(x), torch.from_numpy(target.reshape(n, C))
 
                 def mse_fwd_bwd():
                     xr = xt.detach().requires_grad_(True)
@@ -266,14 +285,14 @@ def kernels(table, sizes, repeat, T, torch):
                     return xr.grad
                 table.add(task, f"torch F.mse_loss fwd+bwd ({T} thr)",
                           median_time(mse_fwd_bwd, repeat))
-            table.add(task, "np.copyto floor (same array)", median_time(
-                lambda: np.copyto(dst, x), repeat))
-            table.set_ref(task, f"skce {call.__name__} ({_thr(T)})")
-    table.add("ratios", "skce CE float32 / float64 time",
-              ratio=ce["float32", T] / ce["float64", T], note=_thr(T))
+            table.add(task, "np.copyto floor (same array)", copy)
+            table.set_ref(task, f"skce {name} kernel ({_thr(T)})")
+            table.add("ratios", f"skce {name} kernel / copy floor {dt}", ratio=t_kernel / copy)
+    table.add("ratios", "skce CE kernel float64 / float32 time",
+              ratio=ce["float64", T] / ce["float32", T], note=_thr(T))
     if T != 1:
         for dt in ("float64", "float32"):
-            table.add("ratios", f"skce CE speed-up 1 -> {T} threads {dt}",
+            table.add("ratios", f"skce CE kernel speed-up 1 -> {T} threads {dt}",
                       ratio=ce[dt, 1] / ce[dt, T], note="time(1) / time(T)")
     if torch is None:
         note("torch not installed: its rows are skipped")

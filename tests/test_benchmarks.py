@@ -131,6 +131,8 @@ def test_compare_quick(tmp_path, capsys):
         task = next(r.task for r in table.rows if r.task.startswith("softmax CE")
                     and r.task.endswith(dt))
         rows = {r.who: r for r in table.task_rows(task)}
+        assert "skce CE kernel (1 thread)" in rows
+        assert "sklearn HalfMultinomialLoss kernel (1 thread)" in rows
         assert "skce cross_entropy (1 thread)" in rows
         assert "sklearn HalfMultinomialLoss (1 thread)" in rows
         assert "np.copyto floor (same array)" in rows
@@ -149,7 +151,9 @@ def test_compare_quick(tmp_path, capsys):
         assert ("synthetic:", "skce LinearSVM() fit") in whos
     if hasattr(skce, "LinearRegressor"):
         assert ("make_regression", "skce LinearRegressor() fit") in whos
-    assert any(w == "skce CE float32 / float64 time" for _, w in whos)
+    for ratio in ("skce CE kernel float64 / float32 time", "sklearn / skce CE kernel time float32",
+                  "skce hinge kernel / copy floor float64", "skce MSE kernel / copy floor float32"):
+        assert any(w == ratio for _, w in whos), ratio
     assert "peak RSS growth during fit (MB)" in {w for _, w in whos}
     assert "skce SoftmaxClassifier() fit" in out
     for r in table.rows:

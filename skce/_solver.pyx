@@ -52,13 +52,6 @@ def _set_small_k_max(Py_ssize_t k):
 cdef double MIN_WORK_PER_THREAD = 131072.0
 
 
-def _set_min_work_per_thread(double work):
-    """Set MIN_WORK_PER_THREAD; returns the previous value.  For benchmarks."""
-    global MIN_WORK_PER_THREAD
-    previous, MIN_WORK_PER_THREAD = MIN_WORK_PER_THREAD, work
-    return previous
-
-
 cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
     cdef double t = work / MIN_WORK_PER_THREAD
     if t < 1.0:

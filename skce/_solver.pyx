@@ -2,12 +2,17 @@
 
 One epoch runs without the GIL: for each minibatch (rows `order[k:k+B]`),
   1. per fixed block of RB batch rows (OpenMP): gather the rows of X into the
-     batch buffer (dense X; for CSR the logits come from a row loop here);
-  2. logits Z = X_b W + b: one BLAS gemm for the batch (dense X);
+     batch buffer (dense X, unless they are consecutive rows of a C-ordered
+     X, read in place; for CSR the logits come from a row loop here);
+  2. logits Z = X_b W + b: with few outputs (dense) skce's register-blocked
+     product (src/dense.c), in the same block loop; else one BLAS gemm;
   3. per block (OpenMP): the loss kernel from src/ gives the block's weighted
-     loss and G = dloss/dZ;
-  4. dW = X_bᵀ G (one gemm; a serial scatter for CSR); db = column sums of G;
-  5. the optimizer step (src/optim.c), with the learning-rate schedule.
+     loss and G = dloss/dZ, and, where cheap enough, the block's share of
+     dW = X_bᵀ G (dense with few outputs, or a CSR scatter) while its rows
+     are in cache; otherwise dW after the blocks (split by features, or one
+     gemm; a serial scatter for CSR); db = column sums of G;
+  4. the optimizer step (src/optim.c), with the learning-rate schedule, and
+     with averaging the running mean of the iterates.
 W is stored (n_features, n_outputs) and, with b, in one flat parameter
 vector theta = [W.ravel(), b] so that the optimizer state is flat too.
 Blocks and chunks have fixed sizes and partial sums are added in block
@@ -46,9 +51,25 @@ def _set_small_k_max(Py_ssize_t k):
     global small_k_max
     previous, small_k_max = small_k_max, k
     return previous
+# Most elements of a batch's per-block shares of dW (n_blocks x d K, 32 MB
+# in float64); beyond, dW is formed after the blocks.
+cdef Py_ssize_t partial_max = 1 << 22
+
+
+def _set_partial_max(Py_ssize_t n):
+    """Set partial_max (0: never per-block shares); returns the previous
+    value.  For tests."""
+    global partial_max
+    previous, partial_max = partial_max, n
+    return previous
+
+
 # Multiply-adds below which a parallel region costs more than it saves
 # (thread wake-up is ~10 us, far more on a busy machine): smaller work runs
 # on fewer threads.  The partition stays the same, so results do not change.
+# Half this value would put a default batch (256 x 100 features x 10
+# classes) on 2 threads: 1.29x faster on a quiet machine, but 2.5x slower
+# than 1 thread with another process busy on one of the 2 cores.
 cdef double MIN_WORK_PER_THREAD = 131072.0
 
 
@@ -322,13 +343,19 @@ cdef inline void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, con
 
 cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G, Py_ssize_t ldg,
                           floating *db) noexcept nogil:
-    cdef Py_ssize_t k, c
-    cdef double acc
-    for c in range(K):
-        acc = 0.0
+    """db = column sums of G (B x K, row stride ldg), in double, rows in order;
+    columns 16 at a time so that the sums are independent chains."""
+    cdef Py_ssize_t k, c, c0, m
+    cdef double acc[16]
+    for c0 in range(0, K, 16):
+        m = min(16, K - c0)
+        for c in range(m):
+            acc[c] = 0.0
         for k in range(B):
-            acc += G[k * ldg + c]
-        db[c] = <floating>acc
+            for c in range(m):
+                acc[c] += G[k * ldg + c0 + c]
+        for c in range(m):
+            db[c0 + c] = <floating>acc[c]
 
 
 cdef struct Params:
@@ -438,6 +465,23 @@ cdef int _batch_loss(Py_ssize_t n_blocks, const Work *w, const int64_t *order, P
     return _OK
 
 
+cdef void _sum_partials(Py_ssize_t n_blocks, Py_ssize_t P, const floating *partial,
+                        floating *grad, int n_threads) noexcept nogil:
+    """grad[:P] = the blocks' shares of dW added in block order (the same sums
+    for any thread count), parameters split in fixed chunks."""
+    cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
+    cdef Py_ssize_t ch, q, blk, p0, p1
+    for ch in prange(n_chunks, num_threads=_threads_for(<double>n_blocks * P, n_threads),
+                     schedule="static"):
+        p0 = ch * PC
+        p1 = min(p0 + PC, P)
+        for q in range(p0, p1):
+            grad[q] = partial[q]
+        for blk in range(1, n_blocks):
+            for q in range(p0, p1):
+                grad[q] += partial[blk * P + q]
+
+
 cdef inline void _pad_columns(Py_ssize_t rows, Py_ssize_t K, const floating *src,
                               floating *dst) noexcept nogil:
     if floating is double:
@@ -485,18 +529,25 @@ cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
 cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_ssize_t cs,
                         Py_ssize_t d, const int64_t *order, Py_ssize_t nb, Py_ssize_t n_ahead,
                         const floating *theta, const Work *w, double *total, double *weight,
-                        Py_ssize_t *info, const floating **A, Py_ssize_t *lda) noexcept nogil:
+                        Py_ssize_t *info, const floating **A, Py_ssize_t *lda,
+                        floating *partial) noexcept nogil:
     """The loss of batch rows X[order[:nb]] (element strides rs, cs) under
     parameters theta, added to *total (row weights to *weight); dloss/dZ is
     left in w.G and the batch's rows in the matrix *A (leading dimension
     *lda): w.Xb, or X itself.  order has n_ahead entries (the rows after the
-    batch are prefetched).  Returns a status (see _batch_loss)."""
+    batch are prefetched).  Returns a status (see _batch_loss).
+    With `partial` (n_blocks x d K, skce's own products only), each block
+    also computes its share of dW = Aᵀ G on the thread that gathered its
+    rows, while they are in its cache (a split by features made each thread
+    read the other's rows: 2 threads were slower than 1 there); returns
+    _PARTIAL_GRAD then."""
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
     cdef Py_ssize_t blk, r0, r1, k, c
     cdef int64_t row
     cdef int threads = _threads_for(<double>nb * (d + 1) * K, cfg.n_threads)
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
+    cdef int status
     cdef floating *Xb = <floating *>w.Xb
     cdef floating *Z = <floating *>w.Z
     # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
@@ -528,20 +579,37 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
             for c in range(K):
                 Z[k * ldz + c] = theta[P + c]
             _gather_targets(cfg, k, row, w, <floating *>w.Yb)
-        if Wp != NULL:   # Z += Xb W for the block's rows, while they are in cache
-            _small_k_logits(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
-    # Z += Xb W for many outputs (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).
-    # One BLAS call outside the parallel regions: concurrent calls into
-    # OpenBLAS from OpenMP threads were measured 30x slower.
-    if Wp == NULL and d > 0:
-        _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, theta, <int>K, Ab,
-              <int>lda[0], <floating>1.0, Z, <int>K)
-    for blk in prange(n_blocks, num_threads=threads, schedule="static"):
-        r0 = blk * RB
-        r1 = min(r0 + RB, nb)
+        if Wp == NULL:
+            continue
+        # skce's products: the whole batch step for the block's rows while
+        # they are in this thread's cache: Z += Xb W, the loss and G, and
+        # the block's share of dW
+        _small_k_logits(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
         w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w.yb, <floating *>w.Yb, w.swb,
                                        grad_scale, <floating *>w.G, &w.bad[blk])
-    return _batch_loss(n_blocks, w, order, nb, total, weight, info)
+        if partial != NULL and d > 0:
+            if floating is double:
+                skce_small_k_weight_grad_f64(r1 - r0, 0, d, K, Ab + r0 * lda[0], lda[0],
+                                             <const double *>w.G + r0 * ldz, partial + blk * P)
+            else:
+                skce_small_k_weight_grad_f32(r1 - r0, 0, d, K, Ab + r0 * lda[0], lda[0],
+                                             <const float *>w.G + r0 * ldz, partial + blk * P)
+    if Wp == NULL:
+        # Z += Xb W for many outputs (row-major, i.e. Zᵀ += Wᵀ Xbᵀ column-major).
+        # One BLAS call outside the parallel regions: concurrent calls into
+        # OpenBLAS from OpenMP threads were measured 30x slower.
+        if d > 0:
+            _gemm("N", "N", <int>K, <int>nb, <int>d, <floating>1.0, theta, <int>K, Ab,
+                  <int>lda[0], <floating>1.0, Z, <int>K)
+        for blk in prange(n_blocks, num_threads=threads, schedule="static"):
+            r0 = blk * RB
+            r1 = min(r0 + RB, nb)
+            w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w.yb, <floating *>w.Yb,
+                                           w.swb, grad_scale, <floating *>w.G, &w.bad[blk])
+    status = _batch_loss(n_blocks, w, order, nb, total, weight, info)
+    if status == _OK and partial != NULL:
+        return _PARTIAL_GRAD
+    return status
 
 
 cdef int _forward_csr(const Config *cfg, const floating *data, const index_t *indices,
@@ -654,18 +722,30 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     cdef Py_ssize_t start = 0, nb
     cdef int status = _OK
     cdef Py_ssize_t info = -1
+    cdef floating *grad = <floating *>buf.w.grad
+    # per-block shares of dW (skce's products), when they stay small: they
+    # cost 1/RB of the product itself
+    cdef Py_ssize_t n_blocks = (B + RB - 1) // RB
+    partial_arr = np.empty(
+        n_blocks * P if train and buf.w.Wp != NULL and n_blocks * P <= partial_max else 0,
+        dtype=np.float64 if floating is double else np.float32)
+    cdef floating *partial = <floating *>_data(partial_arr)
     with nogil:
         while start < n:
             nb = min(B, n - start)
             status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
-                                    &buf.w, &total, &weight, &info, &A, &lda)
-            if status != _OK:
+                                    &buf.w, &total, &weight, &info, &A, &lda, partial)
+            if status == _PARTIAL_GRAD:
+                status = _OK
+                _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
+                _update(&cfg, P, nb, &buf.w, &pp, grad)
+            elif status != _OK:
                 if status == _NONFINITE:
                     info = start
                 break
-            if train:
-                _weight_grad_dense(&cfg, nb, d, A, lda, &buf.w, <floating *>buf.w.grad)
-                _update(&cfg, P, nb, &buf.w, &pp, <floating *>buf.w.grad)
+            elif train:
+                _weight_grad_dense(&cfg, nb, d, A, lda, &buf.w, grad)
+                _update(&cfg, P, nb, &buf.w, &pp, grad)
             start += nb
     s.step = cfg.step
     s.n_averaged = cfg.n_averaged
@@ -697,7 +777,7 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
     cdef Py_ssize_t info = -1
     # per-block shares of dW (parallel scatter), when they stay small
     cdef Py_ssize_t n_blocks = (B + RB - 1) // RB
-    partial_arr = np.empty(n_blocks * P if train and n_blocks * P <= (1 << 22) else 0,
+    partial_arr = np.empty(n_blocks * P if train and n_blocks * P <= partial_max else 0,
                            dtype=np.float64 if floating is double else np.float32)
     cdef floating *partial = <floating *>_data(partial_arr)
     with nogil:
@@ -706,13 +786,8 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
             status = _forward_csr(&cfg, dp, ip, &indptr[0], d, &order[start], nb, model,
                                   &buf.w, &total, &weight, &info, partial)
             if status == _PARTIAL_GRAD:
-                # dW = the blocks' shares added in block order (deterministic)
                 status = _OK
-                for q in range(P):
-                    grad[q] = partial[q]
-                for blk in range(1, (nb + RB - 1) // RB):
-                    for q in range(P):
-                        grad[q] += partial[blk * P + q]
+                _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
                 _update(&cfg, P, nb, &buf.w, &pp, grad)
                 start += nb
                 continue

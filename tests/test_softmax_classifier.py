@@ -236,6 +236,14 @@ def test_results_do_not_depend_on_n_jobs(n_features, n_jobs):
     a = SoftmaxClassifier(n_jobs=1, **kw).fit(X, y)
     b = SoftmaxClassifier(n_jobs=n_jobs, **kw).fit(X, y)
     assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.intercept_, b.intercept_)
+    # dW split by features instead of per-block shares
+    previous = _solver._set_partial_max(0)
+    try:
+        a = SoftmaxClassifier(n_jobs=1, **kw).fit(X, y)
+        b = SoftmaxClassifier(n_jobs=n_jobs, **kw).fit(X, y)
+    finally:
+        _solver._set_partial_max(previous)
+    assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.intercept_, b.intercept_)
     c = SoftmaxClassifier(n_jobs=n_jobs, **kw).fit(sp.csr_matrix(X), y)
     d = SoftmaxClassifier(n_jobs=1, **kw).fit(sp.csr_matrix(X), y)
     assert np.array_equal(c.coef_, d.coef_)
@@ -550,21 +558,32 @@ def test_small_output_products_match_blas(dtype, n_classes):
     """Dense batches with few outputs use skce's own products (src/dense.c):
     the same model as with BLAS's gemm, for every padding of the outputs, odd
     row and feature counts, C and Fortran order and in-place (shuffle=False)
-    batches."""
+    batches, with dW from per-block shares (batches of 3 row blocks, the
+    last one short) or, when those would be too large, split by features."""
     rng = np.random.default_rng(n_classes)
-    X = rng.standard_normal((203, 37)).astype(dtype)
+    X = rng.standard_normal((403, 37)).astype(dtype)
     y = rng.integers(0, n_classes, len(X))
     y[:n_classes] = np.arange(n_classes)
     tol = 1e-10 if dtype == np.float64 else 2e-4
     for Xv, shuffle in [(X, True), (np.asfortranarray(X), True), (X, False)]:
-        kw = dict(random_state=0, max_iter=3, tol=None, batch_size=50, shuffle=shuffle)
+        kw = dict(random_state=0, max_iter=3, tol=None, batch_size=150, shuffle=shuffle)
         previous = _solver._set_small_k_max(0)
         try:
             ref = SoftmaxClassifier(**kw).fit(Xv, y)
         finally:
             _solver._set_small_k_max(previous)
-        ours = SoftmaxClassifier(**kw).fit(Xv, y)
-        scale = np.abs(ref.coef_).max()
-        np.testing.assert_allclose(ours.coef_, ref.coef_, atol=tol * scale, rtol=0)
-        np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=tol * scale, rtol=0)
-        assert ours.loss_curve_[-1] == pytest.approx(ref.loss_curve_[-1], rel=tol)
+        for partial_max in (None, 0):
+            previous = None if partial_max is None else _solver._set_partial_max(partial_max)
+            try:
+                ours = SoftmaxClassifier(**kw).fit(Xv, y)
+                # the same for any thread count (fixed blocks and splits)
+                ours2 = SoftmaxClassifier(n_jobs=2, **kw).fit(Xv, y)
+            finally:
+                if previous is not None:
+                    _solver._set_partial_max(previous)
+            assert np.array_equal(ours.coef_, ours2.coef_)
+            scale = np.abs(ref.coef_).max()
+            np.testing.assert_allclose(ours.coef_, ref.coef_, atol=tol * scale, rtol=0)
+            np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=tol * scale,
+                                       rtol=0)
+            assert ours.loss_curve_[-1] == pytest.approx(ref.loss_curve_[-1], rel=tol)

@@ -2,7 +2,8 @@
 
     python benchmarks/compare.py [--quick] [--repeat N] [--threads T] [--no-plot]
 
-Prints one table (time = median of --repeat runs, in seconds; score = test
+Prints one table (time = median of --repeat runs, at least 15 for the
+kernels; an epoch's time is the median epoch of --repeat fits; in seconds; score = test
 accuracy, or R^2 for regressors; ratio = this row's time / the time of the
 task's reference row, marked "ref"; in the "ratios" task the ratio column is
 the derived quantity itself):
@@ -219,6 +220,7 @@ def kernels(table, sizes, repeat, T, torch):
     n, C = sizes["kernel_rows"], 10
     rng = np.random.default_rng(0)
     ce = {}
+    repeat = max(repeat, 15)   # calls of ~10 ms: more repeats cost little, steady the medians
     for dtype in (np.float64, np.float32):
         dt = np.dtype(dtype).name
         x = rng.standard_normal((n, C)).astype(dtype)
@@ -464,10 +466,11 @@ def regressors(table, data, repeat, T):
 # epoch cost and memory
 # ---------------------------------------------------------------------------
 
-def epoch_time(X, y, epochs, T, average=True, batch_size=None):
+def epoch_time(X, y, epochs, T, average=True, batch_size=None, fits=1):
     """Median seconds of one SoftmaxClassifier epoch (constant rate, no stopping),
-    from the gaps between epoch callbacks.  With average (the default) an
-    epoch includes the pass that evaluates the averaged model."""
+    from the gaps between epoch callbacks, over `fits` fits.  With average
+    (the default) an epoch includes the pass that evaluates the averaged
+    model."""
     from skce import SoftmaxClassifier
 
     est = SoftmaxClassifier(learning_rate="constant", tol=None, max_iter=epochs,
@@ -480,9 +483,12 @@ def epoch_time(X, y, epochs, T, average=True, batch_size=None):
         t0 = time.perf_counter()
         est.fit(X, y)
         return (time.perf_counter() - t0) / epochs
-    stamps = []
-    est.fit(X, y, callback=lambda *a: stamps.append(time.perf_counter()))
-    return float(np.median(np.diff(stamps)))
+    gaps = []
+    for _ in range(fits):
+        stamps = []
+        est.fit(X, y, callback=lambda *a: stamps.append(time.perf_counter()))
+        gaps.extend(np.diff(stamps))
+    return float(np.median(gaps))
 
 
 def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
@@ -490,8 +496,8 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
     if synthetic is not None:
         Xtr, _, ytr, _ = synthetic
         C = len(np.unique(ytr))
-        t_epoch = epoch_time(Xtr, ytr, sizes["epoch_epochs"], T, average=False)
-        t_epoch_avg = epoch_time(Xtr, ytr, sizes["epoch_epochs"], T, average=True)
+        t_epoch = epoch_time(Xtr, ytr, sizes["epoch_epochs"], T, average=False, fits=repeat)
+        t_epoch_avg = epoch_time(Xtr, ytr, sizes["epoch_epochs"], T, average=True, fits=repeat)
         rng = np.random.default_rng(0)
         W = rng.standard_normal((Xtr.shape[1], C))
         G = rng.standard_normal((Xtr.shape[0], C))
@@ -511,8 +517,14 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
         # thread scaling where a batch has work enough for T threads
         speed_up = {}
         for big in sizes["large_batches"]:
-            t_big = {n: epoch_time(Xtr, ytr, sizes["epoch_epochs"], n, average=False,
-                                   batch_size=big) for n in sorted({1, T})}
+            # 1 and T threads alternate, so that a slow spell of the machine
+            # hits both
+            runs = {n: [] for n in sorted({1, T})}
+            for _ in range(repeat):
+                for n in runs:
+                    runs[n].append(epoch_time(Xtr, ytr, sizes["epoch_epochs"], n,
+                                              average=False, batch_size=big))
+            t_big = {n: float(np.median(v)) for n, v in runs.items()}
             for n, t in t_big.items():
                 table.add(task, f"skce epoch, synthetic dense, batch_size={big}, {_thr(n)}", t,
                           note="average=False")
@@ -522,8 +534,9 @@ def epoch_costs(table, synthetic, a9a, sizes, repeat, T):
     else:
         Xtr, _, ytr, _ = a9a
         for average in (False, True):
-            t_csr = epoch_time(Xtr, ytr, sizes["epoch_epochs"], T, average=average)
-            t_dense = epoch_time(Xtr.toarray(), ytr, sizes["epoch_epochs"], T, average=average)
+            t_csr = epoch_time(Xtr, ytr, sizes["epoch_epochs"], T, average=average, fits=repeat)
+            t_dense = epoch_time(Xtr.toarray(), ytr, sizes["epoch_epochs"], T, average=average,
+                                 fits=repeat)
             how = "" if average else ", average=False"
             table.add(task, f"skce epoch, a9a CSR {Xtr.shape[0]}x{Xtr.shape[1]}{how}", t_csr,
                       note=f"density {Xtr.nnz / np.prod(Xtr.shape):.3f}")

@@ -292,14 +292,15 @@ cdef class _Batch:
     cdef object arrays
     cdef Work w
 
-    def __init__(self, s, Py_ssize_t B, Py_ssize_t d, bint dense, dtype):
+    def __init__(self, s, Py_ssize_t gathered, Py_ssize_t B, Py_ssize_t d, bint dense, dtype):
+        # gathered: rows of the row buffer (B, or 0 when no row is gathered)
         cdef Py_ssize_t K = s.n_outputs, n_blocks = (B + RB - 1) // RB
         cdef Py_ssize_t vl = 32 // np.dtype(dtype).itemsize
         index_target = s.y is not None
         # few outputs: skce's own products (dense.c), rows padded to whole vectors
         small_k = dense and K <= min(small_k_max, 3 * vl)
         ldz = (K + vl - 1) // vl * vl if small_k else K
-        Xb = np.empty((B if dense else 0, d), dtype=dtype)
+        Xb = np.empty((gathered, d), dtype=dtype)
         Z = np.zeros(B * ldz, dtype=dtype)
         G = np.zeros(B * ldz, dtype=dtype)
         Wp = np.zeros(d * ldz if small_k else 0, dtype=dtype)
@@ -530,12 +531,14 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
                         Py_ssize_t d, const int64_t *order, Py_ssize_t nb, Py_ssize_t n_ahead,
                         const floating *theta, const Work *w, double *total, double *weight,
                         Py_ssize_t *info, const floating **A, Py_ssize_t *lda,
-                        floating *partial) noexcept nogil:
+                        floating *partial, bint in_place) noexcept nogil:
     """The loss of batch rows X[order[:nb]] (element strides rs, cs) under
     parameters theta, added to *total (row weights to *weight); dloss/dZ is
     left in w.G and the batch's rows in the matrix *A (leading dimension
     *lda): w.Xb, or X itself.  order has n_ahead entries (the rows after the
     batch are prefetched).  Returns a status (see _batch_loss).
+    in_place: the rows are consecutive rows of a C-ordered X, a matrix
+    already (read in place, nothing gathered).
     With `partial` (n_blocks x d K, skce's own products only), each block
     also computes its share of dW = Aᵀ G on the thread that gathered its
     rows, while they are in its cache (a split by features made each thread
@@ -550,13 +553,6 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
     cdef int status
     cdef floating *Xb = <floating *>w.Xb
     cdef floating *Z = <floating *>w.Z
-    # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
-    # are a matrix already: BLAS reads them in place, nothing is gathered
-    cdef bint in_place = d > 0 and cs == 1 and rs >= d
-    k = 1
-    while in_place and k < nb:
-        in_place = order[k] == order[k - 1] + 1
-        k += 1
     cdef Py_ssize_t ldz = w.ldz
     cdef floating *Wp = <floating *>w.Wp
     cdef const floating *Ab
@@ -710,12 +706,20 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t B = max(1, min(batch_size, n))
     _check_state(s, P + K)
-    cdef _Batch buf = _Batch(s, B, d, True, np.float64 if floating is double else np.float32)
+    cdef Py_ssize_t rs = X.strides[0] // sizeof(floating), cs = X.strides[1] // sizeof(floating)
+    # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
+    # are a matrix already: the products read them in place, no row buffer
+    cdef bint in_place = d > 0 and cs == 1 and rs >= d
+    cdef Py_ssize_t k = 1
+    while in_place and k < n:
+        in_place = order[k] == order[k - 1] + 1
+        k += 1
+    cdef _Batch buf = _Batch(s, 0 if in_place else B, B, d, True,
+                             np.float64 if floating is double else np.float32)
     cdef Params pp = _params(s)
     cdef const floating *model = <const floating *>(
         pp.theta if train or pp.avg == NULL else pp.avg)
     cdef const floating *Xp = &X[0, 0] if n and d else NULL
-    cdef Py_ssize_t rs = X.strides[0] // sizeof(floating), cs = X.strides[1] // sizeof(floating)
     cdef const floating *A = NULL
     cdef Py_ssize_t lda = 0
     cdef double total = 0.0, weight = 0.0
@@ -734,7 +738,8 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
         while start < n:
             nb = min(B, n - start)
             status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
-                                    &buf.w, &total, &weight, &info, &A, &lda, partial)
+                                    &buf.w, &total, &weight, &info, &A, &lda, partial,
+                                    in_place)
             if status == _PARTIAL_GRAD:
                 status = _OK
                 _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
@@ -761,7 +766,7 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t B = max(1, min(batch_size, n))
     _check_state(s, P + K)
-    cdef _Batch buf = _Batch(s, B, d, False, np.float64 if floating is double else np.float32)
+    cdef _Batch buf = _Batch(s, 0, B, d, False, np.float64 if floating is double else np.float32)
     cdef Params pp = _params(s)
     cdef const floating *model = <const floating *>(
         pp.theta if train or pp.avg == NULL else pp.avg)

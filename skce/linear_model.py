@@ -50,6 +50,23 @@ def _unchanged_on_error(method):
     return wrapper
 
 
+def _unique_labels(y):
+    """(classes, int64 index of each label in classes), as np.unique(y,
+    return_inverse=True).  Integer labels of a compact range are counted
+    instead of sorted: no n-sized sort temporaries (np.unique's were 16 MB
+    of the 19.5 MB that fit added to a 500,000-row X), and faster."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iu" and y.size:
+        lo, hi = int(y.min()), int(y.max())
+        if hi - lo <= 2 * y.size + 1024 and -2**62 <= lo and hi <= 2**62:
+            shifted = y.astype(np.int64) - lo if lo else y.astype(np.int64, copy=False)
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+            position = np.cumsum(present, dtype=np.int64) - 1
+            return classes, position[shifted]
+    classes, y_idx = np.unique(y, return_inverse=True)
+    return classes, y_idx.astype(np.int64).ravel()
+
 class _BaseSGD(BaseEstimator):
     """Hyperparameters, validation and the fit / partial_fit plumbing shared
     by the estimators; subclasses say how targets become a LossSpec."""
@@ -318,14 +335,13 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         self._check_hyperparameters()
         X, y = self._validate_X_y(X, y, reset=True)
         check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
+        classes, y_idx = _unique_labels(y)
         if len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; y "
                              f"has only one class: {classes.tolist()}")
         reuse = self.warm_start and hasattr(self, "classes_") and \
             np.array_equal(self.classes_, classes)
         self.classes_ = classes
-        y_idx = y_idx.astype(np.int64)
         sw = self._weights(X, sample_weight, y_idx)
         loss = self._loss_spec(y_idx, X.dtype)
         state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)

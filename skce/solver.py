@@ -336,6 +336,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         sample_weight=sample_weight)
 
     rng = random_state
+    order = rows.copy() if shuffle else rows
     loss_curve, val_scores = [], []
     best_loss, best_score, best_theta = np.inf, -np.inf, None
     no_improvement = 0
@@ -351,7 +352,9 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     # KMeans does): no oversubscription, and results independent of threads.
     with _single_threaded_blas():
         for epoch in range(1, max_iter + 1):
-            order = rng.permutation(rows) if shuffle else rows
+            if shuffle:   # rng.permutation(rows), reusing one buffer
+                order[:] = rows
+                rng.shuffle(order)
             settings.n_averaged = 0   # the average restarts every epoch
             total, weight, status, info = _run_epoch(X, order, batch_size, settings)
             if status == _solver.NONFINITE:

@@ -3,6 +3,7 @@ checks, torch.optim as the optimizer oracle, LogisticRegression's optimum,
 layouts, dtypes, threads, partial_fit and failure modes."""
 import gzip
 import pickle
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -223,6 +224,38 @@ def test_float32_input_is_not_copied(monkeypatch):
     monkeypatch.setattr(_solver, "epoch_dense", spy)
     SoftmaxClassifier(max_iter=2, tol=None).fit(X, y)
     assert seen and all(np.shares_memory(a, X) for a in seen)
+
+
+def test_fit_memory_is_a_small_fraction_of_float32_X():
+    """Beyond X (never copied), fit keeps three int64 arrays of n (class
+    indices, the rows, their shuffled order) and per-batch buffers: < 10% of
+    a float32 X with 100 features (the #5 goal).  Label encoding counts
+    integer labels instead of sorting them (np.unique's temporaries were
+    bigger than the rest)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 100), dtype=np.float32)   # 80 MB
+    y = rng.integers(0, 10, len(X))
+    SoftmaxClassifier(max_iter=1, tol=None, random_state=0).fit(X[:1000], y[:1000])  # warm-up
+    tracemalloc.start()
+    try:
+        SoftmaxClassifier(max_iter=2, tol=None, random_state=0).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.10 * X.nbytes, f"fit allocated {peak / 1e6:.1f} MB for {X.nbytes / 1e6} MB X"
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, -2, 3, 7, -2]), np.array([2, 0, 2], dtype=np.uint8),
+    np.array([10**12 + 3, 10**12, 10**12 + 3]), np.array([0, 10**9, 0]),
+    np.array([2**63 + 5, 2**63 + 1], dtype=np.uint64), np.array(["b", "a", "b"]),
+    np.array([1.5, 0.5, 1.5]), np.array([True, False, True])])
+def test_label_encoding_matches_np_unique(y):
+    from skce.linear_model import _unique_labels
+    classes, idx = _unique_labels(y)
+    ref_classes, ref_idx = np.unique(y, return_inverse=True)
+    assert classes.dtype == ref_classes.dtype and np.array_equal(classes, ref_classes)
+    assert idx.dtype == np.int64 and np.array_equal(idx, ref_idx)
 
 
 @pytest.mark.parametrize("n_features, n_jobs", [(120, 2), (101, 3)])

@@ -53,8 +53,8 @@ def _unchanged_on_error(method):
 def _unique_labels(y):
     """(classes, int64 index of each label in classes), as np.unique(y,
     return_inverse=True).  Integer labels of a compact range are counted
-    instead of sorted: no n-sized sort temporaries (np.unique's were 16 MB
-    of the 19.5 MB that fit added to a 500,000-row X), and faster."""
+    instead of sorted: no n-sized sort temporaries (np.unique's raised the
+    traced peak of fit on a 500,000 x 100 float32 X from 16.2 to 20.6 MB)."""
     y = np.asarray(y)
     if y.dtype.kind in "iu" and y.size:
         lo, hi = int(y.min()), int(y.max())
@@ -66,6 +66,7 @@ def _unique_labels(y):
             return classes, position[shifted]
     classes, y_idx = np.unique(y, return_inverse=True)
     return classes, y_idx.astype(np.int64).ravel()
+
 
 class _BaseSGD(BaseEstimator):
     """Hyperparameters, validation and the fit / partial_fit plumbing shared

@@ -42,6 +42,25 @@ def median_time(fn, repeat):
     return float(np.median(times))
 
 
+def ce_kernel(x, y, grad, n_threads):
+    """skce's softmax-CE kernel ('mean', class-index targets) on (n, C) logits
+    x, gradient into the preallocated grad: no allocation, no validation."""
+    from skce import _softmax
+
+    n = x.shape[0]
+    return _softmax.class_loss(_softmax.CE_INDEX, x[:, :, None], y.reshape(n, 1), None, None,
+                               None, -100, 0.0, 1.0 / n, None, grad[:, :, None], n_threads)
+
+
+def elementwise_kernel(kind, x, target, grad, n_threads):
+    """skce's elementwise loss kernel `kind` ('mean') on (n, 1, L) arrays,
+    gradient into the preallocated grad."""
+    from skce import _elementwise
+
+    return _elementwise.elementwise(kind, x, target, None, None, None, 1.0 / x.size, 1.0, 1.0,
+                                    False, None, grad, n_threads)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -52,7 +71,7 @@ def main(argv=None):
 
     from sklearn._loss.loss import HalfMultinomialLoss
 
-    from skce import _softmax, losses, show_config
+    from skce import losses, show_config
 
     try:
         import torch
@@ -78,10 +97,7 @@ def main(argv=None):
         loss_rows = np.empty(n, dtype=dtype)
         kernel, api = {}, {}
         # kernels into preallocated outputs
-        x3, y2, g3 = x[:, :, None], y.reshape(n, 1), grad[:, :, None]
-        kernel["skce"] = median_time(lambda: _softmax.class_loss(
-            _softmax.CE_INDEX, x3, y2, None, None, None, -100, 0.0, 1.0 / n, None, g3, T),
-            args.repeat)
+        kernel["skce"] = median_time(lambda: ce_kernel(x, y, grad, T), args.repeat)
         kernel["sklearn"] = median_time(lambda: sk_loss.loss_gradient(
             y_float, x, loss_out=loss_rows, gradient_out=grad, n_threads=T), args.repeat)
         dst = np.empty_like(x)
@@ -131,9 +147,8 @@ def main(argv=None):
         rows = {}
         for name, kind in kinds.items():
             y = targets[name]
-            rows[name] = median_time(lambda: _elementwise.elementwise(
-                kind, x, y, None, None, None, 1.0 / x.size, 1.0, 1.0, False, None, grad, T),
-                args.repeat)
+            rows[name] = median_time(lambda: elementwise_kernel(kind, x, y, grad, T),
+                                     args.repeat)
         rows["copy"] = copy
         for name, t in rows.items():
             print(f"{np.dtype(dtype).name:8} {name:8} {t * 1e3:9.2f} {t / copy:14.2f}")

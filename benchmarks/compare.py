@@ -58,7 +58,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_losses import median_time  # noqa: E402
+from bench_losses import ce_kernel, elementwise_kernel, median_time  # noqa: E402
 from bench_softmax import DATA, time_to_target, timed_fit  # noqa: E402
 from bench_svm_regressor import load as load_reference_set  # noqa: E402
 
@@ -215,7 +215,7 @@ def epoch_trace(make, Xtr, ytr, Xte, yte, regression=False):
 def kernels(table, sizes, repeat, T, torch):
     from sklearn._loss.loss import HalfMultinomialLoss
 
-    from skce import _elementwise, _softmax, losses
+    from skce import _elementwise, losses
 
     n, C = sizes["kernel_rows"], 10
     rng = np.random.default_rng(0)
@@ -229,11 +229,8 @@ def kernels(table, sizes, repeat, T, torch):
         task = f"softmax CE loss+grad {n}x{C} {dt}"
         # kernels into preallocated outputs: the goals compare these
         grad, loss_rows, dst = np.empty_like(x), np.empty(n, dtype=dtype), np.empty_like(x)
-        x3, y2, g3 = x[:, :, None], y.reshape(n, 1), grad[:, :, None]
         for threads in sorted({T, 1}, reverse=True):
-            ce[dt, threads] = median_time(lambda: _softmax.class_loss(
-                _softmax.CE_INDEX, x3, y2, None, None, None, -100, 0.0, 1.0 / n, None, g3,
-                threads), repeat)
+            ce[dt, threads] = median_time(lambda: ce_kernel(x, y, grad, threads), repeat)
             table.add(task, f"skce CE kernel ({_thr(threads)})", ce[dt, threads],
                       note="outputs preallocated")
         sk = HalfMultinomialLoss(n_classes=C)
@@ -272,9 +269,7 @@ def kernels(table, sizes, repeat, T, torch):
                 ("MSE", _elementwise.MSE, rng.standard_normal((n, 1, C)).astype(dtype))):
             task = f"{name} loss+grad {n}x{C} {dt}"
             g3 = grad.reshape(n, 1, C)
-            t_kernel = median_time(lambda: _elementwise.elementwise(
-                kind, x3, target, None, None, None, 1.0 / x.size, 1.0, 1.0, False, None, g3,
-                T), repeat)
+            t_kernel = median_time(lambda: elementwise_kernel(kind, x3, target, g3, T), repeat)
             table.add(task, f"skce {name} kernel ({_thr(T)})", t_kernel,
                       note="outputs preallocated")
             if torch is not None and name == "MSE":

@@ -45,7 +45,7 @@ def median_time(fn, repeat):
 def ce_kernel(x, y, grad, n_threads):
     """skce's softmax-CE kernel ('mean', class-index targets) on (n, C) logits
     x, gradient into the preallocated grad: no allocation, no validation."""
-    from skce import _softmax
+    from skce._loss import _softmax
 
     n = x.shape[0]
     return _softmax.class_loss(_softmax.CE_INDEX, x[:, :, None], y.reshape(n, 1), None, None,
@@ -55,7 +55,7 @@ def ce_kernel(x, y, grad, n_threads):
 def elementwise_kernel(kind, x, target, grad, n_threads):
     """skce's elementwise loss kernel `kind` ('mean') on (n, 1, L) arrays,
     gradient into the preallocated grad."""
-    from skce import _elementwise
+    from skce._loss import _elementwise
 
     return _elementwise.elementwise(kind, x, target, None, None, None, 1.0 / x.size, 1.0, 1.0,
                                     False, None, grad, n_threads)
@@ -123,7 +123,7 @@ def main(argv=None):
                 print(f"{np.dtype(dtype).name:8} {kind:6} {name:8} {t * 1e3:9.2f} "
                       f"{t / rows['skce']:14.2f}")
         results[np.dtype(dtype).name] = (kernel, api)
-    from skce import _elementwise
+    from skce._loss import _elementwise
 
     print(f"\nelementwise loss + gradient kernels, {n * C} elements, {T} threads, "
           f"median of {args.repeat}\n")

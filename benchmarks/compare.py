@@ -215,7 +215,8 @@ def epoch_trace(make, Xtr, ytr, Xte, yte, regression=False):
 def kernels(table, sizes, repeat, T, torch):
     from sklearn._loss.loss import HalfMultinomialLoss
 
-    from skce import _elementwise, losses
+    from skce import losses
+    from skce._loss import _elementwise
 
     n, C = sizes["kernel_rows"], 10
     rng = np.random.default_rng(0)

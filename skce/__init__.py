@@ -22,10 +22,30 @@ finally:
     if _choose_policy:
         del _os.environ["GOMP_SPINCOUNT"]
 
-from skce import losses  # noqa: E402
-from skce._build_info import VERSION as __version__  # noqa: E402
-from skce._config import show_config  # noqa: E402
-from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier  # noqa: E402
-
+# Lazy attributes (PEP 562): `import skce` loads neither scikit-learn nor the
+# estimators until they are used.
+_LAZY = {
+    "losses": "skce.losses",
+    "show_config": "skce._config",
+    "SoftmaxClassifier": "skce.linear_model",
+    "LinearSVM": "skce.linear_model",
+    "LinearRegressor": "skce.linear_model",
+}
 __all__ = ["losses", "show_config", "SoftmaxClassifier", "LinearSVM", "LinearRegressor",
            "__version__"]
+from skce._build_info import VERSION as __version__  # noqa: E402
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "losses" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skce' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

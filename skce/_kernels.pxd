@@ -1,7 +1,7 @@
-# Declarations of the C kernels in src/skce_kernels.h, shared by the Cython modules.
+# Declarations of the C kernels in src/skce.h (one header per layer of src/), shared by the Cython modules.
 from libc.stdint cimport int64_t
 
-cdef extern from "skce_kernels.h" nogil:
+cdef extern from "skce.h" nogil:
     ctypedef struct skce_strides3:
         Py_ssize_t sample
         Py_ssize_t cls

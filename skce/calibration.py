@@ -10,7 +10,6 @@ from numbers import Real
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval
@@ -18,6 +17,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from skce import losses
+from skce._loss import decision_to_proba
 
 __all__ = ["TemperatureScaledClassifier"]
 
@@ -154,13 +154,8 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
     def predict_proba(self, X):
         z = np.asarray(self.decision_function(X), dtype=np.float64)
         big = np.finfo(np.float64).max
-        z = np.clip(z, -big, big)
-        if z.ndim == 1:   # expit(-z), not 1 - expit(z): no cancellation
-            return np.column_stack([expit(-z), expit(z)])
-        return losses.softmax(z, dim=1)
+        return decision_to_proba(np.clip(z, -big, big))
 
     def predict_log_proba(self, X):
         z = np.asarray(self.decision_function(X), dtype=np.float64)
-        if z.ndim == 1:
-            return np.column_stack([log_expit(-z), log_expit(z)])
-        return losses.log_softmax(z, dim=1)
+        return decision_to_proba(z, log=True)

@@ -20,7 +20,7 @@ float32 input stays float32 (no up-cast copy); sums accumulate in float64.
 """
 import numpy as np
 
-from skce import _elementwise, _margin, _ntxent, _softmax
+from skce._loss import _elementwise, _margin, _ntxent, _softmax
 from skce._config import effective_n_threads
 from skce._validation import (
     check_broadcast_weight,

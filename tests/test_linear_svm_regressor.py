@@ -222,7 +222,7 @@ def test_float32_is_kept_and_agrees_with_float64(digits, regression):
 
 
 def test_regressor_targets_are_converted_to_x_dtype(regression, monkeypatch):
-    from skce import _solver
+    from skce._solver import _epoch as _solver
     X, Y, _ = regression
     X32 = X.astype(np.float32)
     seen = []

@@ -13,10 +13,10 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import skce.solver
+import skce._solver._train as solver_train
 from skce import SoftmaxClassifier, losses
 from skce.calibration import TemperatureScaledClassifier
-from skce.solver import TrainingDiverged
+from skce.exceptions import TrainingDiverged
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -369,12 +369,12 @@ def test_blas_limit_is_entered_once_and_restored_once(monkeypatch):
         def limit(self, limits, user_api):
             events.append("limit")
             return Limiter()
-    monkeypatch.setattr(skce.solver, "_controller", None)
-    monkeypatch.setattr(skce.solver, "ThreadpoolController", Controller)
+    monkeypatch.setattr(solver_train, "_controller", None)
+    monkeypatch.setattr(solver_train, "ThreadpoolController", Controller)
     barrier = threading.Barrier(4)
 
     def worker():
-        with skce.solver._single_threaded_blas():
+        with solver_train._single_threaded_blas():
             barrier.wait()   # all four inside at once
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for th in threads:
@@ -382,10 +382,10 @@ def test_blas_limit_is_entered_once_and_restored_once(monkeypatch):
     for th in threads:
         th.join()
     assert events == ["scan", "limit", "restore"]
-    with skce.solver._single_threaded_blas():
+    with solver_train._single_threaded_blas():
         pass
     assert events == ["scan", "limit", "restore", "limit", "restore"]
-    assert skce.solver._blas_users == 0
+    assert solver_train._blas_users == 0
 
 
 # ---------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from _checks import minibatch_expected_failures
-from skce import SoftmaxClassifier, _solver, losses
-from skce.solver import (LossSpec, OptimizerSpec, SolverState, TrainingDiverged,
+from skce import SoftmaxClassifier, losses
+from skce._solver import _epoch as _solver
+from skce._solver import (LossSpec, OptimizerSpec, SolverState, TrainingDiverged,
                          epoch_settings)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -251,7 +252,7 @@ def test_fit_memory_is_a_small_fraction_of_float32_X():
     np.array([2**63 + 5, 2**63 + 1], dtype=np.uint64), np.array(["b", "a", "b"]),
     np.array([1.5, 0.5, 1.5]), np.array([True, False, True])])
 def test_label_encoding_matches_np_unique(y):
-    from skce.linear_model import _unique_labels
+    from skce.linear_model._base import _unique_labels
     classes, idx = _unique_labels(y)
     ref_classes, ref_idx = np.unique(y, return_inverse=True)
     assert classes.dtype == ref_classes.dtype and np.array_equal(classes, ref_classes)

@@ -31,7 +31,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
-from skce import _solver
+from skce._solver import _epoch as _solver
+from skce.exceptions import TrainingDiverged
 
 __all__ = ["LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged", "train",
            "penalty_value"]
@@ -40,16 +41,12 @@ _SCHEDULES = {"constant": _solver.CONSTANT, "adaptive": _solver.CONSTANT,
               "invscaling": _solver.INVSCALING, "cosine": _solver.COSINE}
 
 
-class TrainingDiverged(FloatingPointError, ValueError):
-    """The training loss became NaN or infinite; the model was not changed."""
-
-
 @dataclass
 class LossSpec:
     """What the estimator trains: one of the C loss kernels and its targets.
 
-    kind: a code of skce._solver (CROSS_ENTROPY, BCE, SQUARED, HUBER, HINGE,
-    MULTI_MARGIN); y: int64 class indices (n,) for CROSS_ENTROPY and
+    kind: the code of a loss block of the compiled epoch (from the registry,
+    skce._loss.LOSSES); y: int64 class indices (n,) for CROSS_ENTROPY and
     MULTI_MARGIN, else Y: (n, n_outputs) targets of X's dtype; scale
     multiplies every row loss (0.5 for the squared error's 1/2).
     """
@@ -63,6 +60,11 @@ class LossSpec:
     delta: float = 1.0
     squared: bool = False
     crammer_singer: bool = False
+
+    @classmethod
+    def of(cls, info, n_outputs, **kwargs):
+        """The spec of registry row `info` (a skce._loss.LossInfo)."""
+        return cls(kind=info.kind, n_outputs=n_outputs, scale=info.scale, **kwargs)
 
 
 @dataclass

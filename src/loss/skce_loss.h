@@ -1,4 +1,4 @@
-/* skce C kernels: public prototypes.
+/* skce loss kernels (src/loss/): public prototypes.
  *
  * Every kernel processes a block of rows [r0, r1) and returns the sum of the
  * block's (weighted) row losses in double.  The Cython layer runs blocks of a
@@ -11,8 +11,8 @@
  * (i, d) pair, r = i * D + d.  Elementwise losses see (n, R, L) arrays and
  * the multi-class margin losses (n, C) ones (see their sections below).
  */
-#ifndef SKCE_KERNELS_H
-#define SKCE_KERNELS_H
+#ifndef SKCE_LOSS_H
+#define SKCE_LOSS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -142,70 +142,6 @@ SKCE_DECLARE_MARGIN(double, _f64)
 SKCE_DECLARE_MARGIN(float, _f32)
 #undef SKCE_DECLARE_MARGIN
 
-/* ---- Optimizer steps (optim.c): torch.optim.SGD / Adam / AdamW ----
- *
- * One step on the flat parameter range [0, n): p (params), g (gradient)
- * and the optimizer state, all of one dtype.  weight_decay is added to the
- * gradient (torch's weight_decay, i.e. L2), or, for Adam with decoupled set,
- * shrinks the parameters first (AdamW).  l1 > 0 soft-thresholds each
- * parameter after the update by l1 times its step length (proximal L1). */
-typedef struct {
-    double lr, weight_decay, l1;
-    double momentum, dampening;    /* SGD */
-    double beta1, beta2, eps;      /* Adam */
-    int64_t step;                  /* 1 on the first step */
-    int nesterov, amsgrad, decoupled;
-} skce_optim_options;
-
-#define SKCE_DECLARE_OPTIM(REAL, SFX)                                                         \
-    void skce_sgd_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p, const REAL *g, \
-        REAL *buf);                                                                           \
-    void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
-        const REAL *g, REAL *m, REAL *v, REAL *vmax);                                         \
-    void skce_running_mean##SFX(ptrdiff_t n, int64_t count, REAL *mean, const REAL *p);
-
-/* skce_running_mean: folds p into mean, the mean of count - 1 earlier
- * parameter vectors (count = 1: mean = p exactly). */
-SKCE_DECLARE_OPTIM(double, _f64)
-SKCE_DECLARE_OPTIM(float, _f32)
-#undef SKCE_DECLARE_OPTIM
-
-/* ---- Minibatch rows (rows.c) ----
- *
- * out[k, :] = x[order[k], :] for k < n (x with element strides rs, cs; out
- * packed, d columns).  order holds n_ahead >= n valid entries: rows past n
- * are prefetched for the next call. */
-#define SKCE_DECLARE_ROWS(REAL, SFX)                                                          \
-    void skce_gather_rows##SFX(ptrdiff_t n, ptrdiff_t n_ahead, const int64_t *order,         \
-        const REAL *x, ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t d, REAL *out);
-
-SKCE_DECLARE_ROWS(double, _f64)
-SKCE_DECLARE_ROWS(float, _f32)
-#undef SKCE_DECLARE_ROWS
-
-/* ---- Minibatch products with few outputs (dense.c) ----
- *
- * skce_small_k_logits: Z[r, :K] += A[r, :] W for r < n (A row-major, leading
- * dimension lda, d columns; W d x Kp and Z n x Kp row-major, Kp =
- * SKCE_PADDED_K(K, 32 / sizeof(REAL)); W's padding columns zero).
- * skce_small_k_weight_grad: D[j, :K] = sum_{r < n} A[r, j] G[r, :K] for
- * j0 <= j < j1 (G n x Kp, D d x K).  skce_pad_columns: dst (rows x Kp) =
- * src (rows x K), zero padding.  Each result is a sum in a fixed order. */
-#define SKCE_PADDED_K(K, VL) (((K) + (VL) - 1) / (VL) * (VL))
-#define SKCE_DECLARE_DENSE(REAL, SFX)                                                         \
-    void skce_small_k_logits##SFX(ptrdiff_t n, ptrdiff_t d, ptrdiff_t K, const REAL *A,        \
-        ptrdiff_t lda, const REAL *W, REAL *Z);                                               \
-    void skce_small_k_weight_grad##SFX(ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t K,   \
-        const REAL *A, ptrdiff_t lda, const REAL *G, REAL *D);                                \
-    void skce_pad_columns##SFX(ptrdiff_t rows, ptrdiff_t K, const REAL *src, REAL *dst);
-
-SKCE_DECLARE_DENSE(double, _f64)
-SKCE_DECLARE_DENSE(float, _f32)
-#undef SKCE_DECLARE_DENSE
-
-/* The instruction set the kernels run with on this CPU, as text. */
-const char *skce_simd_level(void);
-
 /* ---- NT-Xent contrastive loss (ntxent.c) ----
  *
  * Views z_a, z_b (N, D) are stacked as 2N rows r (r < N: z_a[r], else
@@ -255,4 +191,4 @@ SKCE_DECLARE_NTX(double, _f64)
 SKCE_DECLARE_NTX(float, _f32)
 #undef SKCE_DECLARE_NTX
 
-#endif /* SKCE_KERNELS_H */
+#endif /* SKCE_LOSS_H */

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "skce_kernels.h"
+#include "skce_solver.h"
 
 /* How many rows ahead the copy prefetches.  Rows are visited in shuffled
  * order, so the hardware prefetcher cannot guess the next one and each row

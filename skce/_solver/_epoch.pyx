@@ -79,7 +79,7 @@ cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
         return 1
     return <int>t if t < n_threads else n_threads
 
-# Loss kernels (codes shared with skce._solver_driver).
+# Loss kernels (codes read by the registry, skce._loss.LOSSES).
 cdef enum:
     _CROSS_ENTROPY = 0   # softmax CE, class-index targets y
     _BCE = 1             # BCE with logits, targets Y in {0, 1}
@@ -124,7 +124,7 @@ cdef struct Config:
 
 
 cdef Config _config(s) except *:
-    """The scalar settings of a skce._solver_driver.SolverState `s`."""
+    """The scalar settings of a skce._solver.epoch_settings record `s`."""
     cdef Config c
     c.loss = s.loss
     c.optimizer = s.optimizer
@@ -690,7 +690,7 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
                 bint train=True):
     """One epoch over the rows X[order] in minibatches of batch_size.
 
-    `s` (see skce.solver.epoch_settings) gives the settings, the targets
+    `s` (see skce._solver.epoch_settings) gives the settings, the targets
     (s.y class indices or s.Y rows), s.sample_weight and the flat parameter
     and optimizer-state arrays, updated in place; s.step counts the steps;
     with s.average, s.average becomes the mean of theta after each of the

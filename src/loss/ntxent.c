@@ -1,7 +1,7 @@
 /* Instantiates ntxent_impl.h (NT-Xent contrastive loss) for double and float. */
 #include <math.h>
 #include "skce_math.h"
-#include "skce_kernels.h"
+#include "skce_loss.h"
 
 #define REAL double
 #define SFX(name) name##_f64

@@ -1,16 +1,17 @@
-/* Instantiates optim_impl.h for double and float. */
-#include <math.h>
+/* Instantiates dense_impl.h for double and float. */
+#include <stddef.h>
+#include <string.h>
 #include "skce_math.h"
-#include "skce_kernels.h"
+#include "skce_solver.h"
 
 #define REAL double
 #define SFX(name) name##_f64
-#include "optim_impl.h"
+#include "dense_impl.h"
 #undef REAL
 #undef SFX
 
 #define REAL float
 #define SFX(name) name##_f32
-#include "optim_impl.h"
+#include "dense_impl.h"
 #undef REAL
 #undef SFX

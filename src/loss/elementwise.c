@@ -2,7 +2,7 @@
 
 #include <math.h>
 #include "skce_math.h"
-#include "skce_kernels.h"
+#include "skce_loss.h"
 
 #if defined(_OPENMP) || defined(SKCE_HAVE_OMP_SIMD)
 #define SKCE_SIMD_REDUCTION_SUM4(a, b, c, d) SKCE_PRAGMA(omp simd reduction(+ : a, b, c, d))

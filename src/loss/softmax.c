@@ -1,7 +1,7 @@
 /* Instantiates softmax_impl.h for double and float. */
 #include <math.h>
 #include "skce_math.h"
-#include "skce_kernels.h"
+#include "skce_loss.h"
 
 /* Row r of an (n, C, D) problem is sample i = r / D at position d = r % D. */
 #define SKCE_ROW_INDEX(r, shape, i, d)                                            \
@@ -113,22 +113,4 @@ double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_sha
         total += (class_weight ? class_weight[t] : 1.0) * (sample_weight ? sample_weight[i] : 1.0);
     }
     return total;
-}
-
-const char *skce_simd_level(void)
-{
-#if defined(SKCE_ENABLE_DISPATCH) && defined(__GNUC__) && !defined(__clang__) \
-    && defined(__x86_64__) && defined(__linux__)
-    /* the same test the target_clones resolver makes for arch=x86-64-v3 */
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v3"))
-        return "x86-64-v3: AVX2+FMA (runtime dispatch)";
-    return "x86-64 baseline: SSE2 (runtime dispatch)";
-#elif defined(__AVX512F__)
-    return "AVX-512 (compile time)";
-#elif defined(__AVX2__)
-    return "AVX2 (compile time)";
-#else
-    return "baseline (compile time)";
-#endif
 }

@@ -1,7 +1,7 @@
 /* Instantiates margin_impl.h for double and float. */
 #include <math.h>
 #include "skce_math.h"
-#include "skce_kernels.h"
+#include "skce_loss.h"
 
 #if defined(_OPENMP) || defined(SKCE_HAVE_OMP_SIMD)
 #define SKCE_SIMD_REDUCTION_SUM2(a, b) SKCE_PRAGMA(omp simd reduction(+ : a, b))

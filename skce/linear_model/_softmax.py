@@ -1,0 +1,177 @@
+"""SoftmaxClassifier: multinomial logistic regression."""
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from skce._loss import LOSSES, decision_to_proba
+from skce._solver import LossSpec
+from skce.linear_model._base import _BaseSGDClassifier
+
+
+class SoftmaxClassifier(_BaseSGDClassifier):
+    """Multinomial logistic regression (softmax cross-entropy) trained by
+    minibatch SGD or Adam in compiled, OpenMP-parallel code.
+
+    A true multinomial model (one joint softmax over the classes, not
+    one-vs-rest); binary problems use one logit and the logistic loss, as
+    scikit-learn's LogisticRegression.  The objective is the weighted mean
+    cross-entropy plus ``alpha`` times the penalty (see `skce._solver`); with
+    ``alpha = 1 / (C * n_samples)`` and ``penalty="l2"`` its optimum is
+    LogisticRegression(C=C)'s.
+
+    Parameters
+    ----------
+    solver : {"adam", "sgd"}, default="adam"
+        torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW with
+        decoupled_weight_decay) or torch.optim.SGD (momentum, dampening,
+        nesterov).
+    learning_rate : {"constant", "adaptive", "invscaling", "cosine"}, default="constant"
+        Schedule of the step size: eta0; eta0 divided by 5 each time the
+        objective (or validation score) did not improve by tol for
+        n_iter_no_change epochs, training stops once it is below 1e-6 (as
+        scikit-learn's); eta0 / t**power_t (t = steps); eta0 decayed to 0
+        along half a cosine over max_iter epochs.  With ``average=True`` a
+        constant step is enough: averaging removes the minibatch noise that
+        a decaying step would otherwise have to.
+    eta0 : float or None, default=None
+        Initial learning rate (torch's ``lr``); None: 0.01 for Adam, 0.1 for
+        SGD (with momentum 0.9), measured good on standardized data.
+    power_t : float, default=0.5
+    batch_size : int, default=256
+        Rows per minibatch (larger than n_samples: full batch).
+    max_iter : int, default=100
+        Epochs (passes over the data).
+    tol : float or None, default=1e-3
+        Stop (or, with learning_rate="adaptive", lower the step) when the
+        epoch's objective has not improved by tol for n_iter_no_change epochs
+        (with early_stopping: the validation accuracy).
+    n_iter_no_change : int, default=2
+    early_stopping : bool, default=False
+        Hold out validation_fraction of the data (stratified), stop on its
+        accuracy, and keep the best validated coefficients.
+    validation_fraction : float, default=0.1
+    alpha : float, default=1e-4
+        Regularization strength.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    l1_ratio : float, default=0.15
+        Share of L1 in elasticnet.
+    momentum, dampening, nesterov : SGD options (default 0.9, 0, False).
+    beta_1, beta_2, epsilon, amsgrad : Adam options (default 0.9, 0.999, 1e-8, False).
+    decoupled_weight_decay : bool, default=False
+        With Adam: apply the L2 part as AdamW's decoupled decay.
+    class_weight : dict, "balanced" or None
+        Multiplies each sample's weight by its class's weight.
+    label_smoothing : float in [0, 1], default=0
+        As torch's cross_entropy (binary: targets y(1-e) + e/2).
+    fit_intercept : bool, default=True
+    shuffle : bool, default=True
+        Shuffle the rows every epoch.
+    average : bool, default=True
+        The model (coef_, intercept_, what callbacks, validation and
+        loss_curve_ see) is the mean of the iterates over the steps of the
+        last epoch (partial_fit: of the call), while training continues from
+        the last iterate.  Unlike SGDClassifier's ``average`` (a mean from a
+        given step on), the mean restarts every epoch, so it never lags far
+        behind.  Measured: on a noisy 240,000-row set the first epoch's mean
+        matches LogisticRegression's accuracy, while the iterates of a
+        constant step stay 1.4 pt short.  Costs one pass over the data per
+        epoch without steps, for the exact objective.
+    warm_start : bool, default=False
+        fit starts from the previous coef_ and intercept_.
+    random_state : int, RandomState or None
+        Shuffling and the validation split.  Results do not depend on n_jobs.
+    verbose : int, default=0
+        Print one line per epoch.
+    n_jobs : int or None
+        Threads of the compiled kernels (None: all OpenMP offers, honouring
+        OMP_NUM_THREADS and threadpoolctl; -1: all CPUs).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+        Of X's dtype (float32 input trains in float32).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Optimizer steps taken.
+    loss_curve_ : list of float
+        Objective (weighted mean training loss + penalty) per epoch: that of
+        the averaged model after the epoch with ``average=True``; else the
+        mean of the minibatch losses during the epoch.
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_features_in_, feature_names_in_
+    """
+
+    _parameter_constraints = {
+        **_BaseSGDClassifier._parameter_constraints,
+        "label_smoothing": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(self, *, solver="adam", learning_rate="constant", eta0=None, power_t=0.5,
+                 batch_size=256, max_iter=100, tol=1e-3, n_iter_no_change=2,
+                 early_stopping=False, validation_fraction=0.1, alpha=1e-4, penalty="l2",
+                 l1_ratio=0.15, momentum=0.9, dampening=0.0, nesterov=False, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False,
+                 class_weight=None, label_smoothing=0.0, fit_intercept=True, shuffle=True,
+                 average=True, warm_start=False, random_state=None, verbose=0, n_jobs=None):
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.average = average
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def _loss_spec(self, y_idx, dtype):
+        K = len(self.classes_)
+        if K == 2:
+            eps = self.label_smoothing
+            Y = (y_idx == 1).astype(dtype).reshape(-1, 1)
+            if eps:
+                Y = Y * (1 - eps) + eps / 2
+            return LossSpec.of(LOSSES["binary_cross_entropy"], 1, Y=np.ascontiguousarray(Y, dtype))
+        return LossSpec.of(LOSSES["cross_entropy"], K, y=y_idx,
+                           label_smoothing=self.label_smoothing)
+
+    # -- prediction ----------------------------------------------------------
+    def _logits(self, X):
+        scores = self.decision_function(X)
+        big = np.finfo(scores.dtype).max
+        return np.clip(scores, -big, big)   # +-inf scores would give NaN probabilities
+
+    def predict_proba(self, X):
+        """Class probabilities (stable softmax; never NaN even for huge coefficients)."""
+        check_is_fitted(self)
+        return decision_to_proba(self._logits(X))
+
+    def predict_log_proba(self, X):
+        check_is_fitted(self)
+        return decision_to_proba(self._logits(X), log=True)

@@ -1,7 +1,18 @@
 # Declarations of the C kernels in src/skce.h (one header per layer of src/), shared by the Cython modules.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "skce.h" nogil:
+    # the one numbering of the loss kinds (skce_loss.h)
+    ctypedef enum skce_loss_kind:
+        SKCE_CE_INDEX
+        SKCE_BCE
+        SKCE_MSE
+        SKCE_HUBER
+        SKCE_HINGE
+        SKCE_MULTI_MARGIN
+        SKCE_CE_PROB
+        SKCE_NLL
+
     ctypedef struct skce_strides3:
         Py_ssize_t sample
         Py_ssize_t cls
@@ -19,6 +30,10 @@ cdef extern from "skce.h" nogil:
         int64_t ignore_index
         double label_smoothing
         double grad_scale
+
+    skce_ce_options skce_ce_options_make(const double *class_weight,
+        const double *sample_weight, int64_t ignore_index, double label_smoothing,
+        double grad_scale)
 
     double skce_ce_index_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_shape *shape,
         const skce_ce_options *opt, const double *x, skce_strides3 xs, const int64_t *target,
@@ -63,6 +78,10 @@ cdef extern from "skce.h" nogil:
         double margin
         double delta
         int squared
+
+    skce_ew_options skce_ew_options_make(Py_ssize_t n_rows, Py_ssize_t n_cols,
+        const double *sample_weight, double grad_scale, double margin, double delta,
+        int squared)
 
     int SKCE_LABEL_ZERO
     int SKCE_LABEL_MINUS_ONE
@@ -112,6 +131,10 @@ cdef extern from "skce.h" nogil:
         int p
         int crammer_singer
 
+    skce_margin_options skce_margin_options_make(Py_ssize_t n_classes, Py_ssize_t t_stride,
+        const double *class_weight, const double *sample_weight, double margin,
+        double grad_scale, int p, int crammer_singer)
+
     double skce_multi_margin_block_f64(Py_ssize_t r0, Py_ssize_t r1,
         const skce_margin_options *opt, const double *x, skce_strides2 xs,
         const int64_t *target, double *loss_out, double *grad, skce_strides2 gs,
@@ -120,6 +143,23 @@ cdef extern from "skce.h" nogil:
         const skce_margin_options *opt, const float *x, skce_strides2 xs,
         const int64_t *target, float *loss_out, float *grad, skce_strides2 gs,
         Py_ssize_t *bad_row)
+
+    # ---- loss rows of a training batch (loss_rows.c) ----
+    ctypedef struct skce_loss_spec:
+        int kind
+        Py_ssize_t n_outputs
+        double label_smoothing
+        double margin
+        double delta
+        int squared
+        int crammer_singer
+
+    double skce_loss_rows_f64(const skce_loss_spec *spec, Py_ssize_t r0, Py_ssize_t r1,
+        const double *Z, Py_ssize_t ldz, const int64_t *y, const double *Y,
+        const double *sample_weight, double grad_scale, double *G, Py_ssize_t *bad_row)
+    double skce_loss_rows_f32(const skce_loss_spec *spec, Py_ssize_t r0, Py_ssize_t r1,
+        const float *Z, Py_ssize_t ldz, const int64_t *y, const float *Y,
+        const double *sample_weight, double grad_scale, float *G, Py_ssize_t *bad_row)
 
     # ---- optimizer steps (optim.c) ----
     ctypedef struct skce_optim_options:
@@ -144,6 +184,19 @@ cdef extern from "skce.h" nogil:
         const double *g, double *m, double *v, double *vmax)
     void skce_adam_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
         const float *g, float *m, float *v, float *vmax)
+    ctypedef enum skce_optimizer:
+        SKCE_SGD
+        SKCE_ADAM
+    ctypedef enum skce_lr_schedule:
+        SKCE_LR_CONSTANT
+        SKCE_LR_INVSCALING
+        SKCE_LR_COSINE
+    double skce_learning_rate(int schedule, double eta, double power_t, double total_steps,
+        int64_t step)
+    void skce_optimizer_step_f64(int optimizer, Py_ssize_t n, const skce_optim_options *o,
+        double *p, const double *g, double *state1, double *state2, double *state3)
+    void skce_optimizer_step_f32(int optimizer, Py_ssize_t n, const skce_optim_options *o,
+        float *p, const float *g, float *state1, float *state2, float *state3)
     void skce_running_mean_f64(Py_ssize_t n, int64_t count, double *mean, const double *p)
     void skce_running_mean_f32(Py_ssize_t n, int64_t count, float *mean, const float *p)
     # ---- minibatch rows (rows.c) ----
@@ -162,6 +215,39 @@ cdef extern from "skce.h" nogil:
         Py_ssize_t K, const float *A, Py_ssize_t lda, const float *G, float *D)
     void skce_pad_columns_f64(Py_ssize_t rows, Py_ssize_t K, const double *src, double *dst)
     void skce_pad_columns_f32(Py_ssize_t rows, Py_ssize_t K, const float *src, float *dst)
+    # ---- batch numerics of the training epoch (batch.c) ----
+    void skce_csr_logits_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *W,
+        const double *b, double *Z)
+    void skce_csr_logits_f64_i64(Py_ssize_t n, const int64_t *order, const double *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const double *W,
+        const double *b, double *Z)
+    void skce_csr_logits_f32_i32(Py_ssize_t n, const int64_t *order, const float *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const float *W,
+        const float *b, float *Z)
+    void skce_csr_logits_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const float *W,
+        const float *b, float *Z)
+    void skce_csr_weight_grad_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t d, Py_ssize_t K,
+        const double *G, double *D)
+    void skce_csr_weight_grad_f64_i64(Py_ssize_t n, const int64_t *order, const double *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t d, Py_ssize_t K,
+        const double *G, double *D)
+    void skce_csr_weight_grad_f32_i32(Py_ssize_t n, const int64_t *order, const float *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t d, Py_ssize_t K,
+        const float *G, float *D)
+    void skce_csr_weight_grad_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t d, Py_ssize_t K,
+        const float *G, float *D)
+    void skce_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, Py_ssize_t ldg,
+        double *out)
+    void skce_column_sums_f32(Py_ssize_t n, Py_ssize_t K, const float *G, Py_ssize_t ldg,
+        float *out)
+    void skce_sum_partials_f64(Py_ssize_t n_parts, Py_ssize_t stride, Py_ssize_t p0,
+        Py_ssize_t p1, const double *partial, double *out)
+    void skce_sum_partials_f32(Py_ssize_t n_parts, Py_ssize_t stride, Py_ssize_t p0,
+        Py_ssize_t p1, const float *partial, float *out)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_BLOCK
     Py_ssize_t SKCE_NTX_KW

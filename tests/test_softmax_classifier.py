@@ -21,8 +21,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from _checks import minibatch_expected_failures
 from skce import SoftmaxClassifier, losses
 from skce._solver import _epoch as _solver
-from skce._solver import (LossSpec, OptimizerSpec, SolverState, TrainingDiverged,
-                         epoch_settings)
+from skce._loss import LOSSES
+from skce._solver import (EpochSettings, LossSpec, OptimizerSpec, SolverState,
+                          TrainingDiverged)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -83,7 +84,7 @@ def test_optimizer_steps_match_torch(case, dtype):
     W0, b0 = rng.standard_normal((d, K)), rng.standard_normal(K)
     grads = rng.standard_normal((n_steps, d * K + K)) * rng.uniform(0.01, 3, (n_steps, 1))
     state = SolverState.new(d, K, dtype, lr, W0.T, b0)
-    settings = epoch_settings(LossSpec(kind=_solver.SQUARED, n_outputs=K), spec, state)
+    settings = EpochSettings(LossSpec.of(LOSSES["squared_error"], K), spec, state)
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     params = [torch.tensor(W0.ravel(), dtype=tdtype, requires_grad=True),
               torch.tensor(b0, dtype=tdtype, requires_grad=True)]
@@ -126,8 +127,8 @@ def test_learning_rate_schedules():
         spec = OptimizerSpec(solver="sgd", momentum=0.0, alpha=0.0, learning_rate=name,
                              power_t=0.25)
         state = SolverState.new(1, 1, np.float64, 0.5)
-        settings = epoch_settings(LossSpec(kind=_solver.SQUARED, n_outputs=1), spec, state,
-                                  total_steps=10)
+        settings = EpochSettings(LossSpec.of(LOSSES["squared_error"], 1), spec, state,
+                                 total_steps=10)
         for t in range(1, 13):
             before = state.theta[0]
             _solver.optimizer_step(settings, np.array([1.0, 0.0]))

@@ -17,11 +17,8 @@ from skce._kernels cimport *
 # Depends on the shape only, never on n_threads.
 cdef Py_ssize_t BLOCK_ELEMS = 16384
 
-# kernel codes
-BCE = 0
-MSE = 1
-HUBER = 2
-HINGE = 3
+# loss kinds (the one numbering, skce_loss.h)
+BCE, MSE, HUBER, HINGE = SKCE_BCE, SKCE_MSE, SKCE_HUBER, SKCE_HINGE
 LABEL_ZERO = SKCE_LABEL_ZERO
 LABEL_MINUS_ONE = SKCE_LABEL_MINUS_ONE
 LABEL_INVALID = SKCE_LABEL_INVALID
@@ -80,13 +77,8 @@ def elementwise(int kind, const floating[:, :, :] x, const floating[:, :, :] y,
         return 0.0, 0
     block_sums = np.zeros(n_blocks)
     flags = np.zeros(n_blocks, dtype=np.intc)
-    opt.n_rows = R
-    opt.n_cols = L
-    opt.sample_weight = &sample_weight[0] if sample_weight is not None else NULL
-    opt.grad_scale = grad_scale
-    opt.margin = margin
-    opt.delta = delta
-    opt.squared = squared
+    opt = skce_ew_options_make(R, L, &sample_weight[0] if sample_weight is not None else NULL,
+                               grad_scale, margin, delta, squared)
     if w is not None:
         ws = _nrl(w.strides[0], w.strides[1], w.strides[2], n, R, L, itemsize)
         wp = &w[0, 0, 0]
@@ -104,26 +96,26 @@ def elementwise(int kind, const floating[:, :, :] x, const floating[:, :, :] y,
             r0 = b * rows_per_block
             r1 = min(r0 + rows_per_block, n_rows)
             if floating is double:
-                if kind == 0:
+                if kind == SKCE_BCE:
                     block_sums[b] = skce_bce_block_f64(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, pp, ps, lo, g, gs)
-                elif kind == 1:
+                elif kind == SKCE_MSE:
                     block_sums[b] = skce_mse_block_f64(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, lo, g, gs)
-                elif kind == 2:
+                elif kind == SKCE_HUBER:
                     block_sums[b] = skce_huber_block_f64(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, lo, g, gs)
                 else:
                     block_sums[b] = skce_hinge_block_f64(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, lo, g, gs, &flags[b])
             else:
-                if kind == 0:
+                if kind == SKCE_BCE:
                     block_sums[b] = skce_bce_block_f32(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, pp, ps, lo, g, gs)
-                elif kind == 1:
+                elif kind == SKCE_MSE:
                     block_sums[b] = skce_mse_block_f32(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, lo, g, gs)
-                elif kind == 2:
+                elif kind == SKCE_HUBER:
                     block_sums[b] = skce_huber_block_f32(r0, r1, &opt, &x[0, 0, 0], xs,
                         &y[0, 0, 0], ys, wp, ws, lo, g, gs)
                 else:

@@ -16,6 +16,9 @@ from skce._kernels cimport *
 # Depends on the shape only, never on n_threads.
 cdef Py_ssize_t BLOCK_ELEMS = 8192
 
+# the loss kind (the one numbering, skce_loss.h)
+MULTI_MARGIN = SKCE_MULTI_MARGIN
+
 
 def multi_margin(const floating[:, :] x, const int64_t[:] target,
                  const double[::1] class_weight, const double[::1] sample_weight,
@@ -42,14 +45,11 @@ def multi_margin(const floating[:, :] x, const int64_t[:] target,
         return 0.0, -1
     block_sums = np.zeros(n_blocks)
     bad = np.full(n_blocks, -1, dtype=np.intp)
-    opt.n_classes = C
-    opt.t_stride = target.strides[0] // sizeof(int64_t)
-    opt.class_weight = &class_weight[0] if class_weight is not None else NULL
-    opt.sample_weight = &sample_weight[0] if sample_weight is not None else NULL
-    opt.margin = margin
-    opt.grad_scale = grad_scale
-    opt.p = p
-    opt.crammer_singer = crammer_singer
+    opt = skce_margin_options_make(
+        C, target.strides[0] // sizeof(int64_t),
+        &class_weight[0] if class_weight is not None else NULL,
+        &sample_weight[0] if sample_weight is not None else NULL,
+        margin, grad_scale, p, crammer_singer)
     if grad is not None:
         gs = strides2(grad.strides[0], grad.strides[1], sizeof(floating))
         g = &grad[0, 0]

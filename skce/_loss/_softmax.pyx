@@ -85,22 +85,16 @@ def index_target_weight_sum(const int64_t[:, :] target, Py_ssize_t n_classes,
 
 cdef skce_ce_options _options(const double[::1] class_weight, const double[::1] sample_weight,
                               int64_t ignore_index, double label_smoothing, double grad_scale):
-    cdef skce_ce_options opt
-    opt.class_weight = &class_weight[0] if class_weight is not None else NULL
-    opt.sample_weight = &sample_weight[0] \
-        if sample_weight is not None and sample_weight.shape[0] > 0 else NULL
-    opt.ignore_index = ignore_index
-    opt.label_smoothing = label_smoothing
-    opt.grad_scale = grad_scale
-    return opt
+    return skce_ce_options_make(
+        &class_weight[0] if class_weight is not None else NULL,
+        &sample_weight[0] if sample_weight is not None and sample_weight.shape[0] > 0 else NULL,
+        ignore_index, label_smoothing, grad_scale)
 
 
-# What class_loss computes (C constants for the nogil loop, Python names for callers).
-cdef enum:
-    _CE_INDEX = 0   # cross-entropy, class-index targets
-    _CE_PROB = 1    # cross-entropy, class-probability targets
-    _NLL = 2        # negative log-likelihood of log-probabilities, class-index targets
-CE_INDEX, CE_PROB, NLL = _CE_INDEX, _CE_PROB, _NLL
+# What class_loss computes: loss kinds of the one numbering (skce_loss.h)
+# cross-entropy of class-index / class-probability targets, negative
+# log-likelihood of log-probabilities.
+CE_INDEX, CE_PROB, NLL = SKCE_CE_INDEX, SKCE_CE_PROB, SKCE_NLL
 
 
 def class_loss(int kind, const floating[:, :, :] x, const int64_t[:, :] target,
@@ -129,7 +123,7 @@ def class_loss(int kind, const floating[:, :, :] x, const int64_t[:, :] target,
     cdef Py_ssize_t b, r0, r1
     if n_rows == 0:
         return 0.0
-    if kind == _CE_PROB:
+    if kind == SKCE_CE_PROB:
         ys = _strides3(y.strides[0], y.strides[1], y.strides[2], sizeof(floating))
         yp = &y[0, 0, 0]
     else:
@@ -144,20 +138,20 @@ def class_loss(int kind, const floating[:, :, :] x, const int64_t[:, :] target,
             r0 = b * BLOCK
             r1 = min(r0 + BLOCK, n_rows)
             if floating is double:
-                if kind == _CE_INDEX:
+                if kind == SKCE_CE_INDEX:
                     block_sums[b] = skce_ce_index_block_f64(
                         r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
-                elif kind == _CE_PROB:
+                elif kind == SKCE_CE_PROB:
                     block_sums[b] = skce_ce_prob_block_f64(
                         r0, r1, &shape, &opt, &x[0, 0, 0], xs, yp, ys, lo, g, gs)
                 else:
                     block_sums[b] = skce_nll_block_f64(
                         r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
             else:
-                if kind == _CE_INDEX:
+                if kind == SKCE_CE_INDEX:
                     block_sums[b] = skce_ce_index_block_f32(
                         r0, r1, &shape, &opt, &x[0, 0, 0], xs, t, lo, g, gs)
-                elif kind == _CE_PROB:
+                elif kind == SKCE_CE_PROB:
                     block_sums[b] = skce_ce_prob_block_f32(
                         r0, r1, &shape, &opt, &x[0, 0, 0], xs, yp, ys, lo, g, gs)
                 else:

@@ -3,16 +3,19 @@
 One epoch runs without the GIL: for each minibatch (rows `order[k:k+B]`),
   1. per fixed block of RB batch rows (OpenMP): gather the rows of X into the
      batch buffer (dense X, unless they are consecutive rows of a C-ordered
-     X, read in place; for CSR the logits come from a row loop here);
+     X, read in place; for CSR the logits come from skce_csr_logits);
   2. logits Z = X_b W + b: with few outputs (dense) skce's register-blocked
-     product (src/dense.c), in the same block loop; else one BLAS gemm;
-  3. per block (OpenMP): the loss kernel from src/ gives the block's weighted
-     loss and G = dloss/dZ, and, where cheap enough, the block's share of
-     dW = X_bᵀ G (dense with few outputs, or a CSR scatter) while its rows
-     are in cache; otherwise dW after the blocks (split by features, or one
-     gemm; a serial scatter for CSR); db = column sums of G;
-  4. the optimizer step (src/optim.c), with the learning-rate schedule, and
-     with averaging the running mean of the iterates.
+     product (src/solver/dense*), in the same block loop; else one BLAS gemm;
+  3. per block (OpenMP): skce_loss_rows (src/loss/) gives the block's
+     weighted loss and G = dloss/dZ, and, where cheap enough, the block's
+     share of dW = X_bᵀ G (dense with few outputs, or a CSR scatter) while
+     its rows are in cache; otherwise dW after the blocks (split by features,
+     or one gemm; a serial scatter for CSR); db = column sums of G;
+  4. the optimizer step (src/solver/optim*), with the learning-rate schedule,
+     and with averaging the running mean of the iterates.
+The numerics are C (src/solver/, src/loss/); this module owns the buffers,
+the OpenMP loops over fixed blocks and the GIL.  `_batches` is the one
+minibatch loop, `_optimizer_step` the one optimizer step.
 W is stored (n_features, n_outputs) and, with b, in one flat parameter
 vector theta = [W.ravel(), b] so that the optimizer state is flat too.
 Blocks and chunks have fixed sizes and partial sums are added in block
@@ -24,16 +27,12 @@ its own threads would compete with OpenMP's.
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t
-from libc.math cimport isfinite, cos, pow, M_PI
+from libc.math cimport isfinite
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
 from skce._kernels cimport *
-
-ctypedef fused index_t:
-    int32_t
-    int64_t
 
 # Rows per parallel block of a batch, parameters per chunk of the optimizer
 # step: fixed, never derived from n_threads.
@@ -79,28 +78,11 @@ cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
         return 1
     return <int>t if t < n_threads else n_threads
 
-# Loss kernels (codes read by the registry, skce._loss.LOSSES).
-cdef enum:
-    _CROSS_ENTROPY = 0   # softmax CE, class-index targets y
-    _BCE = 1             # BCE with logits, targets Y in {0, 1}
-    _SQUARED = 2         # squared error, targets Y
-    _HUBER = 3           # Huber, targets Y
-    _HINGE = 4           # (squared) hinge, targets Y in {-1, 1}
-    _MULTI_MARGIN = 5    # multi-class margin (Crammer-Singer / Weston-Watkins), y
-CROSS_ENTROPY, BCE, SQUARED, HUBER, HINGE, MULTI_MARGIN = (
-    _CROSS_ENTROPY, _BCE, _SQUARED, _HUBER, _HINGE, _MULTI_MARGIN)
-INDEX_TARGET_LOSSES = (_CROSS_ENTROPY, _MULTI_MARGIN)
 
-cdef enum:
-    _SGD = 0
-    _ADAM = 1
-SGD, ADAM = _SGD, _ADAM
-
-cdef enum:
-    _CONSTANT = 0
-    _INVSCALING = 1
-    _COSINE = 2
-CONSTANT, INVSCALING, COSINE = _CONSTANT, _INVSCALING, _COSINE
+# OptimizerSpec.solver and .learning_rate -> the C codes (skce_solver.h)
+_OPTIMIZERS = {"sgd": SKCE_SGD, "adam": SKCE_ADAM}
+_SCHEDULES = {"constant": SKCE_LR_CONSTANT, "adaptive": SKCE_LR_CONSTANT,
+              "invscaling": SKCE_LR_INVSCALING, "cosine": SKCE_LR_COSINE}
 
 # Epoch status codes
 cdef enum:
@@ -112,164 +94,36 @@ OK, NONFINITE, BAD_TARGET = _OK, _NONFINITE, _BAD_TARGET
 
 
 cdef struct Config:
-    int loss, optimizer, schedule, n_threads
+    skce_loss_spec loss
+    int optimizer, schedule, n_threads
     Py_ssize_t n_outputs
     bint fit_intercept
-    double loss_scale, weight_scale, label_smoothing, margin, delta
-    bint squared, crammer_singer
-    double eta, power_t, total_steps, weight_decay, l1
-    double momentum, dampening, beta1, beta2, eps
-    bint nesterov, amsgrad, decoupled, average
+    double loss_scale, weight_scale
+    double eta, power_t, total_steps   # the learning-rate schedule
+    skce_optim_options optim           # its lr and step are set at each step
     int64_t step, n_averaged
 
 
-cdef Config _config(s) except *:
-    """The scalar settings of a skce._solver.epoch_settings record `s`."""
-    cdef Config c
-    c.loss = s.loss
-    c.optimizer = s.optimizer
-    c.schedule = s.schedule
-    c.n_threads = s.n_threads
-    c.n_outputs = s.n_outputs
-    c.fit_intercept = s.fit_intercept
-    c.loss_scale = s.loss_scale
-    c.weight_scale = s.weight_scale
-    c.label_smoothing = s.label_smoothing
-    c.margin = s.margin
-    c.delta = s.delta
-    c.squared = s.squared
-    c.crammer_singer = s.crammer_singer
-    c.eta = s.eta
-    c.power_t = s.power_t
-    c.total_steps = s.total_steps
-    c.weight_decay = s.weight_decay
-    c.l1 = s.l1
-    c.momentum = s.momentum
-    c.dampening = s.dampening
-    c.beta1 = s.beta1
-    c.beta2 = s.beta2
-    c.eps = s.eps
-    c.nesterov = s.nesterov
-    c.amsgrad = s.amsgrad
-    c.decoupled = s.decoupled
-    c.step = s.step
-    c.average = s.average is not None
-    c.n_averaged = s.n_averaged
-    return c
-
-
-cdef inline double _learning_rate(const Config *s) noexcept nogil:
-    if s.schedule == _INVSCALING:
-        return s.eta / pow(<double>s.step, s.power_t)
-    if s.schedule == _COSINE:
-        if s.total_steps <= 0:
-            return s.eta
-        return s.eta * 0.5 * (1.0 + cos(M_PI * min(<double>(s.step - 1), s.total_steps)
-                                             / s.total_steps))
-    return s.eta
-
-
-cdef double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floating *Z,
-                       Py_ssize_t ldz, const int64_t *yb, const floating *Yb,
-                       const double *swb, double grad_scale, floating *G,
-                       Py_ssize_t *bad) noexcept nogil:
-    """Weighted loss of batch rows [r0, r1) and their gradient (times grad_scale) into G
-    (Z and G with row stride ldz, Yb with n_outputs)."""
-    cdef Py_ssize_t K = s.n_outputs
-    cdef skce_shape shape
-    cdef skce_ce_options ce
-    cdef skce_strides3 s3
-    cdef skce_ew_options ew
-    cdef skce_strides_nrl snrl, ys
-    cdef skce_margin_options mo
-    cdef skce_strides2 s2
-    cdef int flags = 0
-    if s.loss == _CROSS_ENTROPY:
-        shape.n_classes = K
-        shape.n_pos = 1
-        shape.t_sample = 1
-        shape.t_pos = 0
-        ce.class_weight = NULL
-        ce.sample_weight = swb
-        ce.ignore_index = -100   # targets were checked to lie in [0, K)
-        ce.label_smoothing = s.label_smoothing
-        ce.grad_scale = grad_scale
-        s3.sample = ldz
-        s3.cls = 1
-        s3.pos = ldz
-        if floating is double:
-            return skce_ce_index_block_f64(r0, r1, &shape, &ce, Z, s3, yb, NULL, G, s3)
-        else:
-            return skce_ce_index_block_f32(r0, r1, &shape, &ce, Z, s3, yb, NULL, G, s3)
-    if s.loss == _MULTI_MARGIN:
-        mo.n_classes = K
-        mo.t_stride = 1
-        mo.class_weight = NULL
-        mo.sample_weight = swb
-        mo.margin = s.margin
-        mo.grad_scale = grad_scale
-        mo.p = 2 if s.squared else 1
-        mo.crammer_singer = s.crammer_singer
-        s2.sample = ldz
-        s2.cls = 1
-        if floating is double:
-            return skce_multi_margin_block_f64(r0, r1, &mo, Z, s2, yb, NULL, G, s2, bad)
-        else:
-            return skce_multi_margin_block_f32(r0, r1, &mo, Z, s2, yb, NULL, G, s2, bad)
-    ew.n_rows = 1
-    ew.n_cols = K
-    ew.sample_weight = swb
-    ew.grad_scale = grad_scale
-    ew.margin = s.margin
-    ew.delta = s.delta
-    ew.squared = s.squared
-    snrl.sample = ldz
-    snrl.row = ldz
-    snrl.col = 1
-    ys.sample = K
-    ys.row = K
-    ys.col = 1
-    if floating is double:
-        if s.loss == _BCE:
-            return skce_bce_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, snrl,
-                                      NULL, G, snrl)
-        if s.loss == _SQUARED:
-            return skce_mse_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
-        if s.loss == _HUBER:
-            return skce_huber_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
-        return skce_hinge_block_f64(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl,
-                                    &flags)
-    else:
-        if s.loss == _BCE:
-            return skce_bce_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, snrl,
-                                      NULL, G, snrl)
-        if s.loss == _SQUARED:
-            return skce_mse_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
-        if s.loss == _HUBER:
-            return skce_huber_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl)
-        return skce_hinge_block_f32(r0, r1, &ew, Z, snrl, Yb, ys, NULL, snrl, NULL, G, snrl,
-                                    &flags)
-
-
-cdef inline void _gemm(char *ta, char *tb, int m, int n, int k, floating alpha,
-                       const floating *a, int lda, const floating *b, int ldb, floating beta,
-                       floating *c, int ldc) noexcept nogil:
-    """Column-major BLAS gemm: c = alpha * op(a) op(b) + beta * c."""
-    if floating is double:
-        dgemm(ta, tb, &m, &n, &k, &alpha, <double *>a, &lda, <double *>b, &ldb, &beta, c, &ldc)
-    else:
-        sgemm(ta, tb, &m, &n, &k, &alpha, <float *>a, &lda, <float *>b, &ldb, &beta, c, &ldc)
+cdef struct Params:
+    # the flat parameter vector, the optimizer state and the running mean of
+    # theta over the epoch (NULL without averaging)
+    void *theta
+    void *st1
+    void *st2
+    void *st3
+    void *avg
 
 
 cdef struct Work:
-    # raw pointers to a _Batch's buffers (floating ones as void *: a struct
-    # cannot be fused) and to the targets and weights of the settings
+    # raw pointers to the batch buffers of an EpochSettings (floating ones as
+    # void *: a struct cannot be fused) and to its targets and weights
     void *Xb            # (B, d) gathered rows (dense X only)
     void *Z             # (B, K) logits
     void *G             # (B, K) dloss/dZ
     void *Yb            # (B, K) targets (when Y is used)
     void *grad          # (d * K + K,) gradient of theta
     void *Wp            # (d, ldz) W with zero-padded columns (small-K kernels), or NULL
+    void *partial       # (n_blocks, d K) per-block shares of dW, or NULL
     Py_ssize_t ldz      # row stride of Z and G
     int64_t *yb         # (B,) class indices (when y is used)
     double *swb         # (B,) row weights
@@ -280,6 +134,19 @@ cdef struct Work:
     const double *sw
 
 
+cdef struct Source:
+    # the rows of the epoch: dense X (element strides rs, cs), or CSR
+    bint csr
+    Py_ssize_t d
+    const void *X
+    Py_ssize_t rs, cs
+    bint in_place       # dense: consecutive rows of a C-ordered X, read in place
+    const void *data
+    const void *indices
+    const void *indptr
+    bint index64        # CSR: int64 (else int32) indices and indptr
+
+
 cdef void *_data(a):
     """Address of the first element of array a (NULL for None or empty)."""
     if a is None or a.size == 0:
@@ -287,46 +154,164 @@ cdef void *_data(a):
     return <void *><size_t>a.__array_interface__["data"][0]
 
 
-cdef class _Batch:
-    """Per-batch work buffers (sized by the batch, never by the data set)."""
-    cdef object arrays
+cdef class EpochSettings:
+    """Everything the compiled epoch reads: the loss (a LossSpec), the
+    optimizer (an OptimizerSpec), the state's arrays (a SolverState, shared,
+    updated in place), the targets and sample weights, and the batch buffers,
+    allocated on first use and reused by every epoch and evaluation pass.
+    Made once per fit; `eta`, `step` and `n_averaged` change during it."""
+    cdef Config c
+    cdef Params p
     cdef Work w
+    cdef readonly object theta, state1, state2, state3, average, y, Y, sample_weight
+    cdef object _buffers, _key, _partial
+    cdef Py_ssize_t _rows, _gathered
 
-    def __init__(self, s, Py_ssize_t gathered, Py_ssize_t B, Py_ssize_t d, bint dense, dtype):
-        # gathered: rows of the row buffer (B, or 0 when no row is gathered)
-        cdef Py_ssize_t K = s.n_outputs, n_blocks = (B + RB - 1) // RB
+    def __init__(self, loss, opt, state, *, n_threads=1, fit_intercept=True, weight_scale=1.0,
+                 total_steps=0, sample_weight=None):
+        l1, l2 = opt.l1_l2()
+        sgd = opt.solver == "sgd"
+        self.c.loss.kind = loss.kind
+        self.c.loss.n_outputs = loss.n_outputs
+        self.c.loss.label_smoothing = loss.label_smoothing
+        self.c.loss.margin = loss.margin
+        self.c.loss.delta = loss.delta
+        self.c.loss.squared = loss.squared
+        self.c.loss.crammer_singer = loss.crammer_singer
+        self.c.optimizer = _OPTIMIZERS[opt.solver]
+        self.c.schedule = _SCHEDULES[opt.learning_rate]
+        self.c.n_threads = n_threads
+        self.c.n_outputs = loss.n_outputs
+        self.c.fit_intercept = fit_intercept
+        self.c.loss_scale = loss.scale
+        self.c.weight_scale = weight_scale
+        self.c.eta = state.eta
+        self.c.power_t = opt.power_t
+        self.c.total_steps = total_steps
+        self.c.optim.lr = 0.0
+        self.c.optim.step = 0
+        self.c.optim.weight_decay = l2
+        self.c.optim.l1 = l1
+        self.c.optim.momentum = opt.momentum if sgd else 0.0
+        self.c.optim.dampening = opt.dampening
+        self.c.optim.beta1 = opt.beta_1
+        self.c.optim.beta2 = opt.beta_2
+        self.c.optim.eps = opt.epsilon
+        self.c.optim.nesterov = opt.nesterov
+        self.c.optim.amsgrad = opt.amsgrad
+        self.c.optim.decoupled = opt.solver == "adam" and opt.decoupled_weight_decay
+        self.c.step = state.step
+        self.c.n_averaged = 0
+        self.theta, self.state1, self.state2 = state.theta, state.state1, state.state2
+        self.state3, self.average = state.state3, state.average
+        names = ("theta", "state1", "state2", "state3") + (
+            ("average",) if self.average is not None else ())
+        for name in names:
+            a = getattr(self, name)
+            if a.ndim != 1 or a.shape != self.theta.shape or a.dtype != self.theta.dtype \
+                    or not a.flags.c_contiguous or not a.flags.writeable:
+                raise ValueError(f"solver state {name} must be a writeable C-contiguous "
+                                 f"{self.theta.dtype} array of shape {self.theta.shape}")
+        self.p.theta = _data(self.theta)
+        self.p.st1 = _data(self.state1)
+        self.p.st2 = _data(self.state2)
+        self.p.st3 = _data(self.state3)
+        self.p.avg = _data(self.average) if self.average is not None else NULL
+        self.y, self.Y, self.sample_weight = loss.y, loss.Y, sample_weight
+        self.w.y = <const int64_t *>_data(self.y)
+        self.w.Y = _data(self.Y)
+        self.w.sw = <const double *>_data(self.sample_weight)
+        self._key = None
+        self._partial = None
+
+    @property
+    def eta(self):
+        """The base learning rate (lowered by learning_rate="adaptive")."""
+        return self.c.eta
+
+    @eta.setter
+    def eta(self, double value):
+        self.c.eta = value
+
+    @property
+    def step(self):
+        """Optimizer steps taken (the state's, plus those of this fit)."""
+        return self.c.step
+
+    @step.setter
+    def step(self, int64_t value):
+        self.c.step = value
+
+    @property
+    def n_averaged(self):
+        """Iterates in the running mean s.average (set 0 to restart it)."""
+        return self.c.n_averaged
+
+    @n_averaged.setter
+    def n_averaged(self, int64_t value):
+        self.c.n_averaged = value
+
+    cdef int _check(self, Py_ssize_t d, dtype) except -1:
+        cdef Py_ssize_t size = (d + 1) * self.c.n_outputs
+        if self.theta.shape[0] != size:
+            raise ValueError(f"solver state theta must have shape ({size},) for {d} features")
+        if self.theta.dtype != dtype:
+            raise TypeError(f"X is {np.dtype(dtype)} but the solver state is {self.theta.dtype}")
+        return 0
+
+    cdef int _reserve(self, Py_ssize_t gathered, Py_ssize_t B, Py_ssize_t d, bint dense,
+                      bint with_partial, dtype) except -1:
+        """Make the batch buffers hold batches of B rows (gathered of them
+        copied into a row buffer) of d features; reuses the current ones when
+        they are large enough.  with_partial: also per-block shares of dW
+        where they pay (see _forward_dense, _forward_csr)."""
+        cdef Py_ssize_t K = self.c.n_outputs, n_blocks = (B + RB - 1) // RB
         cdef Py_ssize_t vl = 32 // np.dtype(dtype).itemsize
-        index_target = s.y is not None
         # few outputs: skce's own products (dense.c), rows padded to whole vectors
         small_k = dense and K <= min(small_k_max, 3 * vl)
-        ldz = (K + vl - 1) // vl * vl if small_k else K
-        Xb = np.empty((gathered, d), dtype=dtype)
-        Z = np.zeros(B * ldz, dtype=dtype)
-        G = np.zeros(B * ldz, dtype=dtype)
-        Wp = np.zeros(d * ldz if small_k else 0, dtype=dtype)
-        Yb = np.empty(0 if index_target else B * K, dtype=dtype)
-        yb = np.empty(B if index_target else 0, dtype=np.int64)
-        swb = np.empty(B)
-        grad = np.zeros(d * K + K, dtype=dtype)
-        block_loss = np.zeros(n_blocks)
-        bad = np.full(n_blocks, -1, dtype=np.intp)
-        # the targets too, so that the pointers below stay valid
-        self.arrays = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, Wp, s.y, s.Y,
-                       s.sample_weight)
-        self.w.Xb = _data(Xb)
-        self.w.Z = _data(Z)
-        self.w.G = _data(G)
-        self.w.Yb = _data(Yb)
-        self.w.grad = _data(grad)
-        self.w.Wp = _data(Wp) if small_k else NULL
-        self.w.ldz = ldz
-        self.w.yb = <int64_t *>_data(yb)
-        self.w.swb = <double *>_data(swb)
-        self.w.block_loss = <double *>_data(block_loss)
-        self.w.bad = <Py_ssize_t *>_data(bad)
-        self.w.y = <const int64_t *>_data(s.y)
-        self.w.Y = _data(s.Y)
-        self.w.sw = <const double *>_data(s.sample_weight)
+        key = (d, small_k, np.dtype(dtype))
+        if key != self._key or B > self._rows or gathered > self._gathered:
+            if key == self._key:   # grow, never shrink: the larger pass comes back
+                B = max(B, self._rows)
+                gathered = max(gathered, self._gathered)
+                n_blocks = (B + RB - 1) // RB
+            index_target = self.y is not None
+            ldz = (K + vl - 1) // vl * vl if small_k else K
+            Xb = np.empty((gathered, d), dtype=dtype)
+            Z = np.zeros(B * ldz, dtype=dtype)
+            G = np.zeros(B * ldz, dtype=dtype)
+            Wp = np.zeros(d * ldz if small_k else 0, dtype=dtype)
+            Yb = np.empty(0 if index_target else B * K, dtype=dtype)
+            yb = np.empty(B if index_target else 0, dtype=np.int64)
+            swb = np.empty(B)
+            grad = np.zeros(d * K + K, dtype=dtype)
+            block_loss = np.zeros(n_blocks)
+            bad = np.empty(n_blocks, dtype=np.intp)
+            self._buffers = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, Wp)
+            self._key, self._rows, self._gathered = key, B, gathered
+            if self._partial is not None and self._partial.dtype != np.dtype(dtype):
+                self._partial = None
+            self.w.Xb = _data(Xb)
+            self.w.Z = _data(Z)
+            self.w.G = _data(G)
+            self.w.Yb = _data(Yb)
+            self.w.grad = _data(grad)
+            self.w.Wp = _data(Wp) if small_k else NULL
+            self.w.ldz = ldz
+            self.w.yb = <int64_t *>_data(yb)
+            self.w.swb = <double *>_data(swb)
+            self.w.block_loss = <double *>_data(block_loss)
+            self.w.bad = <Py_ssize_t *>_data(bad)
+        self._buffers[8].fill(-1)   # no bad target seen
+        # per-block shares of dW: dense only with skce's products; they cost
+        # 1/RB of the product itself; when they stay small
+        cdef Py_ssize_t n_partial = n_blocks * d * K
+        self.w.partial = NULL
+        if with_partial and (small_k or not dense) and n_partial <= partial_max:
+            if self._partial is None or self._partial.shape[0] < n_partial:
+                self._partial = np.empty(n_partial, dtype=dtype)
+            self.w.partial = _data(self._partial)
+        return 0
 
 
 cdef inline void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, const Work *w,
@@ -342,108 +327,75 @@ cdef inline void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, con
     w.swb[k] = w.sw[row] if w.sw != NULL else 1.0
 
 
-cdef void _intercept_grad(Py_ssize_t B, Py_ssize_t K, const floating *G, Py_ssize_t ldg,
-                          floating *db) noexcept nogil:
-    """db = column sums of G (B x K, row stride ldg), in double, rows in order;
-    columns 16 at a time so that the sums are independent chains."""
-    cdef Py_ssize_t k, c, c0, m
-    cdef double acc[16]
-    for c0 in range(0, K, 16):
-        m = min(16, K - c0)
-        for c in range(m):
-            acc[c] = 0.0
-        for k in range(B):
-            for c in range(m):
-                acc[c] += G[k * ldg + c0 + c]
-        for c in range(m):
-            db[c0 + c] = <floating>acc[c]
+cdef inline double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floating *Z,
+                              Py_ssize_t ldz, const Work *w, double grad_scale,
+                              Py_ssize_t *bad) noexcept nogil:
+    """Weighted loss of batch rows [r0, r1) and their gradient (times
+    grad_scale) into w.G (Z and G with row stride ldz)."""
+    if floating is double:
+        return skce_loss_rows_f64(&s.loss, r0, r1, Z, ldz, w.yb, <const double *>w.Yb, w.swb,
+                                  grad_scale, <double *>w.G, bad)
+    else:
+        return skce_loss_rows_f32(&s.loss, r0, r1, Z, ldz, w.yb, <const float *>w.Yb, w.swb,
+                                  grad_scale, <float *>w.G, bad)
 
 
-cdef struct Params:
-    # the flat parameter vector, the optimizer state and the running mean of
-    # theta over the epoch (NULL without averaging)
-    void *theta
-    void *st1
-    void *st2
-    void *st3
-    void *avg
+cdef inline void _gemm(char *ta, char *tb, int m, int n, int k, floating alpha,
+                       const floating *a, int lda, const floating *b, int ldb, floating beta,
+                       floating *c, int ldc) noexcept nogil:
+    """Column-major BLAS gemm: c = alpha * op(a) op(b) + beta * c."""
+    if floating is double:
+        dgemm(ta, tb, &m, &n, &k, &alpha, <double *>a, &lda, <double *>b, &ldb, &beta, c, &ldc)
+    else:
+        sgemm(ta, tb, &m, &n, &k, &alpha, <float *>a, &lda, <float *>b, &ldb, &beta, c, &ldc)
 
 
-cdef Params _params(s) except *:
-    cdef Params p
-    p.theta = _data(s.theta)
-    p.st1 = _data(s.state1)
-    p.st2 = _data(s.state2)
-    p.st3 = _data(s.state3)
-    p.avg = _data(s.average) if s.average is not None else NULL
-    return p
+cdef inline void _step_chunk(const Config *s, Py_ssize_t n, const skce_optim_options *o,
+                             const Params *pp, Py_ssize_t p0, const floating *grad) noexcept nogil:
+    """The optimizer step on theta[p0:p0+n], then (averaging) the running mean."""
+    cdef floating *theta = <floating *>pp.theta + p0
+    cdef floating *avg = <floating *>pp.avg
+    if floating is double:
+        skce_optimizer_step_f64(s.optimizer, n, o, theta, grad + p0, <double *>pp.st1 + p0,
+                                <double *>pp.st2 + p0, <double *>pp.st3 + p0)
+        if avg != NULL:
+            skce_running_mean_f64(n, s.n_averaged, avg + p0, theta)
+    else:
+        skce_optimizer_step_f32(s.optimizer, n, o, theta, grad + p0, <float *>pp.st1 + p0,
+                                <float *>pp.st2 + p0, <float *>pp.st3 + p0)
+        if avg != NULL:
+            skce_running_mean_f32(n, s.n_averaged, avg + p0, theta)
 
 
 cdef void _optimizer_step(Config *s, Py_ssize_t P, const Params *pp,
                           const floating *grad) noexcept nogil:
-    """One step on W = theta[:P] (regularized) then b = theta[P:] (not), in
-    fixed parameter chunks; then, when averaging, theta is folded into the
-    epoch's running mean."""
-    cdef skce_optim_options o
+    """One step (s.step += 1) on W = theta[:P] (regularized), in fixed
+    parameter chunks, then on b = theta[P:] (not); when averaging, theta is
+    folded into the epoch's running mean."""
+    cdef skce_optim_options o = s.optim
     cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
-    cdef Py_ssize_t c, p0, p1, K = s.n_outputs
-    cdef floating *theta = <floating *>pp.theta
-    cdef floating *st1 = <floating *>pp.st1
-    cdef floating *st2 = <floating *>pp.st2
-    cdef floating *st3 = <floating *>pp.st3
-    cdef floating *avg = <floating *>pp.avg
-    o.lr = _learning_rate(s)
-    o.weight_decay = s.weight_decay
-    o.l1 = s.l1
-    o.momentum = s.momentum
-    o.dampening = s.dampening
-    o.beta1 = s.beta1
-    o.beta2 = s.beta2
-    o.eps = s.eps
+    cdef Py_ssize_t c, p0
+    s.step += 1
+    o.lr = skce_learning_rate(s.schedule, s.eta, s.power_t, s.total_steps, s.step)
     o.step = s.step
-    o.nesterov = s.nesterov
-    o.amsgrad = s.amsgrad
-    o.decoupled = s.decoupled
-    if avg != NULL:
+    if pp.avg != NULL:
         s.n_averaged += 1
     for c in prange(n_chunks, num_threads=_threads_for(<double>P * 8, s.n_threads),
                     schedule="static"):
         p0 = c * PC
-        p1 = min(p0 + PC, P)
-        _step_range(s.optimizer, p1 - p0, &o, theta + p0, grad + p0, st1 + p0, st2 + p0,
-                    st3 + p0)
-        if avg != NULL:
-            _running_mean(p1 - p0, s.n_averaged, avg + p0, theta + p0)
+        _step_chunk(s, min(PC, P - p0), &o, pp, p0, grad)
     if s.fit_intercept:
         o.weight_decay = 0.0
         o.l1 = 0.0
         o.decoupled = 0
-        _step_range(s.optimizer, K, &o, theta + P, grad + P, st1 + P, st2 + P, st3 + P)
-    if avg != NULL:
-        _running_mean(K, s.n_averaged, avg + P, theta + P)
-
-
-cdef inline void _step_range(int optimizer, Py_ssize_t n, const skce_optim_options *o,
-                             floating *p, const floating *g, floating *st1, floating *st2,
-                             floating *st3) noexcept nogil:
-    if floating is double:
-        if optimizer == _SGD:
-            skce_sgd_step_f64(n, o, p, g, st1)
+        _step_chunk(s, s.n_outputs, &o, pp, P, grad)
+    elif pp.avg != NULL:
+        if floating is double:
+            skce_running_mean_f64(s.n_outputs, s.n_averaged, <double *>pp.avg + P,
+                                  <double *>pp.theta + P)
         else:
-            skce_adam_step_f64(n, o, p, g, st1, st2, st3)
-    else:
-        if optimizer == _SGD:
-            skce_sgd_step_f32(n, o, p, g, st1)
-        else:
-            skce_adam_step_f32(n, o, p, g, st1, st2, st3)
-
-
-cdef inline void _running_mean(Py_ssize_t n, int64_t count, floating *mean,
-                               const floating *p) noexcept nogil:
-    if floating is double:
-        skce_running_mean_f64(n, count, mean, p)
-    else:
-        skce_running_mean_f32(n, count, mean, p)
+            skce_running_mean_f32(s.n_outputs, s.n_averaged, <float *>pp.avg + P,
+                                  <float *>pp.theta + P)
 
 
 cdef int _batch_loss(Py_ssize_t n_blocks, const Work *w, const int64_t *order, Py_ssize_t nb,
@@ -471,33 +423,55 @@ cdef void _sum_partials(Py_ssize_t n_blocks, Py_ssize_t P, const floating *parti
     """grad[:P] = the blocks' shares of dW added in block order (the same sums
     for any thread count), parameters split in fixed chunks."""
     cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
-    cdef Py_ssize_t ch, q, blk, p0, p1
+    cdef Py_ssize_t ch, p0
     for ch in prange(n_chunks, num_threads=_threads_for(<double>n_blocks * P, n_threads),
                      schedule="static"):
         p0 = ch * PC
-        p1 = min(p0 + PC, P)
-        for q in range(p0, p1):
-            grad[q] = partial[q]
-        for blk in range(1, n_blocks):
-            for q in range(p0, p1):
-                grad[q] += partial[blk * P + q]
+        if floating is double:
+            skce_sum_partials_f64(n_blocks, P, p0, min(p0 + PC, P), partial, grad)
+        else:
+            skce_sum_partials_f32(n_blocks, P, p0, min(p0 + PC, P), partial, grad)
 
 
-cdef inline void _pad_columns(Py_ssize_t rows, Py_ssize_t K, const floating *src,
-                              floating *dst) noexcept nogil:
+cdef inline void _csr_logits(const Source *src, Py_ssize_t n, const int64_t *order,
+                             Py_ssize_t K, const floating *theta, floating *Z) noexcept nogil:
+    """Z (n x K) = X[order[:n]] W + b for CSR X (W = theta[:d K], b after it)."""
+    cdef const floating *data = <const floating *>src.data
+    cdef const floating *b = theta + src.d * K
     if floating is double:
-        skce_pad_columns_f64(rows, K, src, dst)
+        if src.index64:
+            skce_csr_logits_f64_i64(n, order, data, <const int64_t *>src.indices,
+                                    <const int64_t *>src.indptr, K, theta, b, Z)
+        else:
+            skce_csr_logits_f64_i32(n, order, data, <const int32_t *>src.indices,
+                                    <const int32_t *>src.indptr, K, theta, b, Z)
     else:
-        skce_pad_columns_f32(rows, K, src, dst)
+        if src.index64:
+            skce_csr_logits_f32_i64(n, order, data, <const int64_t *>src.indices,
+                                    <const int64_t *>src.indptr, K, theta, b, Z)
+        else:
+            skce_csr_logits_f32_i32(n, order, data, <const int32_t *>src.indices,
+                                    <const int32_t *>src.indptr, K, theta, b, Z)
 
 
-cdef inline void _small_k_logits(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, const floating *A,
-                                 Py_ssize_t lda, const floating *W,
-                                 floating *Z) noexcept nogil:
+cdef inline void _csr_weight_grad(const Source *src, Py_ssize_t n, const int64_t *order,
+                                  Py_ssize_t K, const floating *G, floating *D) noexcept nogil:
+    """D (d x K) = X[order[:n]]ᵀ G for CSR X, scattered in row order."""
+    cdef const floating *data = <const floating *>src.data
     if floating is double:
-        skce_small_k_logits_f64(n, d, K, A, lda, W, Z)
+        if src.index64:
+            skce_csr_weight_grad_f64_i64(n, order, data, <const int64_t *>src.indices,
+                                         <const int64_t *>src.indptr, src.d, K, G, D)
+        else:
+            skce_csr_weight_grad_f64_i32(n, order, data, <const int32_t *>src.indices,
+                                         <const int32_t *>src.indptr, src.d, K, G, D)
     else:
-        skce_small_k_logits_f32(n, d, K, A, lda, W, Z)
+        if src.index64:
+            skce_csr_weight_grad_f32_i64(n, order, data, <const int64_t *>src.indices,
+                                         <const int64_t *>src.indptr, src.d, K, G, D)
+        else:
+            skce_csr_weight_grad_f32_i32(n, order, data, <const int32_t *>src.indices,
+                                         <const int32_t *>src.indptr, src.d, K, G, D)
 
 
 cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
@@ -527,23 +501,21 @@ cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
             skce_small_k_weight_grad_f32(nb, j0, j1, K, A, lda, G, grad)
 
 
-cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_ssize_t cs,
-                        Py_ssize_t d, const int64_t *order, Py_ssize_t nb, Py_ssize_t n_ahead,
-                        const floating *theta, const Work *w, double *total, double *weight,
-                        Py_ssize_t *info, const floating **A, Py_ssize_t *lda,
-                        floating *partial, bint in_place) noexcept nogil:
-    """The loss of batch rows X[order[:nb]] (element strides rs, cs) under
-    parameters theta, added to *total (row weights to *weight); dloss/dZ is
-    left in w.G and the batch's rows in the matrix *A (leading dimension
-    *lda): w.Xb, or X itself.  order has n_ahead entries (the rows after the
-    batch are prefetched).  Returns a status (see _batch_loss).
-    in_place: the rows are consecutive rows of a C-ordered X, a matrix
-    already (read in place, nothing gathered).
+cdef int _forward_dense(const Config *cfg, const Source *src, const int64_t *order,
+                        Py_ssize_t nb, Py_ssize_t n_ahead, const floating *theta,
+                        const Work *w, double *total, double *weight, Py_ssize_t *info,
+                        const floating **A, Py_ssize_t *lda, floating *partial) noexcept nogil:
+    """The loss of batch rows X[order[:nb]] under parameters theta, added to
+    *total (row weights to *weight); dloss/dZ is left in w.G and the batch's
+    rows in the matrix *A (leading dimension *lda): w.Xb, or X itself (rows
+    read in place, nothing gathered).  order has n_ahead entries (the rows
+    after the batch are prefetched).  Returns a status (see _batch_loss).
     With `partial` (n_blocks x d K, skce's own products only), each block
     also computes its share of dW = Aᵀ G on the thread that gathered its
     rows, while they are in its cache (a split by features made each thread
     read the other's rows: 2 threads were slower than 1 there); returns
     _PARTIAL_GRAD then."""
+    cdef Py_ssize_t d = src.d, rs = src.rs, cs = src.cs
     cdef Py_ssize_t K = cfg.n_outputs, P = d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
     cdef Py_ssize_t blk, r0, r1, k, c
@@ -551,20 +523,24 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
     cdef int threads = _threads_for(<double>nb * (d + 1) * K, cfg.n_threads)
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
     cdef int status
+    cdef const floating *X = <const floating *>src.X
     cdef floating *Xb = <floating *>w.Xb
     cdef floating *Z = <floating *>w.Z
     cdef Py_ssize_t ldz = w.ldz
     cdef floating *Wp = <floating *>w.Wp
     cdef const floating *Ab
-    A[0] = X + order[0] * rs if in_place else Xb
-    lda[0] = rs if in_place else d
+    A[0] = X + order[0] * rs if src.in_place else Xb
+    lda[0] = rs if src.in_place else d
     Ab = A[0]
     if Wp != NULL:
-        _pad_columns(d, K, theta, Wp)
+        if floating is double:
+            skce_pad_columns_f64(d, K, theta, Wp)
+        else:
+            skce_pad_columns_f32(d, K, theta, Wp)
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
-        if in_place:
+        if src.in_place:
             pass
         elif floating is double:
             skce_gather_rows_f64(r1 - r0, n_ahead - r0, order + r0, X, rs, cs, d, Xb + r0 * d)
@@ -580,9 +556,11 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
         # skce's products: the whole batch step for the block's rows while
         # they are in this thread's cache: Z += Xb W, the loss and G, and
         # the block's share of dW
-        _small_k_logits(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
-        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w.yb, <floating *>w.Yb, w.swb,
-                                       grad_scale, <floating *>w.G, &w.bad[blk])
+        if floating is double:
+            skce_small_k_logits_f64(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
+        else:
+            skce_small_k_logits_f32(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
+        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w, grad_scale, &w.bad[blk])
         if partial != NULL and d > 0:
             if floating is double:
                 skce_small_k_weight_grad_f64(r1 - r0, 0, d, K, Ab + r0 * lda[0], lda[0],
@@ -600,235 +578,178 @@ cdef int _forward_dense(const Config *cfg, const floating *X, Py_ssize_t rs, Py_
         for blk in prange(n_blocks, num_threads=threads, schedule="static"):
             r0 = blk * RB
             r1 = min(r0 + RB, nb)
-            w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w.yb, <floating *>w.Yb,
-                                           w.swb, grad_scale, <floating *>w.G, &w.bad[blk])
+            w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w, grad_scale, &w.bad[blk])
     status = _batch_loss(n_blocks, w, order, nb, total, weight, info)
     if status == _OK and partial != NULL:
         return _PARTIAL_GRAD
     return status
 
 
-cdef int _forward_csr(const Config *cfg, const floating *data, const index_t *indices,
-                      const index_t *indptr, Py_ssize_t d, const int64_t *order,
+cdef int _forward_csr(const Config *cfg, const Source *src, const int64_t *order,
                       Py_ssize_t nb, const floating *theta, const Work *w, double *total,
                       double *weight, Py_ssize_t *info, floating *partial) noexcept nogil:
-    """_forward_dense for a CSR matrix (data, indices, indptr); no row buffer.
-    With `partial` (n_blocks x d K), also each block's share of dW = Xbᵀ G,
-    scattered while the block's rows are in cache; returns _PARTIAL_GRAD
-    then, or scatters nothing when it is cheaper to do serially afterwards."""
-    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
+    """_forward_dense for a CSR matrix; no row buffer.  With `partial`
+    (n_blocks x d K), also each block's share of dW = Xbᵀ G, scattered while
+    the block's rows are in cache; returns _PARTIAL_GRAD then, or scatters
+    nothing when it is cheaper to do serially afterwards."""
+    cdef Py_ssize_t K = cfg.n_outputs, P = src.d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
-    cdef Py_ssize_t blk, r0, r1, k, c, q, j, nnz = 0
-    cdef int64_t row
-    cdef floating v
+    cdef Py_ssize_t blk, r0, r1, k, nnz = 0
     cdef int threads, status
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
-    cdef floating *Z = <floating *>w.Z
+    cdef const int32_t *ip32 = <const int32_t *>src.indptr
+    cdef const int64_t *ip64 = <const int64_t *>src.indptr
     for k in range(nb):
-        row = order[k]
-        nnz += indptr[row + 1] - indptr[row]
+        if src.index64:
+            nnz += ip64[order[k] + 1] - ip64[order[k]]
+        else:
+            nnz += ip32[order[k] + 1] - ip32[order[k]]
     threads = _threads_for(<double>(nnz + nb) * K, cfg.n_threads)
     # zeroing the block partials costs n_blocks d K: worth it only when the
     # scatter itself (nnz K) is at least as much work
     if partial != NULL and n_blocks * P > nnz * K:
         partial = NULL
-    cdef floating *G = <floating *>w.G
-    cdef floating *part
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
+        _csr_logits(src, r1 - r0, order + r0, K, theta, <floating *>w.Z + r0 * K)
         for k in range(r0, r1):
-            row = order[k]
-            for c in range(K):
-                Z[k * K + c] = theta[P + c]
-            for q in range(indptr[row], indptr[row + 1]):
-                j = indices[q]
-                v = data[q]
-                for c in range(K):
-                    Z[k * K + c] += v * theta[j * K + c]
-            _gather_targets(cfg, k, row, w, <floating *>w.Yb)
-        w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, K, w.yb, <floating *>w.Yb, w.swb,
-                                       grad_scale, G, &w.bad[blk])
+            _gather_targets(cfg, k, order[k], w, <floating *>w.Yb)
+        w.block_loss[blk] = _loss_rows(cfg, r0, r1, <floating *>w.Z, K, w, grad_scale,
+                                       &w.bad[blk])
         if partial != NULL:
-            part = partial + blk * P
-            for q in range(P):
-                part[q] = 0
-            for k in range(r0, r1):
-                row = order[k]
-                for q in range(indptr[row], indptr[row + 1]):
-                    j = indices[q]
-                    v = data[q]
-                    for c in range(K):
-                        part[j * K + c] += v * G[k * K + c]
+            _csr_weight_grad(src, r1 - r0, order + r0, K, <const floating *>w.G + r0 * K,
+                             partial + blk * P)
     status = _batch_loss(n_blocks, w, order, nb, total, weight, info)
     if status == _OK and partial != NULL:
         return _PARTIAL_GRAD
     return status
 
 
-cdef void _update(Config *cfg, Py_ssize_t P, Py_ssize_t nb, const Work *w, const Params *pp,
-                  floating *grad) noexcept nogil:
-    """With dW in grad[:P] (grad = w.grad): the intercept gradient, then one
-    optimizer step."""
-    if cfg.fit_intercept:
-        _intercept_grad(nb, cfg.n_outputs, <const floating *>w.G, w.ldz, grad + P)
-    cfg.step += 1
-    _optimizer_step(cfg, P, pp, grad)
-
-
-def _check_state(s, Py_ssize_t size):
-    names = ("theta", "state1", "state2", "state3")
-    if s.average is not None:
-        names += ("average",)
-    for name in names:
-        a = getattr(s, name)
-        if a.shape != (size,) or not a.flags.c_contiguous:
-            raise ValueError(f"solver state {name} must be C-contiguous of shape ({size},)")
-
-
-def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t batch_size,
-                bint train=True):
-    """One epoch over the rows X[order] in minibatches of batch_size.
-
-    `s` (see skce._solver.epoch_settings) gives the settings, the targets
-    (s.y class indices or s.Y rows), s.sample_weight and the flat parameter
-    and optimizer-state arrays, updated in place; s.step counts the steps;
-    with s.average, s.average becomes the mean of theta after each of the
-    s.n_averaged steps so far.  train=False takes no step: it only sums the
-    losses of the model (s.average when averaging, else s.theta).
-    Returns (sum of the weighted row losses times s.loss_scale, sum of the
-    row weights, status, info): status OK; NONFINITE when a batch loss was
-    not finite (the epoch stopped before that step; info = position of the
-    batch in order); BAD_TARGET when a target is out of range (info = row).
-    """
-    cdef Py_ssize_t n = order.shape[0], d = X.shape[1]
-    cdef Config cfg = _config(s)
-    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
-    cdef Py_ssize_t B = max(1, min(batch_size, n))
-    _check_state(s, P + K)
-    cdef Py_ssize_t rs = X.strides[0] // sizeof(floating), cs = X.strides[1] // sizeof(floating)
-    # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
-    # are a matrix already: the products read them in place, no row buffer
-    cdef bint in_place = d > 0 and cs == 1 and rs >= d
-    cdef Py_ssize_t k = 1
-    while in_place and k < n:
-        in_place = order[k] == order[k - 1] + 1
-        k += 1
-    cdef _Batch buf = _Batch(s, 0 if in_place else B, B, d, True,
-                             np.float64 if floating is double else np.float32)
-    cdef Params pp = _params(s)
-    cdef const floating *model = <const floating *>(
-        pp.theta if train or pp.avg == NULL else pp.avg)
-    cdef const floating *Xp = &X[0, 0] if n and d else NULL
-    cdef const floating *A = NULL
-    cdef Py_ssize_t lda = 0
-    cdef double total = 0.0, weight = 0.0
+cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *pp,
+                  const int64_t *order, Py_ssize_t n, Py_ssize_t B, bint train,
+                  const floating *model, double *total, double *weight,
+                  Py_ssize_t *info) noexcept nogil:
+    """The one minibatch loop: for each batch of B rows of order[:n], the
+    forward pass (loss, G) and, when training, dW, db and the optimizer
+    step.  Returns a status (see _batch_loss; info = the batch's position in
+    order for _NONFINITE)."""
+    cdef Py_ssize_t K = cfg.n_outputs, P = src.d * K
     cdef Py_ssize_t start = 0, nb
     cdef int status = _OK
-    cdef Py_ssize_t info = -1
-    cdef floating *grad = <floating *>buf.w.grad
-    # per-block shares of dW (skce's products), when they stay small: they
-    # cost 1/RB of the product itself
-    cdef Py_ssize_t n_blocks = (B + RB - 1) // RB
-    partial_arr = np.empty(
-        n_blocks * P if train and buf.w.Wp != NULL and n_blocks * P <= partial_max else 0,
-        dtype=np.float64 if floating is double else np.float32)
-    cdef floating *partial = <floating *>_data(partial_arr)
-    with nogil:
-        while start < n:
-            nb = min(B, n - start)
-            status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
-                                    &buf.w, &total, &weight, &info, &A, &lda, partial,
-                                    in_place)
-            if status == _PARTIAL_GRAD:
-                status = _OK
-                _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
-                _update(&cfg, P, nb, &buf.w, &pp, grad)
-            elif status != _OK:
-                if status == _NONFINITE:
-                    info = start
-                break
-            elif train:
-                _weight_grad_dense(&cfg, nb, d, A, lda, &buf.w, grad)
-                _update(&cfg, P, nb, &buf.w, &pp, grad)
+    cdef floating *grad = <floating *>w.grad
+    cdef floating *partial = <floating *>w.partial
+    cdef const floating *A = NULL
+    cdef Py_ssize_t lda = 0
+    while start < n:
+        nb = min(B, n - start)
+        if src.csr:
+            status = _forward_csr(cfg, src, order + start, nb, model, w, total, weight, info,
+                                  partial)
+        else:
+            status = _forward_dense(cfg, src, order + start, nb, n - start, model, w, total,
+                                    weight, info, &A, &lda, partial)
+        if status == _PARTIAL_GRAD:
+            status = _OK
+            _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
+        elif status != _OK:
+            if status == _NONFINITE:
+                info[0] = start
+            return status
+        elif not train:
             start += nb
-    s.step = cfg.step
-    s.n_averaged = cfg.n_averaged
-    return total * cfg.loss_scale, weight, status, info
+            continue
+        elif src.csr:   # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
+            _csr_weight_grad(src, nb, order + start, K, <const floating *>w.G, grad)
+        else:
+            _weight_grad_dense(cfg, nb, src.d, A, lda, w, grad)
+        if cfg.fit_intercept:
+            if floating is double:
+                skce_column_sums_f64(nb, K, <const double *>w.G, w.ldz, grad + P)
+            else:
+                skce_column_sums_f32(nb, K, <const float *>w.G, w.ldz, grad + P)
+        _optimizer_step(cfg, P, pp, grad)
+        start += nb
+    return status
 
 
-def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
-              const index_t[::1] indptr, Py_ssize_t n_features, const int64_t[::1] order,
-              Py_ssize_t batch_size, bint train=True):
-    """epoch_dense for a CSR matrix given by (data, indices, indptr)."""
-    cdef Py_ssize_t n = order.shape[0], d = n_features
-    cdef Config cfg = _config(s)
-    cdef Py_ssize_t K = cfg.n_outputs, P = d * K
+cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
+                  Py_ssize_t batch_size, bint train, floating kind):
+    """Runs _batches for s over src (`kind` only selects the dtype)."""
+    cdef Py_ssize_t n = order.shape[0]
     cdef Py_ssize_t B = max(1, min(batch_size, n))
-    _check_state(s, P + K)
-    cdef _Batch buf = _Batch(s, 0, B, d, False, np.float64 if floating is double else np.float32)
-    cdef Params pp = _params(s)
-    cdef const floating *model = <const floating *>(
-        pp.theta if train or pp.avg == NULL else pp.avg)
-    cdef const floating *dp = &data[0] if data.shape[0] else NULL
-    cdef const index_t *ip = &indices[0] if indices.shape[0] else NULL
-    cdef floating *grad = <floating *>buf.w.grad
-    cdef const floating *G = <const floating *>buf.w.G
     cdef double total = 0.0, weight = 0.0
-    cdef Py_ssize_t start = 0, nb, k, c, q, j, blk
-    cdef int64_t row
-    cdef floating v
-    cdef int status = _OK
     cdef Py_ssize_t info = -1
-    # per-block shares of dW (parallel scatter), when they stay small
-    cdef Py_ssize_t n_blocks = (B + RB - 1) // RB
-    partial_arr = np.empty(n_blocks * P if train and n_blocks * P <= partial_max else 0,
-                           dtype=np.float64 if floating is double else np.float32)
-    cdef floating *partial = <floating *>_data(partial_arr)
+    cdef int status
+    dtype = np.float64 if floating is double else np.float32
+    s._check(src.d, dtype)
+    s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
+    cdef const floating *model = <const floating *>(
+        s.p.theta if train or s.p.avg == NULL else s.p.avg)
     with nogil:
-        while start < n:
-            nb = min(B, n - start)
-            status = _forward_csr(&cfg, dp, ip, &indptr[0], d, &order[start], nb, model,
-                                  &buf.w, &total, &weight, &info, partial)
-            if status == _PARTIAL_GRAD:
-                status = _OK
-                _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
-                _update(&cfg, P, nb, &buf.w, &pp, grad)
-                start += nb
-                continue
-            if status != _OK:
-                if status == _NONFINITE:
-                    info = start
-                break
-            if train:
-                # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
-                for q in range(P):
-                    grad[q] = 0
-                for k in range(nb):
-                    row = order[start + k]
-                    for q in range(indptr[row], indptr[row + 1]):
-                        j = indices[q]
-                        v = data[q]
-                        for c in range(K):
-                            grad[j * K + c] += v * G[k * K + c]
-                _update(&cfg, P, nb, &buf.w, &pp, grad)
-            start += nb
-    s.step = cfg.step
-    s.n_averaged = cfg.n_averaged
-    return total * cfg.loss_scale, weight, status, info
+        status = _batches(&s.c, src, &s.w, &s.p, &order[0] if n else NULL, n, B, train, model,
+                          &total, &weight, &info)
+    return total * s.c.loss_scale, weight, status, info
 
 
-def optimizer_step(s, floating[::1] grad):
+def epoch_dense(EpochSettings s, const floating[:, :] X, const int64_t[::1] order,
+                Py_ssize_t batch_size, bint train=True):
+    """One epoch over the rows X[order] in minibatches of batch_size.
+
+    `s` (an EpochSettings) gives the settings, the targets (s.y class
+    indices or s.Y rows), s.sample_weight and the flat parameter and
+    optimizer-state arrays, updated in place; s.step counts the steps; with
+    s.average, s.average becomes the mean of theta after each of the
+    s.n_averaged steps so far.  train=False takes no step: it only sums the
+    losses of the model (s.average when averaging, else s.theta).
+    Returns (sum of the weighted row losses times the loss's scale, sum of
+    the row weights, status, info): status OK; NONFINITE when a batch loss
+    was not finite (the epoch stopped before that step; info = position of
+    the batch in order); BAD_TARGET when a target is out of range (info =
+    row).
+    """
+    cdef Py_ssize_t n = order.shape[0], k = 1
+    cdef Source src
+    src.csr = False
+    src.d = X.shape[1]
+    src.X = &X[0, 0] if n and src.d else NULL
+    src.rs = X.strides[0] // sizeof(floating)
+    src.cs = X.strides[1] // sizeof(floating)
+    # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
+    # are a matrix already: the products read them in place, no row buffer
+    src.in_place = src.d > 0 and src.cs == 1 and src.rs >= src.d
+    while src.in_place and k < n:
+        src.in_place = order[k] == order[k - 1] + 1
+        k += 1
+    return _epoch(s, &src, order, batch_size, train, <floating>0)
+
+
+def epoch_csr(EpochSettings s, const floating[::1] data, indices, indptr,
+              Py_ssize_t n_features, const int64_t[::1] order, Py_ssize_t batch_size,
+              bint train=True):
+    """epoch_dense for a CSR matrix given by (data, indices, indptr), both
+    index arrays int32 or both int64."""
+    cdef Source src
+    if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64) \
+            or not indices.flags.c_contiguous or not indptr.flags.c_contiguous:
+        raise TypeError("CSR indices and indptr must be C-contiguous and both int32 or "
+                        "both int64")
+    src.csr = True
+    src.d = n_features
+    src.data = &data[0] if data.shape[0] else NULL
+    src.indices = _data(indices)
+    src.indptr = _data(indptr)
+    src.index64 = indices.dtype == np.int64
+    src.in_place = False
+    return _epoch(s, &src, order, batch_size, train, <floating>0)
+
+
+def optimizer_step(EpochSettings s, floating[::1] grad):
     """One optimizer step of s (settings and state, as for epoch_dense) with
     the given flat gradient: the same code path as training, for tests
     against torch.optim."""
-    cdef Config cfg = _config(s)
-    cdef Py_ssize_t K = cfg.n_outputs
+    cdef Py_ssize_t K = s.c.n_outputs
     cdef Py_ssize_t P = grad.shape[0] - K
-    _check_state(s, P + K)
-    cdef Params pp = _params(s)
-    cfg.step += 1
+    s._check(P // K if K else 0, np.float64 if floating is double else np.float32)
     with nogil:
-        _optimizer_step(&cfg, P, &pp, &grad[0])
-    s.step = cfg.step
-    s.n_averaged = cfg.n_averaged
+        _optimizer_step(&s.c, P, &s.p, &grad[0])

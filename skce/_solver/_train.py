@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,22 +32,20 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from skce._solver import _epoch as _solver
+from skce._solver._epoch import EpochSettings
 from skce.exceptions import TrainingDiverged
 
-__all__ = ["LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged", "train",
-           "penalty_value"]
-
-_SCHEDULES = {"constant": _solver.CONSTANT, "adaptive": _solver.CONSTANT,
-              "invscaling": _solver.INVSCALING, "cosine": _solver.COSINE}
+__all__ = ["EpochSettings", "LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged",
+           "train", "penalty_value"]
 
 
 @dataclass
 class LossSpec:
     """What the estimator trains: one of the C loss kernels and its targets.
 
-    kind: the code of a loss block of the compiled epoch (from the registry,
-    skce._loss.LOSSES); y: int64 class indices (n,) for CROSS_ENTROPY and
-    MULTI_MARGIN, else Y: (n, n_outputs) targets of X's dtype; scale
+    kind: a loss kind code (from the registry, skce._loss.LOSSES); y: int64
+    class indices (n,) for the "index" target losses (cross-entropy, multi
+    margin), else Y: (n, n_outputs) targets of X's dtype; scale
     multiplies every row loss (0.5 for the squared error's 1/2).
     """
     kind: int
@@ -175,74 +173,11 @@ class SolverState:
 
 
 @dataclass
-class _EpochSettings:
-    """The flat record read by the compiled epoch (see skce._solver._config)."""
-    loss: int
-    optimizer: int
-    schedule: int
-    n_threads: int
-    n_outputs: int
-    fit_intercept: bool
-    loss_scale: float
-    weight_scale: float
-    label_smoothing: float
-    margin: float
-    delta: float
-    squared: bool
-    crammer_singer: bool
-    eta: float
-    power_t: float
-    total_steps: float
-    weight_decay: float
-    l1: float
-    momentum: float
-    dampening: float
-    beta1: float
-    beta2: float
-    eps: float
-    nesterov: bool
-    amsgrad: bool
-    decoupled: bool
-    step: int
-    n_averaged: int
-    theta: np.ndarray = field(repr=False)
-    state1: np.ndarray = field(repr=False)
-    state2: np.ndarray = field(repr=False)
-    state3: np.ndarray = field(repr=False)
-    average: np.ndarray = field(repr=False)
-    y: np.ndarray = field(repr=False)
-    Y: np.ndarray = field(repr=False)
-    sample_weight: np.ndarray = field(repr=False)
-
-
-@dataclass
 class TrainResult:
     n_iter: int
     loss_curve: list
     validation_scores: list
     best_validation_score: float
-    converged: bool
-
-
-def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_scale=1.0,
-                   total_steps=0, sample_weight=None):
-    """The record the compiled epoch reads; it shares state's arrays."""
-    l1, l2 = opt.l1_l2()
-    return _EpochSettings(
-        loss=loss.kind, optimizer=_solver.ADAM if opt.solver == "adam" else _solver.SGD,
-        schedule=_SCHEDULES[opt.learning_rate], n_threads=int(n_threads),
-        n_outputs=loss.n_outputs, fit_intercept=bool(fit_intercept),
-        loss_scale=float(loss.scale), weight_scale=float(weight_scale),
-        label_smoothing=float(loss.label_smoothing), margin=float(loss.margin),
-        delta=float(loss.delta), squared=bool(loss.squared),
-        crammer_singer=bool(loss.crammer_singer), eta=float(state.eta),
-        power_t=float(opt.power_t), total_steps=float(total_steps), weight_decay=l2, l1=l1,
-        momentum=float(opt.momentum) if opt.solver == "sgd" else 0.0,
-        dampening=float(opt.dampening), beta1=float(opt.beta_1), beta2=float(opt.beta_2),
-        eps=float(opt.epsilon), nesterov=bool(opt.nesterov), amsgrad=bool(opt.amsgrad),
-        decoupled=opt.solver == "adam" and bool(opt.decoupled_weight_decay),
-        step=int(state.step), n_averaged=0, theta=state.theta, state1=state.state1,
-        state2=state.state2, state3=state.state3, average=state.average, y=loss.y, Y=loss.Y, sample_weight=sample_weight)
 
 
 _controller = None
@@ -332,7 +267,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         raise ValueError("the sample weights (times the class weights) of the training rows "
                          "sum to zero: give some rows a positive weight")
     start_state = state.copy()
-    settings = epoch_settings(
+    settings = EpochSettings(
         loss, opt, state, n_threads=n_threads, fit_intercept=fit_intercept,
         weight_scale=weight_scale, total_steps=(total_epochs or max_iter) * steps_per_epoch,
         sample_weight=sample_weight)
@@ -342,7 +277,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     loss_curve, val_scores = [], []
     best_loss, best_score, best_theta = np.inf, -np.inf, None
     no_improvement = 0
-    converged = False
+    converged = False   # for the ConvergenceWarning
     epoch = 0
     t_start = time.perf_counter()
 
@@ -427,4 +362,4 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                       "has not converged; consider increasing max_iter or eta0",
                       ConvergenceWarning)
     return TrainResult(epoch, loss_curve, val_scores,
-                       best_score if validation_score is not None else None, converged)
+                       best_score if validation_score is not None else None)

@@ -17,6 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The one numbering of skce's loss kinds: the public wrappers (skce/_loss),
+ * the loss registry (skce._loss.LOSSES) and the training epoch all use it.
+ * The first six are the ones skce_loss_rows trains with. */
+typedef enum {
+    SKCE_CE_INDEX = 0,      /* softmax cross-entropy, class-index targets */
+    SKCE_BCE = 1,           /* BCE with logits, targets in {0, 1} */
+    SKCE_MSE = 2,           /* squared error */
+    SKCE_HUBER = 3,         /* Huber */
+    SKCE_HINGE = 4,         /* (squared) hinge, targets in {-1, 1} */
+    SKCE_MULTI_MARGIN = 5,  /* multi-class margin (Weston-Watkins / Crammer-Singer) */
+    SKCE_CE_PROB = 6,       /* softmax cross-entropy, class-probability targets */
+    SKCE_NLL = 7            /* negative log-likelihood of log-probabilities */
+} skce_loss_kind;
+
 typedef struct {
     ptrdiff_t sample, cls, pos;
 } skce_strides3;
@@ -36,6 +50,14 @@ typedef struct {
     double label_smoothing;
     double grad_scale;            /* multiplies every gradient entry (1/denominator for 'mean') */
 } skce_ce_options;
+
+static inline skce_ce_options skce_ce_options_make(const double *class_weight,
+    const double *sample_weight, int64_t ignore_index, double label_smoothing,
+    double grad_scale)
+{
+    skce_ce_options o = {class_weight, sample_weight, ignore_index, label_smoothing, grad_scale};
+    return o;
+}
 
 #define SKCE_DECLARE(REAL, SFX)                                                              \
     double skce_ce_index_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_shape *shape,    \
@@ -86,6 +108,13 @@ typedef struct {
     int squared;                  /* hinge */
 } skce_ew_options;
 
+static inline skce_ew_options skce_ew_options_make(ptrdiff_t n_rows, ptrdiff_t n_cols,
+    const double *sample_weight, double grad_scale, double margin, double delta, int squared)
+{
+    skce_ew_options o = {n_rows, n_cols, sample_weight, grad_scale, margin, delta, squared};
+    return o;
+}
+
 /* Hinge label flags, or-ed into *label_flags: a target equal to 0, to -1, or
  * to anything outside {-1, 0, 1} was seen. */
 #define SKCE_LABEL_ZERO 1
@@ -132,6 +161,15 @@ typedef struct {
     int crammer_singer;           /* 0: Weston-Watkins (torch), 1: Crammer-Singer */
 } skce_margin_options;
 
+static inline skce_margin_options skce_margin_options_make(ptrdiff_t n_classes,
+    ptrdiff_t t_stride, const double *class_weight, const double *sample_weight,
+    double margin, double grad_scale, int p, int crammer_singer)
+{
+    skce_margin_options o = {n_classes, t_stride, class_weight, sample_weight, margin,
+                             grad_scale, p, crammer_singer};
+    return o;
+}
+
 #define SKCE_DECLARE_MARGIN(REAL, SFX)                                                        \
     double skce_multi_margin_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                           \
         const skce_margin_options *opt, const REAL *x, skce_strides2 xs,                      \
@@ -141,6 +179,34 @@ typedef struct {
 SKCE_DECLARE_MARGIN(double, _f64)
 SKCE_DECLARE_MARGIN(float, _f32)
 #undef SKCE_DECLARE_MARGIN
+
+/* ---- Loss rows of a training batch (loss_rows.c) ----
+ *
+ * skce_loss_rows: the weighted loss of rows [r0, r1) of the logits Z (row
+ * stride ldz, n_outputs columns) and their gradient times grad_scale into G
+ * (row stride ldz), for the losses skce trains: kind SKCE_CE_INDEX or
+ * SKCE_MULTI_MARGIN take class indices y, the others target rows Y
+ * (n_outputs columns, packed).  sample_weight (per row) may be NULL.  A
+ * class index outside [0, n_outputs) of a multi-margin loss goes to *bad_row
+ * (cross-entropy targets must have been checked). */
+typedef struct {
+    int kind;                /* skce_loss_kind, SKCE_CE_INDEX .. SKCE_MULTI_MARGIN */
+    ptrdiff_t n_outputs;
+    double label_smoothing;  /* cross-entropy */
+    double margin;           /* hinge, multi-margin */
+    double delta;            /* huber */
+    int squared;             /* hinge, multi-margin */
+    int crammer_singer;      /* multi-margin */
+} skce_loss_spec;
+
+#define SKCE_DECLARE_LOSS_ROWS(REAL, SFX)                                                     \
+    double skce_loss_rows##SFX(const skce_loss_spec *spec, ptrdiff_t r0, ptrdiff_t r1,        \
+        const REAL *Z, ptrdiff_t ldz, const int64_t *y, const REAL *Y,                        \
+        const double *sample_weight, double grad_scale, REAL *G, ptrdiff_t *bad_row);
+
+SKCE_DECLARE_LOSS_ROWS(double, _f64)
+SKCE_DECLARE_LOSS_ROWS(float, _f32)
+#undef SKCE_DECLARE_LOSS_ROWS
 
 /* ---- NT-Xent contrastive loss (ntxent.c) ----
  *

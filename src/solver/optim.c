@@ -3,6 +3,10 @@
 #include "skce_math.h"
 #include "skce_solver.h"
 
+#ifndef M_PI   /* not in strict C11 */
+#define M_PI 3.14159265358979323846
+#endif
+
 #define REAL double
 #define SFX(name) name##_f64
 #include "optim_impl.h"
@@ -14,3 +18,17 @@
 #include "optim_impl.h"
 #undef REAL
 #undef SFX
+
+double skce_learning_rate(int schedule, double eta, double power_t, double total_steps,
+                          int64_t step)
+{
+    if (schedule == SKCE_LR_INVSCALING)
+        return eta / pow((double)step, power_t);
+    if (schedule == SKCE_LR_COSINE) {
+        if (total_steps <= 0)
+            return eta;
+        double t = (double)(step - 1) < total_steps ? (double)(step - 1) : total_steps;
+        return eta * 0.5 * (1.0 + cos(M_PI * t / total_steps));
+    }
+    return eta;
+}

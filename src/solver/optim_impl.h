@@ -78,3 +78,18 @@ SKCE_DISPATCH void SFX(skce_running_mean)(ptrdiff_t n, int64_t count, REAL *rest
     for (ptrdiff_t k = 0; k < n; k++)
         mean[k] += w * (p[k] - mean[k]);
 }
+
+/* Not dispatched itself: it only picks the (dispatched) step. */
+void SFX(skce_optimizer_step)(int optimizer, ptrdiff_t n, const skce_optim_options *o,
+                              REAL *p, const REAL *g, REAL *state1, REAL *state2,
+                              REAL *state3)
+{
+    switch (optimizer) {
+    case SKCE_ADAM:
+        SFX(skce_adam_step)(n, o, p, g, state1, state2, state3);
+        break;
+    default:   /* SKCE_SGD */
+        SFX(skce_sgd_step)(n, o, p, g, state1);
+        break;
+    }
+}

@@ -22,7 +22,23 @@ typedef struct {
     int nesterov, amsgrad, decoupled;
 } skce_optim_options;
 
+/* Optimizers and learning-rate schedules (the codes of OptimizerSpec's
+ * solver and learning_rate; "adaptive" runs as SKCE_LR_CONSTANT, its rate
+ * lowered between epochs). */
+typedef enum { SKCE_SGD = 0, SKCE_ADAM = 1 } skce_optimizer;
+typedef enum { SKCE_LR_CONSTANT = 0, SKCE_LR_INVSCALING = 1, SKCE_LR_COSINE = 2 } skce_lr_schedule;
+
+/* The learning rate of step `step` (1 on the first): eta; eta / step^power_t;
+ * or cosine annealing from eta to 0 over total_steps steps (0 beyond, eta
+ * when total_steps <= 0). */
+double skce_learning_rate(int schedule, double eta, double power_t, double total_steps,
+                          int64_t step);
+
+/* skce_optimizer_step: the one dispatch from an skce_optimizer code to its
+ * step (state1..3: SGD's momentum buffer; Adam's m, v and max v). */
 #define SKCE_DECLARE_OPTIM(REAL, SFX)                                                         \
+    void skce_optimizer_step##SFX(int optimizer, ptrdiff_t n, const skce_optim_options *o,     \
+        REAL *p, const REAL *g, REAL *state1, REAL *state2, REAL *state3);                    \
     void skce_sgd_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p, const REAL *g, \
         REAL *buf);                                                                           \
     void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
@@ -67,5 +83,38 @@ SKCE_DECLARE_ROWS(float, _f32)
 SKCE_DECLARE_DENSE(double, _f64)
 SKCE_DECLARE_DENSE(float, _f32)
 #undef SKCE_DECLARE_DENSE
+
+/* ---- Batch numerics of the training epoch (batch.c) ----
+ *
+ * Rows k < n of a minibatch are rows order[k] of X; CSR X is (data,
+ * indices, indptr) with 32- or 64-bit indices (suffix _i32 / _i64).
+ * skce_csr_logits: Z[k, :] = b + X[order[k]] W (W d x K, Z n x K, row-major).
+ * skce_csr_weight_grad: D (d x K) = sum_k X[order[k]]^T G[k, :] (G n x K),
+ * D zeroed first, rows scattered in batch order.
+ * skce_column_sums: out[c] = sum_k G[k, c] (G n x K, row stride ldg), added
+ * in row order in double.
+ * skce_sum_partials: out[q] = sum_b partial[b * stride + q] for p0 <= q < p1,
+ * added in the order b = 0 .. n_parts - 1.
+ * Each result is a sum in a fixed order: any split of the rows into calls
+ * (resp. of the parameters) gives the same bits. */
+#define SKCE_DECLARE_CSR(REAL, SFX, INDEX, ISFX)                                              \
+    void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
+        const INDEX *indices, const INDEX *indptr, ptrdiff_t K, const REAL *W, const REAL *b, \
+        REAL *Z);                                                                             \
+    void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
+        const INDEX *indices, const INDEX *indptr, ptrdiff_t d, ptrdiff_t K, const REAL *G,   \
+        REAL *D);
+#define SKCE_DECLARE_BATCH(REAL, SFX)                                                         \
+    SKCE_DECLARE_CSR(REAL, SFX, int32_t, _i32)                                                \
+    SKCE_DECLARE_CSR(REAL, SFX, int64_t, _i64)                                                \
+    void skce_column_sums##SFX(ptrdiff_t n, ptrdiff_t K, const REAL *G, ptrdiff_t ldg,        \
+        REAL *out);                                                                           \
+    void skce_sum_partials##SFX(ptrdiff_t n_parts, ptrdiff_t stride, ptrdiff_t p0,            \
+        ptrdiff_t p1, const REAL *partial, REAL *out);
+
+SKCE_DECLARE_BATCH(double, _f64)
+SKCE_DECLARE_BATCH(float, _f32)
+#undef SKCE_DECLARE_BATCH
+#undef SKCE_DECLARE_CSR
 
 #endif /* SKCE_SOLVER_H */

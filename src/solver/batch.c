@@ -1,0 +1,79 @@
+/* Batch numerics of the training epoch: CSR products, intercept gradient,
+ * ordered sums of per-block partials (see skce_solver.h).  Not compiled
+ * for a dispatched instruction set on purpose: with FMA the sums would
+ * round differently from one build target to another. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "skce_solver.h"
+
+#define SKCE_DEFINE_CSR(REAL, SFX, INDEX, ISFX)                                               \
+    void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
+                                    const INDEX *indices, const INDEX *indptr, ptrdiff_t K,   \
+                                    const REAL *W, const REAL *b, REAL *restrict Z)           \
+    {                                                                                         \
+        for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+            const int64_t row = order[k];                                                     \
+            REAL *z = Z + k * K;                                                              \
+            for (ptrdiff_t c = 0; c < K; c++)                                                 \
+                z[c] = b[c];                                                                  \
+            for (ptrdiff_t q = indptr[row]; q < indptr[row + 1]; q++) {                       \
+                const REAL v = data[q];                                                       \
+                const REAL *w = W + (ptrdiff_t)indices[q] * K;                                \
+                for (ptrdiff_t c = 0; c < K; c++)                                             \
+                    z[c] += v * w[c];                                                         \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
+                                         const INDEX *indices, const INDEX *indptr,           \
+                                         ptrdiff_t d, ptrdiff_t K, const REAL *G,             \
+                                         REAL *restrict D)                                    \
+    {                                                                                         \
+        memset(D, 0, (size_t)(d * K) * sizeof(REAL));                                         \
+        for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+            const int64_t row = order[k];                                                     \
+            const REAL *g = G + k * K;                                                        \
+            for (ptrdiff_t q = indptr[row]; q < indptr[row + 1]; q++) {                       \
+                const REAL v = data[q];                                                       \
+                REAL *dst = D + (ptrdiff_t)indices[q] * K;                                    \
+                for (ptrdiff_t c = 0; c < K; c++)                                             \
+                    dst[c] += v * g[c];                                                       \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
+#define SKCE_DEFINE_BATCH(REAL, SFX)                                                          \
+    SKCE_DEFINE_CSR(REAL, SFX, int32_t, _i32)                                                 \
+    SKCE_DEFINE_CSR(REAL, SFX, int64_t, _i64)                                                 \
+                                                                                              \
+    void skce_column_sums##SFX(ptrdiff_t n, ptrdiff_t K, const REAL *G, ptrdiff_t ldg,        \
+                               REAL *restrict out)                                            \
+    {                                                                                         \
+        /* 16 columns at a time: independent chains of double sums */                         \
+        double acc[16];                                                                       \
+        for (ptrdiff_t c0 = 0; c0 < K; c0 += 16) {                                            \
+            const ptrdiff_t m = K - c0 < 16 ? K - c0 : 16;                                    \
+            for (ptrdiff_t c = 0; c < m; c++)                                                 \
+                acc[c] = 0.0;                                                                 \
+            for (ptrdiff_t k = 0; k < n; k++)                                                 \
+                for (ptrdiff_t c = 0; c < m; c++)                                             \
+                    acc[c] += G[k * ldg + c0 + c];                                            \
+            for (ptrdiff_t c = 0; c < m; c++)                                                 \
+                out[c0 + c] = (REAL)acc[c];                                                   \
+        }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    void skce_sum_partials##SFX(ptrdiff_t n_parts, ptrdiff_t stride, ptrdiff_t p0,            \
+                                ptrdiff_t p1, const REAL *partial, REAL *restrict out)        \
+    {                                                                                         \
+        for (ptrdiff_t q = p0; q < p1; q++)                                                   \
+            out[q] = partial[q];                                                              \
+        for (ptrdiff_t b = 1; b < n_parts; b++)                                               \
+            for (ptrdiff_t q = p0; q < p1; q++)                                               \
+                out[q] += partial[b * stride + q];                                            \
+    }
+
+SKCE_DEFINE_BATCH(double, _f64)
+SKCE_DEFINE_BATCH(float, _f32)

@@ -7,21 +7,23 @@ from skce import _build_info
 from skce._openmp_helpers import openmp_enabled, openmp_max_threads, simd_level
 
 
-def effective_n_threads(n_threads=None):
+def effective_n_threads(n_threads=None, name="n_threads"):
     """Number of OpenMP threads the kernels will use.
 
     None means what an OpenMP parallel region would get now, which honours
     OMP_NUM_THREADS and threadpoolctl.threadpool_limits; a negative value
     counts back from the number of CPUs (-1 = all), as in scikit-learn.
+    The one check of a thread count; `name` is the caller's parameter name
+    (n_jobs for the estimators), for the error messages.
     """
     if n_threads is not None:
         if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not (
             hasattr(n_threads, "__index__")
         ):
-            raise TypeError(f"n_threads must be None or an int; got {n_threads!r}")
+            raise TypeError(f"{name} must be None or an int; got {n_threads!r}")
         n_threads = int(n_threads)
         if n_threads == 0:
-            raise ValueError("n_threads=0 is not valid: use None (all available), "
+            raise ValueError(f"{name}=0 is not valid: use None (all available threads), "
                              "a positive count, or -1 for all CPUs")
     if not openmp_enabled():
         return 1

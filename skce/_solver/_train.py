@@ -257,7 +257,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     rows = np.arange(X.shape[0], dtype=np.int64) if train_rows is None \
         else np.asarray(train_rows, dtype=np.int64)
     n_train = len(rows)
-    batch_size = max(1, min(int(batch_size), max(n_train, 1)))
+    batch_size = int(batch_size)   # >= 1; the compiled epoch clamps it to the rows
     steps_per_epoch = -(-n_train // batch_size)
     if sample_weight is not None:
         weight_scale = float(np.mean(sample_weight[rows])) if n_train else 1.0

@@ -117,9 +117,7 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self.momentum <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs=0 is not valid: use None (all available threads), a "
-                             "positive count, or -1 for all CPUs")
+        effective_n_threads(self.n_jobs, name="n_jobs")   # checked before any data work
 
     def _validate_X_y(self, X, y, reset, allow_empty=False):
         try:

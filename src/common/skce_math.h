@@ -108,20 +108,6 @@ SKCE_INLINE double skce_exp_f64(double x)
     return p * skce_pow2_f64(t1) * skce_pow2_f64(t2);
 }
 
-SKCE_INLINE float skce_exp_f32(float x)
-{
-    x = x < -104.0f ? -104.0f : x;
-    x = x > 89.0f ? 89.0f : x;
-    const float shifter = 0x1.8p23f;
-    float n = (x * 0x1.715476p0f + shifter) - shifter;
-    float r = x - n * 0x1.62e4p-1f;                   /* ln2 hi (exact product) */
-    r = r - n * 0x1.7f7d1cp-20f;                      /* ln2 lo */
-    float p = skce_exp_poly_f32(r);
-    float t1 = n * 0.5f + shifter;
-    float t2 = (n - (t1 - shifter)) + shifter;
-    return p * skce_pow2_f32(t1) * skce_pow2_f32(t2);
-}
-
 /* exp(x) for x <= 0 or NaN only (x - max(x), -|x|), cheaper than the
  * general version: n = round(x / ln2) lies in [-1077, 0], so one factor
  * 2^(n + 64) (a normal number) times 2^-64 gives 2^n, with the single

@@ -270,6 +270,10 @@ cdef class EpochSettings:
         # few outputs: skce's own products (dense.c), rows padded to whole vectors
         small_k = dense and K <= min(small_k_max, 3 * vl)
         key = (d, small_k, np.dtype(dtype))
+        # per-block shares of dW: dense only with skce's products; they cost
+        # 1/RB of the product itself; when they stay small (sized by this
+        # call's batches: which path runs must not depend on earlier calls)
+        cdef Py_ssize_t n_partial = n_blocks * d * K
         if key != self._key or B > self._rows or gathered > self._gathered:
             if key == self._key:   # grow, never shrink: the larger pass comes back
                 B = max(B, self._rows)
@@ -303,9 +307,6 @@ cdef class EpochSettings:
             self.w.block_loss = <double *>_data(block_loss)
             self.w.bad = <Py_ssize_t *>_data(bad)
         self._buffers[8].fill(-1)   # no bad target seen
-        # per-block shares of dW: dense only with skce's products; they cost
-        # 1/RB of the product itself; when they stay small
-        cdef Py_ssize_t n_partial = n_blocks * d * K
         self.w.partial = NULL
         if with_partial and (small_k or not dense) and n_partial <= partial_max:
             if self._partial is None or self._partial.shape[0] < n_partial:

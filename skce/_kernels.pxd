@@ -63,10 +63,15 @@ cdef extern from "skce.h" nogil:
         double margin
         double delta
         int squared
+        int kind
 
     int SKCE_LABEL_ZERO
     int SKCE_LABEL_MINUS_ONE
     int SKCE_LABEL_INVALID
+    int SKCE_PROB_INVALID
+    int SKCE_EW_HINGE
+    int SKCE_EW_BCE_PROB
+    int SKCE_EW_HINGE_EMBEDDING
 
     double skce_bce_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
         const double *x, skce_strides_nrl xs, const double *y, skce_strides_nrl ys,
@@ -96,6 +101,8 @@ cdef extern from "skce.h" nogil:
         const float *x, skce_strides_nrl xs, const float *y, skce_strides_nrl ys,
         const float *w, skce_strides_nrl ws, float *loss_out, float *grad, skce_strides_nrl gs,
         int *label_flags)
+    void skce_sigmoid_f64(Py_ssize_t n, const double *x, double *out, int log_output)
+    void skce_sigmoid_f32(Py_ssize_t n, const float *x, float *out, int log_output)
 
     # ---- multi-class margin losses (margin.c) ----
     ctypedef struct skce_strides2:

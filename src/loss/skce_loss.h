@@ -62,7 +62,8 @@ double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_sha
     const int64_t *target, const double *class_weight, const double *sample_weight,
     int64_t ignore_index, ptrdiff_t *bad_row);
 
-/* ---- Elementwise losses (elementwise.c): BCE with logits, MSE, Huber, hinge ----
+/* ---- Elementwise losses (elementwise.c): BCE with logits, MSE, Huber, hinge,
+ * and in skce_hinge_block (by opt->kind) BCE on probabilities and hinge embedding ----
  *
  * Arrays are seen as (n, R, L): sample i, row d within the sample, column j
  * (L = the input's last dimension, R = the product of the middle ones; 1-D
@@ -84,13 +85,22 @@ typedef struct {
     double margin;                /* hinge */
     double delta;                 /* huber */
     int squared;                  /* hinge */
+    int kind;                     /* skce_hinge_block: which labelled loss */
 } skce_ew_options;
+
+/* opt->kind for skce_hinge_block, the block of the losses that report
+ * flags: binary hinge, BCE on probabilities, hinge embedding. */
+#define SKCE_EW_HINGE 0
+#define SKCE_EW_BCE_PROB 1
+#define SKCE_EW_HINGE_EMBEDDING 2
 
 /* Hinge label flags, or-ed into *label_flags: a target equal to 0, to -1, or
  * to anything outside {-1, 0, 1} was seen. */
 #define SKCE_LABEL_ZERO 1
 #define SKCE_LABEL_MINUS_ONE 2
 #define SKCE_LABEL_INVALID 4
+/* BCE on probabilities: an input outside [0, 1] (or NaN) was seen. */
+#define SKCE_PROB_INVALID 8
 
 #define SKCE_DECLARE_EW(REAL, SFX)                                                           \
     double skce_bce_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,      \
@@ -106,7 +116,8 @@ typedef struct {
     double skce_hinge_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,    \
         const REAL *x, skce_strides_nrl xs, const REAL *y, skce_strides_nrl ys,              \
         const REAL *w, skce_strides_nrl ws, REAL *loss_out, REAL *grad, skce_strides_nrl gs, \
-        int *label_flags);
+        int *label_flags);                                                                    \
+    void skce_sigmoid##SFX(ptrdiff_t n, const REAL *x, REAL *out, int log_output);
 
 SKCE_DECLARE_EW(double, _f64)
 SKCE_DECLARE_EW(float, _f32)

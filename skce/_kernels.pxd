@@ -138,10 +138,14 @@ cdef extern from "skce.h" nogil:
         double beta1
         double beta2
         double eps
+        double rho
+        double lr_decay
+        double initial_accumulator_value
         int64_t step
         int nesterov
         int amsgrad
         int decoupled
+        int centered
 
     void skce_sgd_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
         const double *g, double *buf)
@@ -151,6 +155,14 @@ cdef extern from "skce.h" nogil:
         const double *g, double *m, double *v, double *vmax)
     void skce_adam_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
         const float *g, float *m, float *v, float *vmax)
+    void skce_rmsprop_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
+        const double *g, double *sq, double *buf, double *ga)
+    void skce_rmsprop_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
+        const float *g, float *sq, float *buf, float *ga)
+    void skce_adagrad_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
+        const double *g, double *sum)
+    void skce_adagrad_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
+        const float *g, float *sum)
     void skce_running_mean_f64(Py_ssize_t n, int64_t count, double *mean, const double *p)
     void skce_running_mean_f32(Py_ssize_t n, int64_t count, float *mean, const float *p)
     # ---- minibatch rows (rows.c) ----

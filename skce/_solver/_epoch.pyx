@@ -94,7 +94,9 @@ INDEX_TARGET_LOSSES = (_CROSS_ENTROPY, _MULTI_MARGIN)
 cdef enum:
     _SGD = 0
     _ADAM = 1
-SGD, ADAM = _SGD, _ADAM
+    _RMSPROP = 2
+    _ADAGRAD = 3
+SGD, ADAM, RMSPROP, ADAGRAD = _SGD, _ADAM, _RMSPROP, _ADAGRAD
 
 cdef enum:
     _CONSTANT = 0
@@ -119,7 +121,8 @@ cdef struct Config:
     bint squared, crammer_singer
     double eta, power_t, total_steps, weight_decay, l1
     double momentum, dampening, beta1, beta2, eps
-    bint nesterov, amsgrad, decoupled, average
+    double rho, lr_decay, initial_accumulator_value
+    bint nesterov, amsgrad, decoupled, average, centered
     int64_t step, n_averaged
 
 
@@ -149,6 +152,10 @@ cdef Config _config(s) except *:
     c.beta1 = s.beta1
     c.beta2 = s.beta2
     c.eps = s.eps
+    c.rho = s.rho
+    c.lr_decay = s.lr_decay
+    c.initial_accumulator_value = s.initial_accumulator_value
+    c.centered = s.centered
     c.nesterov = s.nesterov
     c.amsgrad = s.amsgrad
     c.decoupled = s.decoupled
@@ -400,6 +407,10 @@ cdef void _optimizer_step(Config *s, Py_ssize_t P, const Params *pp,
     o.beta1 = s.beta1
     o.beta2 = s.beta2
     o.eps = s.eps
+    o.rho = s.rho
+    o.lr_decay = s.lr_decay
+    o.initial_accumulator_value = s.initial_accumulator_value
+    o.centered = s.centered
     o.step = s.step
     o.nesterov = s.nesterov
     o.amsgrad = s.amsgrad
@@ -429,11 +440,19 @@ cdef inline void _step_range(int optimizer, Py_ssize_t n, const skce_optim_optio
     if floating is double:
         if optimizer == _SGD:
             skce_sgd_step_f64(n, o, p, g, st1)
+        elif optimizer == _RMSPROP:
+            skce_rmsprop_step_f64(n, o, p, g, st1, st2, st3)
+        elif optimizer == _ADAGRAD:
+            skce_adagrad_step_f64(n, o, p, g, st1)
         else:
             skce_adam_step_f64(n, o, p, g, st1, st2, st3)
     else:
         if optimizer == _SGD:
             skce_sgd_step_f32(n, o, p, g, st1)
+        elif optimizer == _RMSPROP:
+            skce_rmsprop_step_f32(n, o, p, g, st1, st2, st3)
+        elif optimizer == _ADAGRAD:
+            skce_adagrad_step_f32(n, o, p, g, st1)
         else:
             skce_adam_step_f32(n, o, p, g, st1, st2, st3)
 

@@ -1,4 +1,5 @@
-"""The one training loop of every skce estimator: minibatch SGD or Adam.
+"""The one training loop of every skce estimator: minibatch SGD, Adam,
+RMSprop or Adagrad.
 
 An estimator describes its problem as a `LossSpec` (which C loss kernel, how
 many outputs, its encoded targets) and its hyperparameters as an
@@ -16,8 +17,8 @@ Objective minimised (W: (n_features, n_outputs), b not regularized)::
 with s_i the sample weight times the class weight (l1_ratio is 0 for
 penalty="l2", 1 for "l1").  A minibatch step uses the unbiased gradient
 sum_{i in batch} s_i grad(loss_i) / (batch size * mean(s)).  L2 enters the
-gradient as torch.optim's weight_decay (or, with decoupled_weight_decay and
-Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
+gradient as torch.optim's weight_decay, for every solver (or, with
+decoupled_weight_decay and Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
 update, so exact zeros appear.
 """
 import threading
@@ -37,6 +38,8 @@ from skce.exceptions import TrainingDiverged
 __all__ = ["LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged", "train",
            "penalty_value"]
 
+_OPTIMIZERS = {"sgd": _solver.SGD, "adam": _solver.ADAM, "rmsprop": _solver.RMSPROP,
+               "adagrad": _solver.ADAGRAD}
 _SCHEDULES = {"constant": _solver.CONSTANT, "adaptive": _solver.CONSTANT,
               "invscaling": _solver.INVSCALING, "cosine": _solver.COSINE}
 
@@ -85,6 +88,10 @@ class OptimizerSpec:
     epsilon: float = 1e-8
     amsgrad: bool = False
     decoupled_weight_decay: bool = False
+    rho: float = 0.99                       # RMSprop (torch's alpha)
+    centered: bool = False                  # RMSprop
+    lr_decay: float = 0.0                   # Adagrad
+    initial_accumulator_value: float = 0.0  # Adagrad
 
     def l1_l2(self):
         """(L1 strength, L2 strength) of the penalty."""
@@ -200,9 +207,13 @@ class _EpochSettings:
     beta1: float
     beta2: float
     eps: float
+    rho: float
+    lr_decay: float
+    initial_accumulator_value: float
     nesterov: bool
     amsgrad: bool
     decoupled: bool
+    centered: bool
     step: int
     n_averaged: int
     theta: np.ndarray = field(repr=False)
@@ -229,7 +240,7 @@ def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_
     """The record the compiled epoch reads; it shares state's arrays."""
     l1, l2 = opt.l1_l2()
     return _EpochSettings(
-        loss=loss.kind, optimizer=_solver.ADAM if opt.solver == "adam" else _solver.SGD,
+        loss=loss.kind, optimizer=_OPTIMIZERS[opt.solver],
         schedule=_SCHEDULES[opt.learning_rate], n_threads=int(n_threads),
         n_outputs=loss.n_outputs, fit_intercept=bool(fit_intercept),
         loss_scale=float(loss.scale), weight_scale=float(weight_scale),
@@ -237,10 +248,13 @@ def epoch_settings(loss, opt, state, *, n_threads=1, fit_intercept=True, weight_
         delta=float(loss.delta), squared=bool(loss.squared),
         crammer_singer=bool(loss.crammer_singer), eta=float(state.eta),
         power_t=float(opt.power_t), total_steps=float(total_steps), weight_decay=l2, l1=l1,
-        momentum=float(opt.momentum) if opt.solver == "sgd" else 0.0,
+        momentum=float(opt.momentum) if opt.solver in ("sgd", "rmsprop") else 0.0,
         dampening=float(opt.dampening), beta1=float(opt.beta_1), beta2=float(opt.beta_2),
-        eps=float(opt.epsilon), nesterov=bool(opt.nesterov), amsgrad=bool(opt.amsgrad),
+        eps=float(opt.epsilon), rho=float(opt.rho), lr_decay=float(opt.lr_decay),
+        initial_accumulator_value=float(opt.initial_accumulator_value),
+        nesterov=bool(opt.nesterov), amsgrad=bool(opt.amsgrad),
         decoupled=opt.solver == "adam" and bool(opt.decoupled_weight_decay),
+        centered=opt.solver == "rmsprop" and bool(opt.centered),
         step=int(state.step), n_averaged=0, theta=state.theta, state1=state.state1,
         state2=state.state2, state3=state.state3, average=state.average, y=loss.y, Y=loss.Y, sample_weight=sample_weight)
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Optimizer steps (optim.c): torch.optim.SGD / Adam / AdamW ----
+/* ---- Optimizer steps (optim.c): torch.optim.SGD / Adam / AdamW / RMSprop / Adagrad ----
  *
  * One step on the flat parameter range [0, n): p (params), g (gradient)
  * and the optimizer state, all of one dtype.  weight_decay is added to the
@@ -17,9 +17,12 @@
 typedef struct {
     double lr, weight_decay, l1;
     double momentum, dampening;    /* SGD */
-    double beta1, beta2, eps;      /* Adam */
+    double beta1, beta2, eps;      /* Adam; eps also RMSprop, Adagrad */
+    double rho;                    /* RMSprop (torch's alpha); momentum as SGD's */
+    double lr_decay, initial_accumulator_value;   /* Adagrad */
     int64_t step;                  /* 1 on the first step */
     int nesterov, amsgrad, decoupled;
+    int centered;                  /* RMSprop */
 } skce_optim_options;
 
 #define SKCE_DECLARE_OPTIM(REAL, SFX)                                                         \
@@ -27,6 +30,10 @@ typedef struct {
         REAL *buf);                                                                           \
     void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
         const REAL *g, REAL *m, REAL *v, REAL *vmax);                                         \
+    void skce_rmsprop_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,            \
+        const REAL *g, REAL *sq, REAL *buf, REAL *ga);                                        \
+    void skce_adagrad_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,            \
+        const REAL *g, REAL *sum);                                                            \
     void skce_running_mean##SFX(ptrdiff_t n, int64_t count, REAL *mean, const REAL *p);
 
 /* skce_running_mean: folds p into mean, the mean of count - 1 earlier

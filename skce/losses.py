@@ -373,17 +373,8 @@ def binary_cross_entropy(input, target, *, weight=None, reduction="mean", sample
     ----------
     input : float32 or float64 array of any shape
         Probabilities in [0, 1].  Any memory layout; never copied.
-    target : float array of the input's shape
-        Targets, usually in [0, 1].
-    weight : array broadcastable to the input's shape, optional
-        Element weights (non-negative).
-    reduction : {"none", "mean", "sum"}
-        'mean' divides by the number of elements (with sample_weight: by
-        sum(sample_weight) times the elements per sample).
-    sample_weight : array of shape (n,), optional
-        Multiplies the losses of each sample (row of the first axis).
-    n_threads : int, optional
-    return_grad : bool
+    target, weight, reduction, sample_weight, n_threads, return_grad
+        As for :func:`binary_cross_entropy_with_logits`.
 
     Returns
     -------
@@ -440,15 +431,7 @@ def log_sigmoid(input, *, n_threads=None):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), as
     ``torch.nn.functional.logsigmoid``: finite for any finite x (about x for
     very negative x, about -exp(-x) for large x); float32 stays float32.
-
-    Parameters
-    ----------
-    input : float32 or float64 array
-    n_threads : int, optional
-
-    Returns
-    -------
-    array of the input's shape and dtype
+    Parameters and return value as :func:`sigmoid`.
     """
     return _sigmoid_any(input, n_threads, True)
 

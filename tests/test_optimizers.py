@@ -4,7 +4,7 @@ Each case runs 30 steps of the solver's own compiled step (the code path of
 training, `skce._solver._epoch.optimizer_step`) and of torch.optim.RMSprop /
 Adagrad on the same gradients, the weights with weight_decay = alpha (L2)
 and the intercept without, and compares the parameters after every step
-(float64 to 1e-12, float32 to 2e-5 with torch computing in float32).  The
+(see _checks.assert_steps_match_torch).  The
 estimators are checked with scikit-learn's parametrize_with_checks.
 """
 import numpy as np
@@ -14,10 +14,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skce import LinearRegressor, LinearSVM, SoftmaxClassifier
-from skce._solver import LossSpec, OptimizerSpec, SolverState, _epoch as _solver
-from skce._solver._train import epoch_settings
+from skce._solver import OptimizerSpec
 
-from _checks import minibatch_expected_failures
+from _checks import assert_steps_match_torch, minibatch_expected_failures
 
 CASES = {
     "rmsprop": dict(solver="rmsprop"),
@@ -48,30 +47,10 @@ def _torch_optimizer(torch, params, spec, lr):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_steps_match_torch_optim(case, dtype):
-    torch = pytest.importorskip("torch")
     spec = OptimizerSpec(**{"alpha": 0.0, "momentum": 0.0, **CASES[case]})
-    d, K, lr, n_steps = 7, 3, 0.05, 30
-    rng = np.random.default_rng(1)
-    W0, b0 = rng.standard_normal((d, K)), rng.standard_normal(K)
-    grads = rng.standard_normal((n_steps, d * K + K)) * rng.uniform(0.01, 3, (n_steps, 1))
-    grads[3, :4] = 0.0      # zero gradients (sqrt(0) + eps denominators on step 1 differ)
-    state = SolverState.new(d, K, dtype, lr, W0.T, b0)
-    settings = epoch_settings(LossSpec(kind=_solver.SQUARED, n_outputs=K), spec, state)
-    tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    params = [torch.tensor(W0.ravel(), dtype=tdtype, requires_grad=True),
-              torch.tensor(b0, dtype=tdtype, requires_grad=True)]
-    topt = _torch_optimizer(torch, params, spec, lr)
-    tol = 1e-12 if dtype == np.float64 else 2e-5
-    for t, g in enumerate(grads):
-        g = g.astype(dtype)
-        _solver.optimizer_step(settings, g)
-        params[0].grad = torch.tensor(g[:d * K], dtype=tdtype)
-        params[1].grad = torch.tensor(g[d * K:], dtype=tdtype)
-        topt.step()
-        expect = np.concatenate([p.detach().numpy() for p in params])
-        np.testing.assert_allclose(state.theta, expect, rtol=tol, atol=tol,
-                                   err_msg=f"step {t + 1}")
-    assert settings.step == n_steps
+    # zero gradients: sqrt(0) + eps denominators
+    assert_steps_match_torch(spec, dtype, _torch_optimizer, n_steps=30, seed=1,
+                             zero_grads=True)
 
 
 @pytest.mark.parametrize("solver", ["rmsprop", "adagrad"])

@@ -12,6 +12,8 @@ cdef extern from "skce.h" nogil:
         SKCE_MULTI_MARGIN
         SKCE_CE_PROB
         SKCE_NLL
+        SKCE_BCE_PROB
+        SKCE_HINGE_EMBEDDING
 
     ctypedef struct skce_strides3:
         Py_ssize_t sample
@@ -78,6 +80,7 @@ cdef extern from "skce.h" nogil:
         double margin
         double delta
         int squared
+        int kind
 
     skce_ew_options skce_ew_options_make(Py_ssize_t n_rows, Py_ssize_t n_cols,
         const double *sample_weight, double grad_scale, double margin, double delta,
@@ -86,6 +89,7 @@ cdef extern from "skce.h" nogil:
     int SKCE_LABEL_ZERO
     int SKCE_LABEL_MINUS_ONE
     int SKCE_LABEL_INVALID
+    int SKCE_PROB_INVALID
 
     double skce_bce_block_f64(Py_ssize_t r0, Py_ssize_t r1, const skce_ew_options *opt,
         const double *x, skce_strides_nrl xs, const double *y, skce_strides_nrl ys,
@@ -115,6 +119,8 @@ cdef extern from "skce.h" nogil:
         const float *x, skce_strides_nrl xs, const float *y, skce_strides_nrl ys,
         const float *w, skce_strides_nrl ws, float *loss_out, float *grad, skce_strides_nrl gs,
         int *label_flags)
+    void skce_sigmoid_f64(Py_ssize_t n, const double *x, double *out, int log_output)
+    void skce_sigmoid_f32(Py_ssize_t n, const float *x, float *out, int log_output)
 
     # ---- multi-class margin losses (margin.c) ----
     ctypedef struct skce_strides2:
@@ -171,10 +177,14 @@ cdef extern from "skce.h" nogil:
         double beta1
         double beta2
         double eps
+        double rho
+        double lr_decay
+        double initial_accumulator_value
         int64_t step
         int nesterov
         int amsgrad
         int decoupled
+        int centered
 
     void skce_sgd_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
         const double *g, double *buf)
@@ -187,6 +197,8 @@ cdef extern from "skce.h" nogil:
     ctypedef enum skce_optimizer:
         SKCE_SGD
         SKCE_ADAM
+        SKCE_RMSPROP
+        SKCE_ADAGRAD
     ctypedef enum skce_lr_schedule:
         SKCE_LR_CONSTANT
         SKCE_LR_INVSCALING
@@ -197,6 +209,14 @@ cdef extern from "skce.h" nogil:
         double *p, const double *g, double *state1, double *state2, double *state3)
     void skce_optimizer_step_f32(int optimizer, Py_ssize_t n, const skce_optim_options *o,
         float *p, const float *g, float *state1, float *state2, float *state3)
+    void skce_rmsprop_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
+        const double *g, double *sq, double *buf, double *ga)
+    void skce_rmsprop_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
+        const float *g, float *sq, float *buf, float *ga)
+    void skce_adagrad_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
+        const double *g, double *sum)
+    void skce_adagrad_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
+        const float *g, float *sum)
     void skce_running_mean_f64(Py_ssize_t n, int64_t count, double *mean, const double *p)
     void skce_running_mean_f32(Py_ssize_t n, int64_t count, float *mean, const float *p)
     # ---- minibatch rows (rows.c) ----

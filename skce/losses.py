@@ -42,12 +42,29 @@ __all__ = [
     "nll_loss",
     "softmax",
     "log_softmax",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "sigmoid",
+    "log_sigmoid",
+    "hinge_embedding_loss",
     "multi_margin_loss",
     "hinge_loss",
     "mse_loss",
     "huber_loss",
     "nt_xent",
+    # torch.nn-style modules
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "MSELoss",
+    "HuberLoss",
+    "HingeEmbeddingLoss",
+    "MultiMarginLoss",
+    "Softmax",
+    "LogSoftmax",
+    "Sigmoid",
+    "LogSigmoid",
 ]
 
 
@@ -338,6 +355,125 @@ def binary_cross_entropy_with_logits(input, target, *, weight=None, pos_weight=N
     return prob.finish(total, rows, grad, return_grad)
 
 
+def binary_cross_entropy(input, target, *, weight=None, reduction="mean", sample_weight=None,
+                         n_threads=None, return_grad=False):
+    """Binary cross-entropy on probabilities, as
+    ``torch.nn.functional.binary_cross_entropy``.
+
+    loss = -w [y max(log p, -100) + (1 - y) max(log(1 - p), -100)]: as in
+    PyTorch each log is clamped at -100, so p = 0 or 1 gives a finite loss,
+    and the gradient is PyTorch's, w (p - y) / max((1 - p) p, eps) with
+    eps = float32(1e-12) as in PyTorch (also for float64).
+
+    Probabilities that come from a sigmoid lose precision near 0 and 1 and
+    the clamp then caps the loss; on logits use
+    :func:`binary_cross_entropy_with_logits`, which is exact for any logit.
+
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+        Probabilities in [0, 1].  Any memory layout; never copied.
+    target, weight, reduction, sample_weight, n_threads, return_grad
+        As for :func:`binary_cross_entropy_with_logits`.
+
+    Returns
+    -------
+    loss : float, or array of the input's shape for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
+
+    Raises
+    ------
+    ValueError
+        If an input value lies outside [0, 1] or is NaN.
+    """
+    prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads)
+    w = check_broadcast_weight(weight, "weight", prob.x)
+    total, flags, rows, grad = prob.run(_elementwise.BCE_PROB, weight=w,
+                                        return_grad=return_grad)
+    if flags & _elementwise.PROB_INVALID:
+        x = prob.x
+        bad = x[~((x >= 0) & (x <= 1))]
+        raise ValueError(f"input must hold probabilities in [0, 1]; found {bad.flat[0]!r}. "
+                         "Apply sigmoid first, or pass logits to "
+                         "binary_cross_entropy_with_logits")
+    return prob.finish(total, rows, grad, return_grad)
+
+
+def _sigmoid_any(input, n_threads, log_output):
+    x = check_float_array(input, "input")
+    # one pass over a flat view (a copy only for non-contiguous input)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(x.shape, dtype=x.dtype)
+    _elementwise.sigmoid(flat, out.reshape(-1), log_output, effective_n_threads(n_threads))
+    return out
+
+
+def sigmoid(input, *, n_threads=None):
+    """Logistic function 1 / (1 + exp(-x)), as ``torch.sigmoid``.
+
+    Computed from exp(-|x|), so it never overflows, and as exp(x) / (1 + exp(x))
+    for x < 0, so small values keep full relative precision; float32 stays
+    float32.
+
+    Parameters
+    ----------
+    input : float32 or float64 array
+    n_threads : int, optional
+
+    Returns
+    -------
+    array of the input's shape and dtype
+    """
+    return _sigmoid_any(input, n_threads, False)
+
+
+def log_sigmoid(input, *, n_threads=None):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), as
+    ``torch.nn.functional.logsigmoid``: finite for any finite x (about x for
+    very negative x, about -exp(-x) for large x); float32 stays float32.
+    Parameters and return value as :func:`sigmoid`.
+    """
+    return _sigmoid_any(input, n_threads, True)
+
+
+def hinge_embedding_loss(input, target, *, margin=1.0, reduction="mean", sample_weight=None,
+                         n_threads=None, return_grad=False):
+    """Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``:
+    x where y = 1, max(0, margin - x) where y = -1.
+
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+        Usually distances.  Any memory layout; never copied.
+    target : array of the input's shape
+        Labels -1 or +1 (any real dtype).
+    margin : float (finite)
+    reduction : {"none", "mean", "sum"}
+        'mean' divides by the number of elements (with sample_weight: by
+        sum(sample_weight) times the elements per sample).
+    sample_weight : array of shape (n,), optional
+    n_threads : int, optional
+    return_grad : bool
+
+    Returns
+    -------
+    loss : float, or array of the input's shape for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True);
+        as torch's autograd, -1 (not 0) where y = -1 and x = margin exactly.
+    """
+    margin = check_scalar(margin, "margin")
+    prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads,
+                               labels=True)
+    total, flags, rows, grad = prob.run(_elementwise.HINGE_EMBEDDING, return_grad=return_grad,
+                                        margin=margin)
+    if flags & _elementwise.LABEL_INVALID:
+        y = prob.y
+        bad = y[~((y == 1) | (y == -1))]
+        raise ValueError(f"target must hold labels -1 or +1; found {bad.flat[0]!r}. "
+                         "Encode similar pairs as +1 and dissimilar ones as -1")
+    return prob.finish(total, rows, grad, return_grad, check_target=False)
+
+
 def mse_loss(input, target, *, reduction="mean", sample_weight=None, n_threads=None,
              return_grad=False):
     """Squared error (x - y)^2, as ``torch.nn.functional.mse_loss``.
@@ -573,3 +709,118 @@ def nt_xent(z_a, z_b, *, temperature=0.5, normalize=True, reduction="mean", n_th
             "(normalize=True); drop or replace that row, or pass normalize=False")
     loss = _reduce(total, float(m), reduction, rows, (m,))
     return (loss, (grad_a, grad_b)) if return_grad else loss
+
+
+# ---------------------------------------------------------------------------
+# torch.nn-style modules
+# ---------------------------------------------------------------------------
+
+class _Module:
+    """A functional bound to constructor arguments, as a ``torch.nn`` module.
+
+    Subclasses name the functional (``_fn``) and the constructor arguments
+    with their torch defaults (``_params``, keyword-only; torch's deprecated
+    ``size_average``/``reduce`` are not accepted).  Arguments are checked by
+    the functional when the module is called.
+    """
+    _fn = None
+    _params = {}
+    _repr_params = ()      # shown by repr, as torch's extra_repr does
+
+    def __init__(self, **kwargs):
+        unknown = sorted(set(kwargs) - set(self._params))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected argument(s) {unknown}; "
+                            f"it takes {list(self._params)}")
+        for name, default in self._params.items():
+            setattr(self, name, kwargs.get(name, default))
+
+    def _kwargs(self):
+        return {name: getattr(self, name) for name in self._params}
+
+    def __repr__(self):
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._repr_params)
+        return f"{type(self).__name__}({shown})"
+
+
+class _LossModule(_Module):
+    def __call__(self, input, target, return_grad=False, *, sample_weight=None):
+        """The loss (and with ``return_grad=True`` its gradient) of `input`
+        against `target`, as the functional with the module's arguments;
+        ``sample_weight`` (n,) as there."""
+        return type(self)._fn(input, target, **self._kwargs(), sample_weight=sample_weight,
+                              return_grad=return_grad)
+
+    forward = __call__
+
+
+def _loss_module(name, fn, **params):
+    doc = (f"``torch.nn.{name}``: calls :func:`{fn.__name__}` with the constructor's "
+           f"arguments ({', '.join(f'{k}={v!r}' for k, v in params.items())} by default).")
+    return type(name, (_LossModule,), {"_fn": staticmethod(fn), "_params": params,
+                                       "__doc__": doc, "__module__": __name__})
+
+
+CrossEntropyLoss = _loss_module("CrossEntropyLoss", cross_entropy, weight=None,
+                                ignore_index=-100, reduction="mean", label_smoothing=0.0)
+NLLLoss = _loss_module("NLLLoss", nll_loss, weight=None, ignore_index=-100, reduction="mean")
+BCELoss = _loss_module("BCELoss", binary_cross_entropy, weight=None, reduction="mean")
+BCEWithLogitsLoss = _loss_module("BCEWithLogitsLoss", binary_cross_entropy_with_logits,
+                                 weight=None, reduction="mean", pos_weight=None)
+MSELoss = _loss_module("MSELoss", mse_loss, reduction="mean")
+HuberLoss = _loss_module("HuberLoss", huber_loss, reduction="mean", delta=1.0)
+HingeEmbeddingLoss = _loss_module("HingeEmbeddingLoss", hinge_embedding_loss, margin=1.0,
+                                  reduction="mean")
+MultiMarginLoss = _loss_module("MultiMarginLoss", multi_margin_loss, p=1, margin=1.0,
+                               weight=None, reduction="mean")
+
+
+class _SoftmaxModule(_Module):
+    _params = {"dim": None}
+    _repr_params = ("dim",)
+
+    def __init__(self, dim=None):
+        super().__init__(dim=dim)
+
+    def __call__(self, input):
+        """The functional along ``dim``.  dim=None is torch's deprecated
+        implicit choice (axis 0 for 0-, 1- and 3-d input, else 1), with
+        its warning."""
+        dim = self.dim
+        if dim is None:
+            import warnings
+            warnings.warn(f"Implicit dimension choice for {type(self).__name__.lower()} has "
+                          "been deprecated (as in torch). Pass dim=X to the constructor.",
+                          UserWarning, stacklevel=2)
+            ndim = np.ndim(input)
+            dim = 0 if ndim in (0, 1, 3) else 1
+        return type(self)._fn(input, dim)
+
+    forward = __call__
+
+
+class Softmax(_SoftmaxModule):
+    """``torch.nn.Softmax(dim)``: :func:`softmax` along ``dim``."""
+    _fn = staticmethod(softmax)
+
+
+class LogSoftmax(_SoftmaxModule):
+    """``torch.nn.LogSoftmax(dim)``: :func:`log_softmax` along ``dim``."""
+    _fn = staticmethod(log_softmax)
+
+
+class _ElementwiseModule(_Module):
+    def __call__(self, input):
+        return type(self)._fn(input)
+
+    forward = __call__
+
+
+class Sigmoid(_ElementwiseModule):
+    """``torch.nn.Sigmoid()``: :func:`sigmoid`."""
+    _fn = staticmethod(sigmoid)
+
+
+class LogSigmoid(_ElementwiseModule):
+    """``torch.nn.LogSigmoid()``: :func:`log_sigmoid`."""
+    _fn = staticmethod(log_sigmoid)

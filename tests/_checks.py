@@ -12,3 +12,39 @@ def minibatch_expected_failures(est):
         return {"check_sample_weight_equivalence_on_dense_data": reason,
                 "check_sample_weight_equivalence_on_sparse_data": reason}
     return {}
+
+
+def assert_steps_match_torch(spec, dtype, torch_optimizer, n_steps=25, seed=0, zero_grads=False):
+    """n_steps of skce's compiled optimizer step (the training code path)
+    against `torch_optimizer(torch, params, spec, lr)` on the same gradients,
+    comparing the parameters after every step (float64 to 1e-12, float32 to
+    2e-5 with torch computing in float32).  params = [W, b]: the caller's
+    optimizer gives W weight_decay = spec.alpha and b none, as skce does."""
+    import numpy as np
+    import pytest
+    torch = pytest.importorskip("torch")
+    from skce._loss import LOSSES
+    from skce._solver import EpochSettings, LossSpec, SolverState, _epoch as _solver
+    d, K, lr = 7, 3, 0.05
+    rng = np.random.default_rng(seed)
+    W0, b0 = rng.standard_normal((d, K)), rng.standard_normal(K)
+    grads = rng.standard_normal((n_steps, d * K + K)) * rng.uniform(0.01, 3, (n_steps, 1))
+    if zero_grads:
+        grads[3, :4] = 0.0
+    state = SolverState.new(d, K, dtype, lr, W0.T, b0)
+    settings = EpochSettings(LossSpec.of(LOSSES["squared_error"], K), spec, state)
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    params = [torch.tensor(W0.ravel(), dtype=tdtype, requires_grad=True),
+              torch.tensor(b0, dtype=tdtype, requires_grad=True)]
+    topt = torch_optimizer(torch, params, spec, lr)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for t, g in enumerate(grads):
+        g = g.astype(dtype)
+        _solver.optimizer_step(settings, g)
+        params[0].grad = torch.tensor(g[:d * K], dtype=tdtype)
+        params[1].grad = torch.tensor(g[d * K:], dtype=tdtype)
+        topt.step()
+        expect = np.concatenate([p.detach().numpy() for p in params])
+        np.testing.assert_allclose(state.theta, expect, rtol=tol, atol=tol,
+                                   err_msg=f"step {t + 1}")
+    assert settings.step == n_steps

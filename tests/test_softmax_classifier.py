@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _checks import minibatch_expected_failures
+from _checks import assert_steps_match_torch, minibatch_expected_failures
 from skce import SoftmaxClassifier, losses
 from skce._solver import _epoch as _solver
 from skce._loss import LOSSES
@@ -77,28 +77,8 @@ def _torch_optimizer(torch, params, spec, lr):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", list(OPTIM_CASES), ids=list(OPTIM_CASES))
 def test_optimizer_steps_match_torch(case, dtype):
-    torch = pytest.importorskip("torch")
     spec = OptimizerSpec(**{"alpha": 0.0, **OPTIM_CASES[case]})
-    d, K, lr, n_steps = 7, 3, 0.05, 25
-    rng = np.random.default_rng(0)
-    W0, b0 = rng.standard_normal((d, K)), rng.standard_normal(K)
-    grads = rng.standard_normal((n_steps, d * K + K)) * rng.uniform(0.01, 3, (n_steps, 1))
-    state = SolverState.new(d, K, dtype, lr, W0.T, b0)
-    settings = EpochSettings(LossSpec.of(LOSSES["squared_error"], K), spec, state)
-    tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    params = [torch.tensor(W0.ravel(), dtype=tdtype, requires_grad=True),
-              torch.tensor(b0, dtype=tdtype, requires_grad=True)]
-    topt = _torch_optimizer(torch, params, spec, lr)
-    tol = 1e-12 if dtype == np.float64 else 2e-5
-    for g in grads:
-        g = g.astype(dtype)
-        _solver.optimizer_step(settings, g)
-        params[0].grad = torch.tensor(g[:d * K], dtype=tdtype)
-        params[1].grad = torch.tensor(g[d * K:], dtype=tdtype)
-        topt.step()
-        expect = np.concatenate([p.detach().numpy() for p in params])
-        np.testing.assert_allclose(state.theta, expect, rtol=tol, atol=tol)
-    assert settings.step == n_steps
+    assert_steps_match_torch(spec, dtype, _torch_optimizer)
 
 
 def test_l1_proximal_step_gives_exact_zeros(digits):

@@ -1,5 +1,5 @@
 """OpenMP row loops over the elementwise C kernels (elementwise.c): BCE with
-logits, MSE, Huber and binary hinge.
+logits, MSE, Huber, binary hinge, BCE on probabilities, hinge embedding.
 
 Inputs arrive from skce.losses already validated and viewed as (n, R, L)
 arrays (sample, row within the sample, last axis).  Rows are processed in
@@ -19,9 +19,11 @@ cdef Py_ssize_t BLOCK_ELEMS = 16384
 
 # loss kinds (the one numbering, skce_loss.h)
 BCE, MSE, HUBER, HINGE = SKCE_BCE, SKCE_MSE, SKCE_HUBER, SKCE_HINGE
+BCE_PROB, HINGE_EMBEDDING = SKCE_BCE_PROB, SKCE_HINGE_EMBEDDING
 LABEL_ZERO = SKCE_LABEL_ZERO
 LABEL_MINUS_ONE = SKCE_LABEL_MINUS_ONE
 LABEL_INVALID = SKCE_LABEL_INVALID
+PROB_INVALID = SKCE_PROB_INVALID
 
 
 cdef skce_strides_nrl _nrl(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t s2, Py_ssize_t n,
@@ -49,7 +51,7 @@ def elementwise(int kind, const floating[:, :, :] x, const floating[:, :, :] y,
                 const double[::1] sample_weight, double grad_scale, double margin,
                 double delta, bint squared, floating[::1] loss_out,
                 floating[:, :, :] grad, int n_threads):
-    """(sum of the weighted element losses, hinge label flags).
+    """(sum of the weighted element losses, label / probability flags).
 
     Element losses go into loss_out (C order) and the gradient (times
     grad_scale) into grad, each when not None; w (element weights) and
@@ -79,6 +81,8 @@ def elementwise(int kind, const floating[:, :, :] x, const floating[:, :, :] y,
     flags = np.zeros(n_blocks, dtype=np.intc)
     opt = skce_ew_options_make(R, L, &sample_weight[0] if sample_weight is not None else NULL,
                                grad_scale, margin, delta, squared)
+    if kind == SKCE_BCE_PROB or kind == SKCE_HINGE_EMBEDDING:   # run in skce_hinge_block
+        opt.kind = kind
     if w is not None:
         ws = _nrl(w.strides[0], w.strides[1], w.strides[2], n, R, L, itemsize)
         wp = &w[0, 0, 0]
@@ -125,3 +129,18 @@ def elementwise(int kind, const floating[:, :, :] x, const floating[:, :, :] y,
         total += block_sums[b]
         all_flags |= flags[b]
     return total, all_flags
+
+
+
+def sigmoid(const floating[::1] x, floating[::1] out, bint log_output, int n_threads):
+    """out = sigmoid(x) (log_output: log sigmoid(x)), elementwise, in blocks
+    of BLOCK_ELEMS in parallel."""
+    cdef Py_ssize_t n = x.shape[0], b, k0
+    cdef Py_ssize_t n_blocks = (n + BLOCK_ELEMS - 1) // BLOCK_ELEMS
+    with nogil:
+        for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            k0 = b * BLOCK_ELEMS
+            if floating is double:
+                skce_sigmoid_f64(min(BLOCK_ELEMS, n - k0), &x[k0], &out[k0], log_output)
+            else:
+                skce_sigmoid_f32(min(BLOCK_ELEMS, n - k0), &x[k0], &out[k0], log_output)

@@ -80,7 +80,8 @@ cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
 
 
 # OptimizerSpec.solver and .learning_rate -> the C codes (skce_solver.h)
-_OPTIMIZERS = {"sgd": SKCE_SGD, "adam": SKCE_ADAM}
+_OPTIMIZERS = {"sgd": SKCE_SGD, "adam": SKCE_ADAM, "rmsprop": SKCE_RMSPROP,
+               "adagrad": SKCE_ADAGRAD}
 _SCHEDULES = {"constant": SKCE_LR_CONSTANT, "adaptive": SKCE_LR_CONSTANT,
               "invscaling": SKCE_LR_INVSCALING, "cosine": SKCE_LR_COSINE}
 
@@ -170,7 +171,7 @@ cdef class EpochSettings:
     def __init__(self, loss, opt, state, *, n_threads=1, fit_intercept=True, weight_scale=1.0,
                  total_steps=0, sample_weight=None):
         l1, l2 = opt.l1_l2()
-        sgd = opt.solver == "sgd"
+        with_momentum = opt.solver in ("sgd", "rmsprop")
         self.c.loss.kind = loss.kind
         self.c.loss.n_outputs = loss.n_outputs
         self.c.loss.label_smoothing = loss.label_smoothing
@@ -192,7 +193,7 @@ cdef class EpochSettings:
         self.c.optim.step = 0
         self.c.optim.weight_decay = l2
         self.c.optim.l1 = l1
-        self.c.optim.momentum = opt.momentum if sgd else 0.0
+        self.c.optim.momentum = opt.momentum if with_momentum else 0.0
         self.c.optim.dampening = opt.dampening
         self.c.optim.beta1 = opt.beta_1
         self.c.optim.beta2 = opt.beta_2
@@ -200,6 +201,10 @@ cdef class EpochSettings:
         self.c.optim.nesterov = opt.nesterov
         self.c.optim.amsgrad = opt.amsgrad
         self.c.optim.decoupled = opt.solver == "adam" and opt.decoupled_weight_decay
+        self.c.optim.rho = opt.rho
+        self.c.optim.centered = opt.solver == "rmsprop" and opt.centered
+        self.c.optim.lr_decay = opt.lr_decay
+        self.c.optim.initial_accumulator_value = opt.initial_accumulator_value
         self.c.step = state.step
         self.c.n_averaged = 0
         self.theta, self.state1, self.state2 = state.theta, state.state1, state.state2

@@ -1,4 +1,5 @@
-"""The one training loop of every skce estimator: minibatch SGD or Adam.
+"""The one training loop of every skce estimator: minibatch SGD, Adam,
+RMSprop or Adagrad.
 
 An estimator describes its problem as a `LossSpec` (which C loss kernel, how
 many outputs, its encoded targets) and its hyperparameters as an
@@ -16,8 +17,8 @@ Objective minimised (W: (n_features, n_outputs), b not regularized)::
 with s_i the sample weight times the class weight (l1_ratio is 0 for
 penalty="l2", 1 for "l1").  A minibatch step uses the unbiased gradient
 sum_{i in batch} s_i grad(loss_i) / (batch size * mean(s)).  L2 enters the
-gradient as torch.optim's weight_decay (or, with decoupled_weight_decay and
-Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
+gradient as torch.optim's weight_decay, for every solver (or, with
+decoupled_weight_decay and Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
 update, so exact zeros appear.
 """
 import threading
@@ -83,6 +84,10 @@ class OptimizerSpec:
     epsilon: float = 1e-8
     amsgrad: bool = False
     decoupled_weight_decay: bool = False
+    rho: float = 0.99                       # RMSprop (torch's alpha)
+    centered: bool = False                  # RMSprop
+    lr_decay: float = 0.0                   # Adagrad
+    initial_accumulator_value: float = 0.0  # Adagrad
 
     def l1_l2(self):
         """(L1 strength, L2 strength) of the penalty."""

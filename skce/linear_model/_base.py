@@ -67,7 +67,7 @@ class _BaseSGD(BaseEstimator):
     by the estimators; subclasses say how targets become a LossSpec."""
 
     _parameter_constraints = {
-        "solver": [StrOptions({"sgd", "adam"})],
+        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "eta0": [Interval(Real, 0, None, closed="neither"), None],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -80,7 +80,7 @@ class _BaseSGD(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left"), None],
         "dampening": [Interval(Real, 0, 1, closed="both")],
         "nesterov": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -88,6 +88,10 @@ class _BaseSGD(BaseEstimator):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "amsgrad": ["boolean"],
         "decoupled_weight_decay": ["boolean"],
+        "rho": [Interval(Real, 0, 1, closed="both")],
+        "centered": ["boolean"],
+        "lr_decay": [Interval(Real, 0, None, closed="left")],
+        "initial_accumulator_value": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "shuffle": ["boolean"],
         "average": ["boolean"],
@@ -97,24 +101,35 @@ class _BaseSGD(BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
+    # eta0=None: measured on standardized digits and letter (see README)
+    _DEFAULT_ETA0 = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
+
     def _eta0(self):
-        """eta0, or the measured default of the solver (Adam 0.01, SGD with momentum 0.1)."""
+        """eta0, or the measured default of the solver (_DEFAULT_ETA0)."""
         if self.eta0 is not None:
             return float(self.eta0)
-        return 0.01 if self.solver == "adam" else 0.1
+        return self._DEFAULT_ETA0[self.solver]
+
+    def _momentum(self):
+        """momentum, or the solver's default: SGD 0.9, RMSprop 0 (torch's); unused otherwise."""
+        if self.momentum is not None:
+            return float(self.momentum)
+        return 0.9 if self.solver == "sgd" else 0.0
 
     def _optimizer_spec(self, alpha=None):
         return OptimizerSpec(
             solver=self.solver, learning_rate=self.learning_rate, eta0=self._eta0(),
             power_t=self.power_t, alpha=self.alpha if alpha is None else alpha,
             penalty=self.penalty,
-            l1_ratio=self.l1_ratio, momentum=self.momentum, dampening=self.dampening,
+            l1_ratio=self.l1_ratio, momentum=self._momentum(), dampening=self.dampening,
             nesterov=self.nesterov, beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon, amsgrad=self.amsgrad,
-            decoupled_weight_decay=self.decoupled_weight_decay)
+            decoupled_weight_decay=self.decoupled_weight_decay, rho=self.rho,
+            centered=self.centered, lr_decay=self.lr_decay,
+            initial_accumulator_value=self.initial_accumulator_value)
 
     def _check_hyperparameters(self):
-        if self.nesterov and (self.solver != "sgd" or self.momentum <= 0 or self.dampening):
+        if self.nesterov and (self.solver != "sgd" or self._momentum() <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
         effective_n_threads(self.n_jobs, name="n_jobs")   # checked before any data work
@@ -379,7 +394,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
 
 _OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size, max_iter, tol,
     n_iter_no_change, early_stopping, validation_fraction, momentum, dampening,
-    nesterov, beta_1, beta_2, epsilon, amsgrad, decoupled_weight_decay,
-    fit_intercept, shuffle, average, warm_start, random_state, verbose, n_jobs
+    nesterov, beta_1, beta_2, epsilon, amsgrad, decoupled_weight_decay, rho,
+    centered, lr_decay, initial_accumulator_value, fit_intercept, shuffle, average, warm_start, random_state, verbose, n_jobs
         The training loop's options, with the meanings documented in
         SoftmaxClassifier (the same loop, `skce._solver.train`, runs here)."""

@@ -68,9 +68,10 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     def __init__(self, *, loss="squared_error", delta=1.0, alpha=1e-4, penalty="l2",
                  l1_ratio=0.15, solver="sgd", learning_rate="adaptive", eta0=0.003,
                  power_t=0.5, batch_size=256, max_iter=100, tol=1e-4, n_iter_no_change=5,
-                 early_stopping=False, validation_fraction=0.1, momentum=0.9, dampening=0.0,
+                 early_stopping=False, validation_fraction=0.1, momentum=None, dampening=0.0,
                  nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False,
-                 decoupled_weight_decay=False, fit_intercept=True, shuffle=True,
+                 decoupled_weight_decay=False, rho=0.99, centered=False, lr_decay=0.0,
+                 initial_accumulator_value=0.0, fit_intercept=True, shuffle=True,
                  average=False, warm_start=False, random_state=None, verbose=0, n_jobs=None):
         self.loss = loss
         self.delta = delta
@@ -95,6 +96,10 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         self.epsilon = epsilon
         self.amsgrad = amsgrad
         self.decoupled_weight_decay = decoupled_weight_decay
+        self.rho = rho
+        self.centered = centered
+        self.lr_decay = lr_decay
+        self.initial_accumulator_value = initial_accumulator_value
         self.fit_intercept = fit_intercept
         self.shuffle = shuffle
         self.average = average

@@ -23,10 +23,12 @@ class SoftmaxClassifier(_BaseSGDClassifier):
 
     Parameters
     ----------
-    solver : {"adam", "sgd"}, default="adam"
+    solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
         torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW with
-        decoupled_weight_decay) or torch.optim.SGD (momentum, dampening,
-        nesterov).
+        decoupled_weight_decay), torch.optim.SGD (momentum, dampening,
+        nesterov), torch.optim.RMSprop (rho, momentum, centered, epsilon) or
+        torch.optim.Adagrad (lr_decay, initial_accumulator_value, epsilon),
+        each step exactly torch's (alpha's L2 part is torch's weight_decay).
     learning_rate : {"constant", "adaptive", "invscaling", "cosine"}, default="constant"
         Schedule of the step size: eta0; eta0 divided by 5 each time the
         objective (or validation score) did not improve by tol for
@@ -36,8 +38,9 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         constant step is enough: averaging removes the minibatch noise that
         a decaying step would otherwise have to.
     eta0 : float or None, default=None
-        Initial learning rate (torch's ``lr``); None: 0.01 for Adam, 0.1 for
-        SGD (with momentum 0.9), measured good on standardized data.
+        Initial learning rate (torch's ``lr``); None: 0.01 for Adam and
+        RMSprop, 0.1 for SGD (with momentum 0.9) and Adagrad, measured good on
+        standardized data.
     power_t : float, default=0.5
     batch_size : int, default=256
         Rows per minibatch (larger than n_samples: full batch).
@@ -57,8 +60,18 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
     l1_ratio : float, default=0.15
         Share of L1 in elasticnet.
-    momentum, dampening, nesterov : SGD options (default 0.9, 0, False).
-    beta_1, beta_2, epsilon, amsgrad : Adam options (default 0.9, 0.999, 1e-8, False).
+    momentum : float or None, default=None
+        SGD's and RMSprop's momentum; None: 0.9 for SGD, 0 for RMSprop
+        (torch.optim.RMSprop's default).
+    dampening, nesterov : SGD options (default 0, False).
+    beta_1, beta_2, amsgrad : Adam options (default 0.9, 0.999, False).
+    epsilon : float, default=1e-8
+        Added to the denominator by Adam, RMSprop and Adagrad.  torch's
+        Adagrad default is 1e-10: pass epsilon=1e-10 for its exact steps.
+    rho, centered : RMSprop options (default 0.99, False); rho is torch's
+        ``alpha`` (the square average's decay), renamed as alpha is the
+        penalty strength here.
+    lr_decay, initial_accumulator_value : Adagrad options (default 0, 0).
     decoupled_weight_decay : bool, default=False
         With Adam: apply the L2 part as AdamW's decoupled decay.
     class_weight : dict, "balanced" or None
@@ -115,8 +128,9 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     def __init__(self, *, solver="adam", learning_rate="constant", eta0=None, power_t=0.5,
                  batch_size=256, max_iter=100, tol=1e-3, n_iter_no_change=2,
                  early_stopping=False, validation_fraction=0.1, alpha=1e-4, penalty="l2",
-                 l1_ratio=0.15, momentum=0.9, dampening=0.0, nesterov=False, beta_1=0.9,
+                 l1_ratio=0.15, momentum=None, dampening=0.0, nesterov=False, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False,
+                 rho=0.99, centered=False, lr_decay=0.0, initial_accumulator_value=0.0,
                  class_weight=None, label_smoothing=0.0, fit_intercept=True, shuffle=True,
                  average=True, warm_start=False, random_state=None, verbose=0, n_jobs=None):
         self.solver = solver
@@ -140,6 +154,10 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         self.epsilon = epsilon
         self.amsgrad = amsgrad
         self.decoupled_weight_decay = decoupled_weight_decay
+        self.rho = rho
+        self.centered = centered
+        self.lr_decay = lr_decay
+        self.initial_accumulator_value = initial_accumulator_value
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
         self.fit_intercept = fit_intercept

@@ -74,10 +74,11 @@ class LinearSVM(_BaseSGDClassifier):
                  penalty="l2", l1_ratio=0.15, solver="adam", learning_rate="constant",
                  eta0=0.01, power_t=0.5, batch_size=256, max_iter=100, tol=1e-4,
                  n_iter_no_change=5, early_stopping=False, validation_fraction=0.1,
-                 momentum=0.9, dampening=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False, class_weight=None,
-                 fit_intercept=True, shuffle=True, average=True, warm_start=False,
-                 random_state=None, verbose=0, n_jobs=None):
+                 momentum=None, dampening=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False, rho=0.99,
+                 centered=False, lr_decay=0.0, initial_accumulator_value=0.0,
+                 class_weight=None, fit_intercept=True, shuffle=True, average=True,
+                 warm_start=False, random_state=None, verbose=0, n_jobs=None):
         self.C = C
         self.loss = loss
         self.multi_class = multi_class
@@ -102,6 +103,10 @@ class LinearSVM(_BaseSGDClassifier):
         self.epsilon = epsilon
         self.amsgrad = amsgrad
         self.decoupled_weight_decay = decoupled_weight_decay
+        self.rho = rho
+        self.centered = centered
+        self.lr_decay = lr_decay
+        self.initial_accumulator_value = initial_accumulator_value
         self.class_weight = class_weight
         self.fit_intercept = fit_intercept
         self.shuffle = shuffle

@@ -66,18 +66,26 @@ SKCE_INLINE ptrdiff_t skce_nrl_offset(skce_strides_nrl s, ptrdiff_t r, ptrdiff_t
 #define SFX(name) name##_f64
 #define EXP skce_expneg_f64   /* only exp(-|x|) is taken */
 #define LOG1P01 skce_log1p01_f64
+#define LOGF log
+#define LOG1P log1p
 #include "elementwise_impl.h"
 #undef REAL
 #undef SFX
 #undef EXP
 #undef LOG1P01
+#undef LOGF
+#undef LOG1P
 
 #define REAL float
 #define SFX(name) name##_f32
 #define EXP skce_expneg_f32
 #define LOG1P01 skce_log1p01_f32
+#define LOGF logf
+#define LOG1P log1pf
 #include "elementwise_impl.h"
 #undef REAL
 #undef SFX
 #undef EXP
 #undef LOG1P01
+#undef LOGF
+#undef LOG1P

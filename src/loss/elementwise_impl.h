@@ -1,7 +1,8 @@
-/* Elementwise loss kernels (BCE with logits, MSE, Huber, binary hinge),
+/* Elementwise loss kernels (BCE with logits, BCE on probabilities, MSE,
+ * Huber, binary hinge, hinge embedding),
  * instantiated by elementwise.c for REAL = double and REAL = float (SFX(name)
  * appends _f64 / _f32; EXP and LOG1P01 are the matching exp and log1p on
- * [0, 1]).
+ * [0, 1], LOGF and LOG1P libm's log and log1p, as torch calls them).
  *
  * Each loss has a run function over `len` equally spaced elements.  A block
  * whose arrays are all "flat" (every row of every sample at one spacing, as
@@ -230,11 +231,97 @@ SKCE_INLINE double SFX(bce_run)(SKCE_EW_RUN_ARGS)
     return acc;
 }
 
+/* torch.nn.functional.binary_cross_entropy on probabilities p:
+ *   loss = (y - 1) max(log1p(-p), -100) - y max(log p, -100)
+ *   d/dp = (p - y) / max((1 - p) p, 1e-12f)
+ * (torch's forward and its backward formula, both in REAL, so p = 0 or 1
+ * stays finite).  p outside [0, 1] or NaN sets SKCE_PROB_INVALID. */
+SKCE_INLINE double SFX(bce_prob_run)(SKCE_EW_RUN_ARGS)
+{
+    (void)pw; (void)pwst; (void)opt;
+    /* torch's EPSILON is the float 1e-12f, also in double */
+    const REAL floor_log = (REAL)-100, eps = (REAL)1e-12f;
+    double acc = 0.0;
+    int bad = 0;
+    for (ptrdiff_t k = 0; k < len; k++) {
+        const REAL p = x[k * xs], yk = y[k * ys];
+        bad |= !(p >= 0 && p <= 1);
+        REAL a = LOG1P(-p), b = LOGF(p);
+        a = a > floor_log ? a : floor_log;
+        b = b > floor_log ? b : floor_log;
+        const REAL wk = w[k * wst];
+        const REAL l = (wk * lc) * ((yk - (REAL)1) * a - yk * b);
+        acc += (double)l;
+        if (want_lo) lo[k] = l;
+        if (want_g) {
+            REAL d = ((REAL)1 - p) * p;
+            d = d > eps ? d : eps;
+            g[k * gs] = (wk * gc) * ((p - yk) / d);
+        }
+    }
+    if (bad) *flags |= SKCE_PROB_INVALID;
+    return acc;
+}
+
+/* torch.nn.functional.hinge_embedding_loss for y in {-1, +1}: x where
+ * y = 1, max(0, margin - x) where y = -1; autograd's gradient 1, and -1
+ * where margin - x >= 0 (clamp_min passes the gradient at the boundary).
+ * A target outside {-1, +1} sets SKCE_LABEL_INVALID. */
+SKCE_INLINE double SFX(hinge_embedding_run)(SKCE_EW_RUN_ARGS)
+{
+    (void)pw; (void)pwst;
+    const REAL margin = (REAL)opt->margin;
+    double acc = 0.0, n_plus = 0.0, n_minus = 0.0, n_zero = 0.0;
+    SKCE_SIMD_REDUCTION_SUM4(acc, n_plus, n_minus, n_zero)
+    for (ptrdiff_t k = 0; k < len; k++) {
+        const REAL xk = x[k * xs], yk = y[k * ys];
+        const int pos = yk == 1;
+        const REAL m = margin - xk;
+        const REAL h = m < 0 ? (REAL)0 : m;     /* NaN input stays NaN */
+        const REAL wk = w[k * wst];
+        const REAL l = (wk * lc) * (pos ? xk : h);
+        acc += (double)l;
+        n_plus += pos ? 1.0 : 0.0;
+        n_minus += yk == -1 ? 1.0 : 0.0;
+        if (want_lo) lo[k] = l;
+        if (want_g) g[k * gs] = (wk * gc) * (pos ? (REAL)1 : (m >= 0 ? (REAL)-1 : (REAL)0));
+    }
+    (void)n_zero;
+    if (n_plus + n_minus != (double)len) *flags |= SKCE_LABEL_INVALID;
+    return acc;
+}
+
 SKCE_EW_DEFINE_ANY(SFX(mse_any), SFX(mse_run), 0)
 SKCE_EW_DEFINE_ANY(SFX(huber_any), SFX(huber_run), 0)
 SKCE_EW_DEFINE_ANY(SFX(hinge_any), SFX(hinge_run), 0)
 SKCE_EW_DEFINE_ANY(SFX(sq_hinge_any), SFX(sq_hinge_run), 0)
 SKCE_EW_DEFINE_ANY(SFX(bce_any), SFX(bce_run), 1)
+SKCE_EW_DEFINE_ANY(SFX(bce_prob_any), SFX(bce_prob_run), 0)
+SKCE_EW_DEFINE_ANY(SFX(hinge_embedding_any), SFX(hinge_embedding_run), 0)
+
+/* out[k] = sigmoid(x[k]), or log sigmoid(x[k]) with log_output, for
+ * contiguous x and out.  From e = exp(-|x|) (never overflows): sigmoid is
+ * 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0 (full relative precision
+ * of tiny values), log sigmoid is min(x, 0) - log1p(e), as torch computes it. */
+SKCE_DISPATCH void SFX(skce_sigmoid)(ptrdiff_t n, const REAL *restrict x, REAL *restrict out,
+                                     int log_output)
+{
+    if (log_output) {
+        SKCE_SIMD
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const REAL v = x[k], a = v < 0 ? v : -v;
+            out[k] = (v < 0 ? v : (REAL)0) - LOG1P01(EXP(a));
+        }
+        return;
+    }
+    SKCE_SIMD
+    for (ptrdiff_t k = 0; k < n; k++) {
+        const REAL v = x[k], a = v < 0 ? v : -v;
+        const REAL e = EXP(a);
+        const REAL r = (REAL)1 / ((REAL)1 + e);
+        out[k] = v < 0 ? e * r : r;
+    }
+}
 
 /* ---- block functions ---- */
 
@@ -286,7 +373,11 @@ SKCE_DISPATCH double SFX(skce_hinge_block)(ptrdiff_t r0, ptrdiff_t r1, const skc
     skce_strides_nrl ps;
     double total = 0.0;
     int flags = 0;
-    if (opt->squared)
+    if (opt->kind == SKCE_BCE_PROB)
+        SKCE_EW_BLOCK(SFX(bce_prob_any));
+    else if (opt->kind == SKCE_HINGE_EMBEDDING)
+        SKCE_EW_BLOCK(SFX(hinge_embedding_any));
+    else if (opt->squared)
         SKCE_EW_BLOCK(SFX(sq_hinge_any));
     else
         SKCE_EW_BLOCK(SFX(hinge_any));

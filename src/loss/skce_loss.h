@@ -28,7 +28,9 @@ typedef enum {
     SKCE_HINGE = 4,         /* (squared) hinge, targets in {-1, 1} */
     SKCE_MULTI_MARGIN = 5,  /* multi-class margin (Weston-Watkins / Crammer-Singer) */
     SKCE_CE_PROB = 6,       /* softmax cross-entropy, class-probability targets */
-    SKCE_NLL = 7            /* negative log-likelihood of log-probabilities */
+    SKCE_NLL = 7,           /* negative log-likelihood of log-probabilities */
+    SKCE_BCE_PROB = 8,      /* BCE on probabilities (torch's binary_cross_entropy) */
+    SKCE_HINGE_EMBEDDING = 9   /* torch's hinge_embedding_loss, targets in {-1, 1} */
 } skce_loss_kind;
 
 typedef struct {
@@ -84,7 +86,8 @@ double skce_index_target_weight_block(ptrdiff_t r0, ptrdiff_t r1, const skce_sha
     const int64_t *target, const double *class_weight, const double *sample_weight,
     int64_t ignore_index, ptrdiff_t *bad_row);
 
-/* ---- Elementwise losses (elementwise.c): BCE with logits, MSE, Huber, hinge ----
+/* ---- Elementwise losses (elementwise.c): BCE with logits, MSE, Huber, hinge,
+ * and in skce_hinge_block (by opt->kind) BCE on probabilities and hinge embedding ----
  *
  * Arrays are seen as (n, R, L): sample i, row d within the sample, column j
  * (L = the input's last dimension, R = the product of the middle ones; 1-D
@@ -106,20 +109,26 @@ typedef struct {
     double margin;                /* hinge */
     double delta;                 /* huber */
     int squared;                  /* hinge */
+    int kind;                     /* skce_hinge_block: SKCE_HINGE, SKCE_BCE_PROB or
+                                     SKCE_HINGE_EMBEDDING (the losses that report flags) */
 } skce_ew_options;
 
 static inline skce_ew_options skce_ew_options_make(ptrdiff_t n_rows, ptrdiff_t n_cols,
     const double *sample_weight, double grad_scale, double margin, double delta, int squared)
 {
-    skce_ew_options o = {n_rows, n_cols, sample_weight, grad_scale, margin, delta, squared};
+    skce_ew_options o = {n_rows, n_cols, sample_weight, grad_scale, margin, delta, squared,
+                         SKCE_HINGE};
     return o;
 }
+
 
 /* Hinge label flags, or-ed into *label_flags: a target equal to 0, to -1, or
  * to anything outside {-1, 0, 1} was seen. */
 #define SKCE_LABEL_ZERO 1
 #define SKCE_LABEL_MINUS_ONE 2
 #define SKCE_LABEL_INVALID 4
+/* BCE on probabilities: an input outside [0, 1] (or NaN) was seen. */
+#define SKCE_PROB_INVALID 8
 
 #define SKCE_DECLARE_EW(REAL, SFX)                                                           \
     double skce_bce_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,      \
@@ -135,7 +144,8 @@ static inline skce_ew_options skce_ew_options_make(ptrdiff_t n_rows, ptrdiff_t n
     double skce_hinge_block##SFX(ptrdiff_t r0, ptrdiff_t r1, const skce_ew_options *opt,    \
         const REAL *x, skce_strides_nrl xs, const REAL *y, skce_strides_nrl ys,              \
         const REAL *w, skce_strides_nrl ws, REAL *loss_out, REAL *grad, skce_strides_nrl gs, \
-        int *label_flags);
+        int *label_flags);                                                                    \
+    void skce_sigmoid##SFX(ptrdiff_t n, const REAL *x, REAL *out, int log_output);
 
 SKCE_DECLARE_EW(double, _f64)
 SKCE_DECLARE_EW(float, _f32)

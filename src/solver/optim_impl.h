@@ -1,5 +1,6 @@
 /* Optimizer steps, instantiated by optim.c for REAL = double and float.
- * Semantics of torch.optim.SGD / Adam / AdamW on a flat parameter range,
+ * Semantics of torch.optim.SGD / Adam / AdamW / RMSprop / Adagrad (their
+ * single-tensor code, operation for operation) on a flat parameter range,
  * plus an optional L1 proximal (soft-threshold) step after the update so
  * that exact zeros appear.  Elementwise, so any split of [0, n) into chunks
  * gives the same result. */
@@ -65,6 +66,73 @@ SKCE_DISPATCH void SFX(skce_adam_step)(ptrdiff_t n, const skce_optim_options *o,
     }
 }
 
+/* torch.optim.RMSprop: sq = rho sq + (1 - rho) d^2 (d = g + wd p); centered:
+ * ga = lerp(ga, d, 1 - rho), avg = sqrt(sq - ga^2), else sqrt(sq); avg += eps;
+ * momentum: buf = mom buf + d / avg, p -= lr buf; else p -= lr d / avg.
+ * State: sq, buf (momentum), ga (centered), all zero at first. */
+SKCE_DISPATCH void SFX(skce_rmsprop_step)(ptrdiff_t n, const skce_optim_options *o,
+                                          REAL *restrict p, const REAL *restrict g,
+                                          REAL *restrict sq, REAL *restrict buf,
+                                          REAL *restrict ga)
+{
+    const REAL lr = (REAL)o->lr, wd = (REAL)o->weight_decay, mom = (REAL)o->momentum;
+    const REAL rho = (REAL)o->rho, w = (REAL)(1.0 - o->rho), eps = (REAL)o->eps;
+    const REAL w_rest = (REAL)(1.0 - (1.0 - o->rho));
+    const REAL l1 = (REAL)o->l1;
+    /* torch's lerp: start + w (end - start) for w < 0.5, else end - (end - start)(1 - w) */
+    const int lerp_low = (1.0 - o->rho) < 0.5;
+    const int centered = o->centered, use_buf = o->momentum > 0.0;
+    SKCE_SIMD
+    for (ptrdiff_t k = 0; k < n; k++) {
+        const REAL d = g[k] + wd * p[k];
+        /* torch's addcmul / addcdiv evaluate self + (value * t1) * t2 and
+         * self + (value * t1) / t2: the same order here */
+        const REAL s = rho * sq[k] + (w * d) * d;
+        sq[k] = s;
+        REAL avg;
+        if (centered) {
+            const REAL a = ga[k];
+            const REAL gk = lerp_low ? a + w * (d - a) : d - (d - a) * w_rest;
+            ga[k] = gk;
+            avg = sqrt(s - gk * gk);
+        } else {
+            avg = sqrt(s);
+        }
+        avg = avg + eps;
+        REAL x;
+        if (use_buf) {
+            const REAL b = mom * buf[k] + d / avg;
+            buf[k] = b;
+            x = p[k] - lr * b;
+        } else {
+            x = p[k] + (-lr * d) / avg;
+        }
+        p[k] = SFX(soft_threshold)(x, l1 * lr / avg);
+    }
+}
+
+/* torch.optim.Adagrad: clr = lr / (1 + (t - 1) lr_decay); sum += d^2 (sum
+ * starting at initial_accumulator_value, read on step 1 instead of the
+ * state); p -= clr d / (sqrt(sum) + eps). */
+SKCE_DISPATCH void SFX(skce_adagrad_step)(ptrdiff_t n, const skce_optim_options *o,
+                                          REAL *restrict p, const REAL *restrict g,
+                                          REAL *restrict sum)
+{
+    const double clr_d = o->lr / (1.0 + (double)(o->step - 1) * o->lr_decay);
+    const REAL clr = (REAL)clr_d, wd = (REAL)o->weight_decay, eps = (REAL)o->eps;
+    const REAL init = (REAL)o->initial_accumulator_value, l1 = (REAL)o->l1;
+    const int first = o->step == 1;
+    SKCE_SIMD
+    for (ptrdiff_t k = 0; k < n; k++) {
+        const REAL d = g[k] + wd * p[k];
+        const REAL s = (first ? init : sum[k]) + d * d;
+        sum[k] = s;
+        const REAL std = sqrt(s) + eps;
+        const REAL x = p[k] + (-clr * d) / std;
+        p[k] = SFX(soft_threshold)(x, l1 * clr / std);
+    }
+}
+
 SKCE_DISPATCH void SFX(skce_running_mean)(ptrdiff_t n, int64_t count, REAL *restrict mean,
                                           const REAL *restrict p)
 {
@@ -87,6 +155,12 @@ void SFX(skce_optimizer_step)(int optimizer, ptrdiff_t n, const skce_optim_optio
     switch (optimizer) {
     case SKCE_ADAM:
         SFX(skce_adam_step)(n, o, p, g, state1, state2, state3);
+        break;
+    case SKCE_RMSPROP:
+        SFX(skce_rmsprop_step)(n, o, p, g, state1, state2, state3);
+        break;
+    case SKCE_ADAGRAD:
+        SFX(skce_adagrad_step)(n, o, p, g, state1);
         break;
     default:   /* SKCE_SGD */
         SFX(skce_sgd_step)(n, o, p, g, state1);

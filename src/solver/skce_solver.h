@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Optimizer steps (optim.c): torch.optim.SGD / Adam / AdamW ----
+/* ---- Optimizer steps (optim.c): torch.optim.SGD / Adam / AdamW / RMSprop / Adagrad ----
  *
  * One step on the flat parameter range [0, n): p (params), g (gradient)
  * and the optimizer state, all of one dtype.  weight_decay is added to the
@@ -17,15 +17,18 @@
 typedef struct {
     double lr, weight_decay, l1;
     double momentum, dampening;    /* SGD */
-    double beta1, beta2, eps;      /* Adam */
+    double beta1, beta2, eps;      /* Adam; eps also RMSprop, Adagrad */
+    double rho;                    /* RMSprop (torch's alpha); momentum as SGD's */
+    double lr_decay, initial_accumulator_value;   /* Adagrad */
     int64_t step;                  /* 1 on the first step */
     int nesterov, amsgrad, decoupled;
+    int centered;                  /* RMSprop */
 } skce_optim_options;
 
 /* Optimizers and learning-rate schedules (the codes of OptimizerSpec's
  * solver and learning_rate; "adaptive" runs as SKCE_LR_CONSTANT, its rate
  * lowered between epochs). */
-typedef enum { SKCE_SGD = 0, SKCE_ADAM = 1 } skce_optimizer;
+typedef enum { SKCE_SGD = 0, SKCE_ADAM = 1, SKCE_RMSPROP = 2, SKCE_ADAGRAD = 3 } skce_optimizer;
 typedef enum { SKCE_LR_CONSTANT = 0, SKCE_LR_INVSCALING = 1, SKCE_LR_COSINE = 2 } skce_lr_schedule;
 
 /* The learning rate of step `step` (1 on the first): eta; eta / step^power_t;
@@ -43,6 +46,10 @@ double skce_learning_rate(int schedule, double eta, double power_t, double total
         REAL *buf);                                                                           \
     void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
         const REAL *g, REAL *m, REAL *v, REAL *vmax);                                         \
+    void skce_rmsprop_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,            \
+        const REAL *g, REAL *sq, REAL *buf, REAL *ga);                                        \
+    void skce_adagrad_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,            \
+        const REAL *g, REAL *sum);                                                            \
     void skce_running_mean##SFX(ptrdiff_t n, int64_t count, REAL *mean, const REAL *p);
 
 /* skce_running_mean: folds p into mean, the mean of count - 1 earlier

@@ -191,6 +191,9 @@ def _prob_divisor(p):
 def _check_ignore_index(ignore_index):
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"ignore_index must be an int; got {ignore_index!r}")
+    if not -2**63 <= int(ignore_index) < 2**63:
+        raise ValueError(f"ignore_index={ignore_index} is outside the int64 range of class "
+                         "indices; use a negative int64 such as the default -100")
     return int(ignore_index)
 
 

@@ -25,7 +25,11 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t
 from libc.math cimport isfinite, cos, pow, M_PI
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from cpython.exc cimport PyErr_CheckSignals
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import threading
 
 import numpy as np
 
@@ -108,7 +112,33 @@ cdef enum:
     _NONFINITE = 1
     _BAD_TARGET = 2
     _PARTIAL_GRAD = 3   # internal: OK, and the batch's dW is in per-block partials
-OK, NONFINITE, BAD_TARGET = _OK, _NONFINITE, _BAD_TARGET
+    _INTERRUPTED = 4    # a signal handler raised (Ctrl-C): info is its exception
+OK, NONFINITE, BAD_TARGET, INTERRUPTED = _OK, _NONFINITE, _BAD_TARGET, _INTERRUPTED
+
+# Ctrl-C during an epoch: between batches, at most every SIGNAL_CHECK_S seconds,
+# the loop takes the GIL and runs Python's signal handlers (main thread only,
+# where they run), so that an interrupt stops the epoch within about that
+# time plus one batch, instead of at its end.
+cdef double SIGNAL_CHECK_S = 0.05
+
+
+cdef inline bint _signal_check_due(double *next_check) noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    cdef double now = ts.tv_sec + 1e-9 * ts.tv_nsec
+    if now < next_check[0]:
+        return False
+    next_check[0] = now + SIGNAL_CHECK_S
+    return True
+
+
+cdef object _pending_signal():
+    """The exception a signal handler raised, or None (needs the GIL)."""
+    try:
+        PyErr_CheckSignals()
+    except BaseException as exc:
+        return exc
+    return None
 
 
 cdef struct Config:
@@ -699,7 +729,9 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
     Returns (sum of the weighted row losses times s.loss_scale, sum of the
     row weights, status, info): status OK; NONFINITE when a batch loss was
     not finite (the epoch stopped before that step; info = position of the
-    batch in order); BAD_TARGET when a target is out of range (info = row).
+    batch in order); BAD_TARGET when a target is out of range (info = row);
+    INTERRUPTED when a signal handler raised between batches (Ctrl-C; info
+    = the exception, for the caller to raise once it restored its state).
     """
     cdef Py_ssize_t n = order.shape[0], d = X.shape[1]
     cdef Config cfg = _config(s)
@@ -734,8 +766,19 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
         n_blocks * P if train and buf.w.Wp != NULL and n_blocks * P <= partial_max else 0,
         dtype=np.float64 if floating is double else np.float32)
     cdef floating *partial = <floating *>_data(partial_arr)
+    cdef bint check_signals = threading.current_thread() is threading.main_thread()
+    cdef double next_check = 0.0
+    cdef bint stop = False
+    pending = None
     with nogil:
         while start < n:
+            if check_signals and start and _signal_check_due(&next_check):
+                with gil:
+                    pending = _pending_signal()
+                    stop = pending is not None
+                if stop:
+                    status = _INTERRUPTED
+                    break
             nb = min(B, n - start)
             status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
                                     &buf.w, &total, &weight, &info, &A, &lda, partial,
@@ -754,6 +797,8 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
             start += nb
     s.step = cfg.step
     s.n_averaged = cfg.n_averaged
+    if status == _INTERRUPTED:
+        return total * cfg.loss_scale, weight, status, pending
     return total * cfg.loss_scale, weight, status, info
 
 
@@ -785,8 +830,19 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
     partial_arr = np.empty(n_blocks * P if train and n_blocks * P <= partial_max else 0,
                            dtype=np.float64 if floating is double else np.float32)
     cdef floating *partial = <floating *>_data(partial_arr)
+    cdef bint check_signals = threading.current_thread() is threading.main_thread()
+    cdef double next_check = 0.0
+    cdef bint stop = False
+    pending = None
     with nogil:
         while start < n:
+            if check_signals and start and _signal_check_due(&next_check):
+                with gil:
+                    pending = _pending_signal()
+                    stop = pending is not None
+                if stop:
+                    status = _INTERRUPTED
+                    break
             nb = min(B, n - start)
             status = _forward_csr(&cfg, dp, ip, &indptr[0], d, &order[start], nb, model,
                                   &buf.w, &total, &weight, &info, partial)
@@ -815,6 +871,8 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
             start += nb
     s.step = cfg.step
     s.n_averaged = cfg.n_averaged
+    if status == _INTERRUPTED:
+        return total * cfg.loss_scale, weight, status, pending
     return total * cfg.loss_scale, weight, status, info
 
 

@@ -34,13 +34,15 @@ def readable(arr, name="array"):
     (broadcast views) and any other slicing are read in place.  A copy of at
     least COPY_WARN_BYTES is announced with a DataCopyWarning giving its size.
     """
-    if arr.flags.aligned and all(s >= 0 for s in arr.strides):
+    # (numpy's aligned flag ignores the strides of axes of length 1; the
+    # kernels' stride conversion does not)
+    if arr.flags.aligned and all(s >= 0 and s % arr.itemsize == 0 for s in arr.strides):
         return arr
     if arr.nbytes >= COPY_WARN_BYTES:
+        aligned = "aligned" if arr.ctypes.data % arr.itemsize == 0 else "misaligned"
         warnings.warn(
             f"{name} ({arr.dtype}, shape {arr.shape}) cannot be read in place (strides "
-            f"{arr.strides}, data {'aligned' if arr.ctypes.data % arr.itemsize == 0 else 'misaligned'}"
-            f"): copied {arr.nbytes / 2**20:.0f} MB. Pass a C- or F-contiguous array "
+            f"{arr.strides}, data {aligned}): copied {arr.nbytes / 2**20:.0f} MB. Pass a C- or F-contiguous array "
             "(np.ascontiguousarray) to avoid the copy", DataCopyWarning, stacklevel=3)
     return np.array(arr, order="K", copy=True)
 

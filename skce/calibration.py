@@ -22,6 +22,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 from skce import losses
 from skce.linear_model._base import _unchanged_on_error
 from skce._loss import decision_to_proba
+from skce._validation import check_sparse_structure
 
 __all__ = ["TemperatureScaledClassifier"]
 
@@ -119,6 +120,7 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         if y is None:
             raise ValueError("TemperatureScaledClassifier requires y to be passed, but the "
                              "target y is None")
+        check_sparse_structure(X)   # the split below indexes X's arrays
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if _num_samples(X) == 0 or len(y) == 0:

@@ -431,7 +431,8 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                                    f"with learning rate {settings.eta:g}. "
                                    + _divergence_advice(X, opt, settings.eta))
             W = state.model[:n_features * K]
-            objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
+            with np.errstate(over="ignore"):   # an overflow is reported just below
+                objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
             if not np.isfinite(objective):
                 # finite batch losses, yet weights so large that the objective
                 # (the penalty, or the loss sum) overflowed: the final state

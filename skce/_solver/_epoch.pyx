@@ -132,13 +132,27 @@ cdef inline bint _signal_check_due(double *next_check) noexcept nogil:
     return True
 
 
-cdef object _pending_signal():
-    """The exception a signal handler raised, or None (needs the GIL)."""
-    try:
-        PyErr_CheckSignals()
-    except BaseException as exc:
-        return exc
-    return None
+cdef class _Signals:
+    """Runs Python's signal handlers when due (see SIGNAL_CHECK_S); `pending`
+    is the exception one of them raised."""
+    cdef bint active
+    cdef double next_check
+    cdef object pending
+
+    def __init__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.next_check = 0.0
+
+    cdef bint raised(self) noexcept nogil:
+        if not self.active or not _signal_check_due(&self.next_check):
+            return False
+        with gil:
+            try:
+                PyErr_CheckSignals()
+            except BaseException as exc:
+                self.pending = exc
+                return True
+        return False
 
 
 cdef struct Config:
@@ -766,19 +780,12 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
         n_blocks * P if train and buf.w.Wp != NULL and n_blocks * P <= partial_max else 0,
         dtype=np.float64 if floating is double else np.float32)
     cdef floating *partial = <floating *>_data(partial_arr)
-    cdef bint check_signals = threading.current_thread() is threading.main_thread()
-    cdef double next_check = 0.0
-    cdef bint stop = False
-    pending = None
+    cdef _Signals signals = _Signals()
     with nogil:
         while start < n:
-            if check_signals and start and _signal_check_due(&next_check):
-                with gil:
-                    pending = _pending_signal()
-                    stop = pending is not None
-                if stop:
-                    status = _INTERRUPTED
-                    break
+            if start and signals.raised():
+                status = _INTERRUPTED
+                break
             nb = min(B, n - start)
             status = _forward_dense(&cfg, Xp, rs, cs, d, &order[start], nb, n - start, model,
                                     &buf.w, &total, &weight, &info, &A, &lda, partial,
@@ -797,9 +804,8 @@ def epoch_dense(s, const floating[:, :] X, const int64_t[::1] order, Py_ssize_t 
             start += nb
     s.step = cfg.step
     s.n_averaged = cfg.n_averaged
-    if status == _INTERRUPTED:
-        return total * cfg.loss_scale, weight, status, pending
-    return total * cfg.loss_scale, weight, status, info
+    return total * cfg.loss_scale, weight, status, \
+        signals.pending if status == _INTERRUPTED else info
 
 
 def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
@@ -830,19 +836,12 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
     partial_arr = np.empty(n_blocks * P if train and n_blocks * P <= partial_max else 0,
                            dtype=np.float64 if floating is double else np.float32)
     cdef floating *partial = <floating *>_data(partial_arr)
-    cdef bint check_signals = threading.current_thread() is threading.main_thread()
-    cdef double next_check = 0.0
-    cdef bint stop = False
-    pending = None
+    cdef _Signals signals = _Signals()
     with nogil:
         while start < n:
-            if check_signals and start and _signal_check_due(&next_check):
-                with gil:
-                    pending = _pending_signal()
-                    stop = pending is not None
-                if stop:
-                    status = _INTERRUPTED
-                    break
+            if start and signals.raised():
+                status = _INTERRUPTED
+                break
             nb = min(B, n - start)
             status = _forward_csr(&cfg, dp, ip, &indptr[0], d, &order[start], nb, model,
                                   &buf.w, &total, &weight, &info, partial)
@@ -871,9 +870,8 @@ def epoch_csr(s, const floating[::1] data, const index_t[::1] indices,
             start += nb
     s.step = cfg.step
     s.n_averaged = cfg.n_averaged
-    if status == _INTERRUPTED:
-        return total * cfg.loss_scale, weight, status, pending
-    return total * cfg.loss_scale, weight, status, info
+    return total * cfg.loss_scale, weight, status, \
+        signals.pending if status == _INTERRUPTED else info
 
 
 def optimizer_step(s, floating[::1] grad):

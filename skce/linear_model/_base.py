@@ -65,13 +65,15 @@ def _check_classification_targets(y):
         values = np.asarray(y, dtype=object).ravel()
         kinds = sorted({type(v).__name__ for v in values})
         if len(kinds) > 1:
-            raise TypeError(f"y mixes labels of types {kinds}; use labels of one type, e.g. "
-                            "all strings (np.asarray(y).astype(str)) or all integers") from None
-        if kinds == ["int"]:
-            big = max(values, key=abs)
-            raise ValueError(f"y holds integer labels beyond the int64 range (e.g. {big}); "
-                             "encode them first, e.g. with np.asarray(y).astype(str) or "
-                             "sklearn.preprocessing.LabelEncoder") from None
+            raise TypeError(f"Unknown label type: y mixes labels of types {kinds}; use labels "
+                            "of one type, e.g. all strings (np.asarray(y).astype(str)) or all "
+                            "integers") from None
+        big = max(values, key=abs) if kinds == ["int"] else 0
+        if abs(big) >= 2**63:
+            raise ValueError(f"Unknown label type: y holds integer labels beyond the int64 "
+                             f"range (e.g. {big}); encode them first, e.g. with "
+                             "np.asarray(y).astype(str) or sklearn.preprocessing.LabelEncoder"
+                             ) from None
         raise ValueError(f"{exc} (y holds values of type {kinds})") from None
 
 

@@ -176,6 +176,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         self._check_hyperparameters()
         first = not hasattr(self, "_solver_state")
         if _num_samples(X) == 0:   # an empty block is a no-op (y's checks need a row)
+            check_sparse_structure(X)
             validate_data(self, X, accept_sparse="csr", reset=first, ensure_min_samples=0)
             return self
         X, y = self._validate_X_y(X, y, reset=first)

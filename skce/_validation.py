@@ -42,7 +42,8 @@ def readable(arr, name="array"):
         aligned = "aligned" if arr.ctypes.data % arr.itemsize == 0 else "misaligned"
         warnings.warn(
             f"{name} ({arr.dtype}, shape {arr.shape}) cannot be read in place (strides "
-            f"{arr.strides}, data {aligned}): copied {arr.nbytes / 2**20:.0f} MB. Pass a C- or F-contiguous array "
+            f"{arr.strides}, data {aligned}): copied {arr.nbytes:,} bytes "
+            f"({arr.nbytes / 2**20:.1f} MB). Pass a C- or F-contiguous array "
             "(np.ascontiguousarray) to avoid the copy", DataCopyWarning, stacklevel=3)
     return np.array(arr, order="K", copy=True)
 

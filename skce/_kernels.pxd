@@ -66,6 +66,17 @@ cdef extern from "skce.h" nogil:
 
     const char *skce_simd_level()
 
+    # ---- CSR structure check (common/csr_check.c) ----
+    int SKCE_CSR_OK
+    int SKCE_CSR_INDPTR_START
+    int SKCE_CSR_INDPTR_DECREASING
+    int SKCE_CSR_INDPTR_END
+    int SKCE_CSR_INDEX_RANGE
+    int skce_csr_check_i32(Py_ssize_t n_rows, Py_ssize_t n_cols, const int32_t *indptr,
+        const int32_t *indices, Py_ssize_t n_stored, Py_ssize_t *where)
+    int skce_csr_check_i64(Py_ssize_t n_rows, Py_ssize_t n_cols, const int64_t *indptr,
+        const int64_t *indices, Py_ssize_t n_stored, Py_ssize_t *where)
+
     # ---- elementwise losses (elementwise.c) ----
     ctypedef struct skce_strides_nrl:
         Py_ssize_t sample

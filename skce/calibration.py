@@ -4,12 +4,15 @@ scalar T fitted on held-out data (Guo et al., 2017).
 The calibrated probabilities are softmax(z / T) for the wrapped classifier's
 decision function z (binary: sigmoid(z / T)); T > 0 leaves every argmax, so
 every prediction, unchanged.  T minimises the held-out negative
-log-likelihood, a 1-D problem solved on log T by scipy.optimize.
+log-likelihood.  That NLL is convex in 1/T (the cross-entropy of logits
+z / T is), so its derivative in 1/T changes sign once: T is found by
+bisection on that sign over log(1/T), which stays exact however wide
+temperature_bounds are (a golden-section search on log T stopped on the flat
+tail of very wide bounds and returned T = 1).
 """
 from numbers import Real
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval
@@ -17,18 +20,49 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from skce import losses
+from skce.linear_model._base import _unchanged_on_error
 from skce._loss import decision_to_proba
+from skce._validation import check_sparse_structure
 
 __all__ = ["TemperatureScaledClassifier"]
 
 
-def _nll(z, y_idx, sample_weight):
-    """Mean negative log-likelihood of class indices under logits z."""
+def _nll(z, y_idx, sample_weight, return_grad=False):
+    """Mean negative log-likelihood of class indices under logits z (and its
+    gradient with respect to z)."""
     if z.ndim == 1:
         return losses.binary_cross_entropy_with_logits(
             z, y_idx.astype(z.dtype), weight=None if sample_weight is None
-            else sample_weight.astype(z.dtype))
-    return losses.cross_entropy(z, y_idx, sample_weight=sample_weight)
+            else sample_weight.astype(z.dtype), return_grad=return_grad)
+    return losses.cross_entropy(z, y_idx, sample_weight=sample_weight,
+                                return_grad=return_grad)
+
+
+def _best_inverse_temperature(z, y_idx, sw, lo, hi, max_halvings=200):
+    """argmin over beta in [1/hi, 1/lo] of NLL(beta z), by bisection on the
+    sign of d NLL / d beta = <grad, z> over log(beta)."""
+    def slope(u):
+        _, grad = _nll(z * np.exp(u), y_idx, sw, return_grad=True)
+        return float(np.vdot(grad, z))
+    u_lo, u_hi = -np.log(hi), -np.log(lo)
+    z_max = float(np.abs(z).max()) if z.size else 0.0
+    if z_max > 0:   # beta z must stay finite
+        u_hi = min(u_hi, np.log(np.finfo(np.float64).max / 4) - np.log(z_max))
+    if u_hi <= u_lo:
+        return np.exp(u_lo)
+    if slope(u_lo) >= 0:
+        return np.exp(u_lo)
+    if slope(u_hi) <= 0:
+        return np.exp(u_hi)
+    for _ in range(max_halvings):
+        mid = 0.5 * (u_lo + u_hi)
+        if mid in (u_lo, u_hi) or u_hi - u_lo < 1e-12:
+            break
+        if slope(mid) > 0:
+            u_hi = mid
+        else:
+            u_lo = mid
+    return np.exp(0.5 * (u_lo + u_hi))
 
 
 class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -80,11 +114,13 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         from skce.linear_model import SoftmaxClassifier
         return SoftmaxClassifier()
 
+    @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         if y is None:
             raise ValueError("TemperatureScaledClassifier requires y to be passed, but the "
                              "target y is None")
+        check_sparse_structure(X)   # the split below indexes X's arrays
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if _num_samples(X) == 0 or len(y) == 0:
@@ -124,15 +160,17 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
             raise ValueError("y holds labels the fitted estimator does not know; with "
                              "prefit=True fit the estimator on all the classes first")
         z = np.asarray(est.decision_function(X_val), dtype=np.float64)
+        if not np.isfinite(z).all():
+            raise ValueError("the estimator's decision_function returned NaN or inf on the "
+                             "calibration data, so no temperature can be fitted; refit the "
+                             "estimator (e.g. on standardized X) first")
         sw = None if sw_val is None else np.asarray(sw_val, dtype=np.float64)
         y_idx = idx.astype(np.int64)
-        res = minimize_scalar(lambda s: _nll(z * np.exp(-s), y_idx, sw),
-                              bounds=(np.log(lo), np.log(hi)), method="bounded",
-                              options={"xatol": 1e-6})
-        self.temperature_ = float(np.exp(res.x))
+        beta = _best_inverse_temperature(z, y_idx, sw, lo, hi)
+        self.temperature_ = float(1.0 / beta)
         self.nll_before_ = float(_nll(z, y_idx, sw))
-        self.nll_after_ = float(res.fun)
-        if self.nll_after_ > self.nll_before_:   # T = 1 was already best
+        self.nll_after_ = float(_nll(z * beta, y_idx, sw))
+        if lo <= 1.0 <= hi and self.nll_after_ > self.nll_before_:   # rounding: T = 1 is best
             self.temperature_, self.nll_after_ = 1.0, self.nll_before_
         return self
 

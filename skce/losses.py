@@ -13,8 +13,8 @@ Extensions over PyTorch:
   of sample weights times what PyTorch divides by per sample (the target's
   class weight for class-index targets, else the number of elements).
 * ``n_threads``: None uses every thread OpenMP offers (honouring
-  ``OMP_NUM_THREADS`` and ``threadpoolctl``).  Results are bitwise identical
-  for any thread count.
+  ``OMP_NUM_THREADS`` and ``threadpoolctl``), capped at the number of CPUs
+  and of rows.  Results are bitwise identical for any thread count.
 
 float32 input stays float32 (no up-cast copy); sums accumulate in float64.
 """
@@ -33,6 +33,7 @@ from skce._validation import (
     check_target_like,
     check_weight_vector,
     empty_like_n_c_d,
+    readable,
     view_n_c_d,
     view_n_r_l,
 )
@@ -105,7 +106,7 @@ class _ClassProblem:
         self.sample_weight = check_weight_vector(
             sample_weight, "sample_weight", self.n, "sample (row of input)")
         self.reduction = check_reduction(reduction)
-        self.n_threads = effective_n_threads(n_threads)
+        self.n_threads = effective_n_threads(n_threads, work=self.n * self.n_pos)
         # torch's reduction='none' output shape
         self.row_shape = () if self.unbatched else (self.n,) + self.pos_shape
 
@@ -148,7 +149,10 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, reduction="m
     Parameters
     ----------
     input : array of shape (C,), (n, C) or (n, C, d1, ..., dK), float32 or float64
-        Unnormalized logits.  Any memory layout; never copied.
+        Unnormalized logits.  Any memory layout; copied only when the kernels
+        cannot read it in place (negative strides, strides that are not a
+        multiple of the item size, misaligned data; a DataCopyWarning above
+        16 MB).
     target : array
         Class indices (integers) of shape (), (n,) or (n, d1, ..., dK), or
         class probabilities (floats) of the input's shape.
@@ -184,7 +188,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, reduction="m
                 f"got {t.shape}. Class-index targets must be integers")
         check_finite(t, "target")
         y = t[np.newaxis] if p.unbatched else t
-        y3 = view_n_c_d(y.astype(p.x.dtype, copy=False))
+        y3 = view_n_c_d(readable(y.astype(p.x.dtype, copy=False), "target"))
         total = _softmax.class_loss(
             _softmax.CE_PROB, p.x3, None, y3, p.weight, p.sample_weight, -100, eps,
             _grad_scale(p.reduction, _prob_divisor(p)), rows, grad3, p.n_threads)
@@ -208,6 +212,9 @@ def _prob_divisor(p):
 def _check_ignore_index(ignore_index):
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"ignore_index must be an int; got {ignore_index!r}")
+    if not -2**63 <= int(ignore_index) < 2**63:
+        raise ValueError(f"ignore_index={ignore_index} is outside the int64 range of class "
+                         "indices; use a negative int64 such as the default -100")
     return int(ignore_index)
 
 
@@ -245,7 +252,7 @@ def _softmax_any(input, dim, n_threads, log_output):
     shape3 = (int(np.prod(x.shape[:dim], dtype=np.int64)), x.shape[dim],
               int(np.prod(x.shape[dim + 1:], dtype=np.int64)))
     _softmax.softmax(x.reshape(shape3), out.reshape(shape3), log_output,
-                     effective_n_threads(n_threads))
+                     effective_n_threads(n_threads, work=shape3[0] * shape3[2]))
     return out
 
 
@@ -270,7 +277,7 @@ class _ElementwiseProblem:
         self.x = x = check_float_array(input, "input")
         self.y = check_target_like(target, x, labels=labels)
         self.reduction = check_reduction(reduction)
-        self.n_threads = effective_n_threads(n_threads)
+        self.n_threads = effective_n_threads(n_threads, work=max(1, x.size // 16384))
         self.n = x.shape[0] if x.ndim else 1
         if sample_weight is not None and x.ndim == 0:
             raise ValueError("sample_weight needs an input with a sample axis (ndim >= 1); "
@@ -327,7 +334,8 @@ def binary_cross_entropy_with_logits(input, target, *, weight=None, pos_weight=N
     Parameters
     ----------
     input : float32 or float64 array of any shape
-        Logits.  Any memory layout; never copied.
+        Logits.  Any memory layout (copied only when unreadable in place,
+        as in cross_entropy).
     target : float array of the input's shape
         Targets, usually in [0, 1].
     weight : array broadcastable to the input's shape, optional
@@ -478,9 +486,9 @@ def mse_loss(input, target, *, reduction="mean", sample_weight=None, n_threads=N
              return_grad=False):
     """Squared error (x - y)^2, as ``torch.nn.functional.mse_loss``.
 
-    ``input`` float32/float64 of any shape and layout (never copied);
-    ``target`` a finite float array of the same shape.  ``sample_weight``
-    (n,) multiplies each sample's losses; 'mean' divides by the number of
+    ``input`` float32/float64 of any shape and layout (copied only when
+    unreadable in place, as in cross_entropy); ``target`` a finite float
+    array of the same shape.  ``sample_weight`` (n,) multiplies each sample's losses; 'mean' divides by the number of
     elements (sum(sample_weight) times the elements per sample).  Returns the
     loss (float, or an array of the input's shape for reduction="none"), and
     with ``return_grad=True`` also its gradient with respect to ``input``.
@@ -552,7 +560,7 @@ def multi_margin_loss(input, target, *, p=1, margin=1.0, weight=None, reduction=
     Parameters
     ----------
     input : array of shape (n, C) or (C,), float32 or float64
-        Scores.  Any memory layout; never copied.
+        Scores.  Any memory layout (copied only when unreadable in place, as in cross_entropy).
     target : integer array of shape (n,) (or () for (C,) input)
         Class indices in [0, C).
     p : {1, 2}
@@ -588,7 +596,7 @@ def multi_margin_loss(input, target, *, p=1, margin=1.0, weight=None, reduction=
     sample_weight = check_weight_vector(sample_weight, "sample_weight", n,
                                         "sample (row of input)")
     reduction = check_reduction(reduction)
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=n)
     t = np.asarray(target)
     if unbatched and t.shape == (1,):
         t = t.reshape(())
@@ -690,7 +698,7 @@ def nt_xent(z_a, z_b, *, temperature=0.5, normalize=True, reduction="mean", n_th
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"return_grad must be True or False; got {return_grad!r}")
     reduction = check_reduction(reduction)
-    n_threads = effective_n_threads(n_threads)
+    n_threads = effective_n_threads(n_threads, work=2 * n)
     check_finite(a, "z_a")
     check_finite(b, "z_b")
     m = 2 * n

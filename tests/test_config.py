@@ -41,7 +41,7 @@ def test_effective_threads_honours_omp_num_threads():
 
 
 def test_explicit_and_negative_thread_counts():
-    assert effective_n_threads(3) == 3
+    assert effective_n_threads(3) == min(3, os.cpu_count())   # capped at the CPUs
     assert effective_n_threads(-1) == max(1, os.cpu_count())
     with pytest.raises(ValueError, match="n_threads"):
         effective_n_threads(0)

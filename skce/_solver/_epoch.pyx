@@ -28,7 +28,11 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t
 from libc.math cimport isfinite
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from cpython.exc cimport PyErr_CheckSignals
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import threading
 
 import numpy as np
 
@@ -91,7 +95,47 @@ cdef enum:
     _NONFINITE = 1
     _BAD_TARGET = 2
     _PARTIAL_GRAD = 3   # internal: OK, and the batch's dW is in per-block partials
-OK, NONFINITE, BAD_TARGET = _OK, _NONFINITE, _BAD_TARGET
+    _INTERRUPTED = 4    # a signal handler raised (Ctrl-C): info is its exception
+OK, NONFINITE, BAD_TARGET, INTERRUPTED = _OK, _NONFINITE, _BAD_TARGET, _INTERRUPTED
+
+# Ctrl-C during an epoch: between batches, at most every SIGNAL_CHECK_S seconds,
+# the loop takes the GIL and runs Python's signal handlers (main thread only,
+# where they run), so that an interrupt stops the epoch within about that
+# time plus one batch, instead of at its end.
+cdef double SIGNAL_CHECK_S = 0.05
+
+
+cdef inline bint _signal_check_due(double *next_check) noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    cdef double now = ts.tv_sec + 1e-9 * ts.tv_nsec
+    if now < next_check[0]:
+        return False
+    next_check[0] = now + SIGNAL_CHECK_S
+    return True
+
+
+cdef class _Signals:
+    """Runs Python's signal handlers when due (see SIGNAL_CHECK_S); `pending`
+    is the exception one of them raised."""
+    cdef bint active
+    cdef double next_check
+    cdef object pending
+
+    def __init__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.next_check = 0.0
+
+    cdef bint raised(self) noexcept nogil:
+        if not self.active or not _signal_check_due(&self.next_check):
+            return False
+        with gil:
+            try:
+                PyErr_CheckSignals()
+            except BaseException as exc:
+                self.pending = exc
+                return True
+        return False
 
 
 cdef struct Config:
@@ -635,11 +679,12 @@ cdef int _forward_csr(const Config *cfg, const Source *src, const int64_t *order
 cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *pp,
                   const int64_t *order, Py_ssize_t n, Py_ssize_t B, bint train,
                   const floating *model, double *total, double *weight,
-                  Py_ssize_t *info) noexcept nogil:
+                  Py_ssize_t *info, _Signals signals) noexcept nogil:
     """The one minibatch loop: for each batch of B rows of order[:n], the
     forward pass (loss, G) and, when training, dW, db and the optimizer
     step.  Returns a status (see _batch_loss; info = the batch's position in
-    order for _NONFINITE)."""
+    order for _NONFINITE; _INTERRUPTED when a signal handler raised between
+    batches, its exception in signals.pending)."""
     cdef Py_ssize_t K = cfg.n_outputs, P = src.d * K
     cdef Py_ssize_t start = 0, nb
     cdef int status = _OK
@@ -648,6 +693,8 @@ cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *p
     cdef const floating *A = NULL
     cdef Py_ssize_t lda = 0
     while start < n:
+        if start and signals.raised():
+            return _INTERRUPTED
         nb = min(B, n - start)
         if src.csr:
             status = _forward_csr(cfg, src, order + start, nb, model, w, total, weight, info,
@@ -692,10 +739,12 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
     cdef const floating *model = <const floating *>(
         s.p.theta if train or s.p.avg == NULL else s.p.avg)
+    cdef _Signals signals = _Signals()
     with nogil:
         status = _batches(&s.c, src, &s.w, &s.p, &order[0] if n else NULL, n, B, train, model,
-                          &total, &weight, &info)
-    return total * s.c.loss_scale, weight, status, info
+                          &total, &weight, &info, signals)
+    return total * s.c.loss_scale, weight, status, \
+        signals.pending if status == _INTERRUPTED else info
 
 
 def epoch_dense(EpochSettings s, const floating[:, :] X, const int64_t[::1] order,
@@ -712,7 +761,8 @@ def epoch_dense(EpochSettings s, const floating[:, :] X, const int64_t[::1] orde
     the row weights, status, info): status OK; NONFINITE when a batch loss
     was not finite (the epoch stopped before that step; info = position of
     the batch in order); BAD_TARGET when a target is out of range (info =
-    row).
+    row); INTERRUPTED when a signal handler raised between batches (Ctrl-C;
+    info = the exception, for the caller to raise once it restored its state).
     """
     cdef Py_ssize_t n = order.shape[0], k = 1
     cdef Source src

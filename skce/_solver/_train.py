@@ -21,6 +21,7 @@ gradient as torch.optim's weight_decay, for every solver (or, with
 decoupled_weight_decay and Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
 update, so exact zeros appear.
 """
+import dataclasses
 import threading
 import time
 import warnings
@@ -32,8 +33,10 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
+from skce._config import effective_n_threads
 from skce._solver import _epoch as _solver
 from skce._solver._epoch import EpochSettings
+from skce._validation import check_sparse_structure, readable, readable_csr
 from skce.exceptions import TrainingDiverged
 
 __all__ = ["EpochSettings", "LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged",
@@ -227,12 +230,52 @@ def _evaluation_batch(batch_size, n_features):
 
 def _run_epoch(X, order, batch_size, settings, train=True):
     if sp.issparse(X):
-        indices, indptr = X.indices, X.indptr
-        if indices.dtype != indptr.dtype:   # rare: the compiled loop takes one index type
-            indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
-        return _solver.epoch_csr(settings, X.data, indices, indptr, X.shape[1], order,
+        data, indices, indptr = readable_csr(X)
+        return _solver.epoch_csr(settings, data, indices, indptr, X.shape[1], order,
                                  batch_size, train)
     return _solver.epoch_dense(settings, X, order, batch_size, train)
+
+
+def _readable_inputs(X, loss, sample_weight):
+    """X, loss and sample_weight as the compiled epoch reads them: a CSR
+    matrix whose structure was checked (any kernel would read a bad index
+    out of bounds), or a dense X of a layout it can read in place (else a
+    copy, see skce._validation.readable); targets and weights contiguous."""
+    if sp.issparse(X):
+        if X.format != "csr":
+            raise TypeError(f"X must be dense or a CSR matrix; got {X.format.upper()}: "
+                            "convert it with X.tocsr()")
+        check_sparse_structure(X)
+    else:
+        X = readable(np.asarray(X), "X")
+    contiguous = (lambda a: None if a is None
+                  else np.require(a, requirements=["C", "A"]))
+    if loss.y is not None or loss.Y is not None:
+        loss = dataclasses.replace(loss, y=contiguous(loss.y), Y=contiguous(loss.Y))
+    return X, loss, contiguous(sample_weight)
+
+
+def _divergence_advice(X, opt, eta):
+    """What to change after a divergence: the solver in use is named and
+    only changes that differ from the settings are suggested; a large
+    feature scale (measured: max |X| over columns) is named as the cause."""
+    scale, column = 0.0, 0
+    if sp.issparse(X) and X.nnz:
+        q = int(np.argmax(np.abs(X.data[:X.nnz])))
+        scale, column = float(abs(X.data[q])), int(X.indices[q])
+    elif not sp.issparse(X) and X.size:
+        col_scale = np.maximum(X.max(axis=0), -X.min(axis=0))   # no n x d temporary
+        column = int(np.argmax(col_scale))
+        scale = float(col_scale[column])
+    tips = [f"Lower eta0 (now {eta:g}), e.g. by 10x."]
+    if scale > 100:
+        tips.insert(0, f"Standardize X: feature {column} reaches |x| = {scale:.3g} (e.g. "
+                       "with sklearn.preprocessing.StandardScaler).")
+    else:
+        tips.append("Standardize X (e.g. with sklearn.preprocessing.StandardScaler).")
+    if opt.solver == "sgd":
+        tips.append("Or use solver='adam', whose steps stay bounded by eta0.")
+    return f"(solver={opt.solver!r}) " + " ".join(tips)
 
 
 def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_size=256,
@@ -254,9 +297,14 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     each epoch, and the objective is computed for it in a pass without steps
     (train=False); otherwise it is the mean of the epoch's minibatch losses.
 
-    Raises TrainingDiverged if a batch loss is not finite; `state` is then
-    left as it was before the call.
+    Raises TrainingDiverged if a batch loss or the objective is not
+    finite, and re-raises KeyboardInterrupt (or what another signal handler
+    raised) within about 0.05 s plus one batch; `state` is then left as it
+    was before the call.  A CSR X with an inconsistent structure raises
+    ValueError before any kernel reads it.
     """
+    X, loss, sample_weight = _readable_inputs(X, loss, sample_weight)
+    n_threads = effective_n_threads(n_threads)
     n_features = X.shape[1]
     K = loss.n_outputs
     rows = np.arange(X.shape[0], dtype=np.int64) if train_rows is None \
@@ -299,13 +347,15 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 rng.shuffle(order)
             settings.n_averaged = 0   # the average restarts every epoch
             total, weight, status, info = _run_epoch(X, order, batch_size, settings)
+            if status == _solver.INTERRUPTED:   # Ctrl-C between two batches
+                state.restore(start_state)
+                raise info
             if status == _solver.NONFINITE:
                 raise diverged(
                     f"the training loss became NaN or infinite in epoch {epoch} (batch starting "
-                    f"at row {int(order[info])}) with learning rate {settings.eta:g} "
-                    f"(solver={opt.solver!r}): the learning rate is too large for this data. "
-                    "Lower eta0 (e.g. by 10x), standardize X (e.g. with StandardScaler), "
-                    "or use solver='adam'.")
+                    f"at row {int(order[info])}) with learning rate {settings.eta:g}: the "
+                    "steps are too large for this data. "
+                    + _divergence_advice(X, opt, settings.eta))
             if status == _solver.BAD_TARGET:
                 raise ValueError(f"target of row {info} is out of range for the loss")
             if state.average is not None:
@@ -313,12 +363,24 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 # is that of the averaged model, in one pass without steps
                 total, weight, status, info = _run_epoch(
                     X, rows, _evaluation_batch(batch_size, n_features), settings, train=False)
+                if status == _solver.INTERRUPTED:
+                    state.restore(start_state)
+                    raise info
                 if status == _solver.NONFINITE:
                     raise diverged(f"the averaged model's loss overflowed in epoch {epoch} "
-                                   f"with learning rate {settings.eta:g}: lower eta0 or "
-                                   "standardize X.")
+                                   f"with learning rate {settings.eta:g}. "
+                                   + _divergence_advice(X, opt, settings.eta))
             W = state.model[:n_features * K]
-            objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
+            with np.errstate(over="ignore"):   # an overflow is reported just below
+                objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
+            if not np.isfinite(objective):
+                # finite batch losses, yet weights so large that the objective
+                # (the penalty, or the loss sum) overflowed: the final state
+                # would be an overflowed model with an infinite loss_curve_
+                raise diverged(
+                    f"the objective became infinite in epoch {epoch}: the weights grew to "
+                    f"max |w| = {float(np.abs(W).max()) if W.size else 0.0:.3g} with learning "
+                    f"rate {settings.eta:g}. " + _divergence_advice(X, opt, settings.eta))
             loss_curve.append(objective)
             score = None
             if validation_score is not None:
@@ -360,8 +422,8 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     state.step = settings.step
     state.eta = settings.eta
     if not np.isfinite(state.model).all():   # defensive: a finite loss, yet overflowed weights
-        raise diverged(f"the weights overflowed with learning rate {settings.eta:g}: lower "
-                       "eta0 or standardize X.")
+        raise diverged(f"the weights overflowed with learning rate {settings.eta:g}. "
+                       + _divergence_advice(X, opt, settings.eta))
     if check_convergence and not converged and max_iter > 1 and tol is not None:
         warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
                       "has not converged; consider increasing max_iter or eta0",

@@ -4,6 +4,7 @@ partial_fit plumbing and the classifier side (labels, class weights).
 Every estimator picks a loss kernel (a `skce._solver.LossSpec`) and hands
 it, with its hyperparameters, to the one training loop `skce._solver.train`.
 """
+import copy
 import functools
 from numbers import Integral, Real
 
@@ -19,29 +20,61 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skce._config import effective_n_threads
 from skce._solver import OptimizerSpec, SolverState, train
-
-
-# set by fit/partial_fit before training: put back if the call fails or is interrupted
-_FIT_INPUT_ATTRS = ("classes_", "n_features_in_", "feature_names_in_", "_rng", "_y_1d")
+from skce._validation import check_sparse_structure
 
 
 def _unchanged_on_error(method):
     """fit/partial_fit leave the estimator as it was when they raise (even
-    KeyboardInterrupt): the results are stored only once training succeeded
-    (see `_run`); this also restores what input validation set before."""
+    KeyboardInterrupt, at any line): its attributes are snapshot before the
+    call and, on any exception, put back in one step (one assignment, so a
+    second Ctrl-C cannot interrupt it half-way).  What the call mutates in
+    place instead of replacing (partial_fit's random stream) is copied
+    first (see `_run`)."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        saved = {a: getattr(self, a) for a in _FIT_INPUT_ATTRS if hasattr(self, a)}
+        saved = dict(self.__dict__)
         try:
             return method(self, *args, **kwargs)
         except BaseException:
-            for a in _FIT_INPUT_ATTRS:
-                if a in saved:
-                    setattr(self, a, saved[a])
-                elif hasattr(self, a):
-                    delattr(self, a)
+            self.__dict__ = saved
             raise
     return wrapper
+
+
+def _check_labels(values, name):
+    """np.unique(values, return_inverse=True), with a clear error for labels
+    of mixed types (NumPy's is "'<' not supported between ...")."""
+    try:
+        return np.unique(values, return_inverse=True)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in np.asarray(values, dtype=object).ravel()})
+        raise TypeError(f"{name} mixes labels of types {kinds}, which cannot be sorted into "
+                        "classes_; use labels of one type, e.g. all strings "
+                        f"(np.asarray({name}).astype(str)) or all integers") from None
+
+
+def _check_classification_targets(y):
+    """scikit-learn's check, with the cause named where it only says
+    "Unknown label type: unknown" (object labels of mixed types, or Python
+    ints beyond int64)."""
+    try:
+        check_classification_targets(y)
+    except ValueError as exc:
+        if "unknown" not in str(exc):
+            raise
+        values = np.asarray(y, dtype=object).ravel()
+        kinds = sorted({type(v).__name__ for v in values})
+        if len(kinds) > 1:
+            raise TypeError(f"Unknown label type: y mixes labels of types {kinds}; use labels "
+                            "of one type, e.g. all strings (np.asarray(y).astype(str)) or all "
+                            "integers") from None
+        big = max(values, key=abs) if kinds == ["int"] else 0
+        if abs(big) >= 2**63:
+            raise ValueError(f"Unknown label type: y holds integer labels beyond the int64 "
+                             f"range (e.g. {big}); encode them first, e.g. with "
+                             "np.asarray(y).astype(str) or sklearn.preprocessing.LabelEncoder"
+                             ) from None
+        raise ValueError(f"{exc} (y holds values of type {kinds})") from None
 
 
 def _unique_labels(y):
@@ -58,7 +91,7 @@ def _unique_labels(y):
             classes = (np.flatnonzero(present) + lo).astype(y.dtype)
             position = np.cumsum(present, dtype=np.int64) - 1
             return classes, position[shifted]
-    classes, y_idx = np.unique(y, return_inverse=True)
+    classes, y_idx = _check_labels(y, "y")
     return classes, y_idx.astype(np.int64).ravel()
 
 
@@ -133,13 +166,29 @@ class _BaseSGD(BaseEstimator):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
         effective_n_threads(self.n_jobs, name="n_jobs")   # checked before any data work
+        for name, value in self.get_params(deep=False).items():
+            if isinstance(value, Integral) and not isinstance(value, bool) \
+                    and abs(value) > 2**1023 and self._parameter_constraints.get(name) and \
+                    any(getattr(c, "type", None) is Real
+                        for c in self._parameter_constraints[name]):
+                raise ValueError(f"{name} is an integer of {value.bit_length()} bits, beyond "
+                                 "float64's range (~1.8e308); give a finite float")
 
     def _validate_X_y(self, X, y, reset, allow_empty=False):
+        check_sparse_structure(X)   # before scipy or scikit-learn index into its arrays
+        if sp.issparse(y):
+            if not self._multi_output:
+                raise ValueError(f"y must be a 1-D array of labels; got a sparse matrix of "
+                                 f"shape {y.shape}: pass y.toarray().ravel()")
+            y = check_sparse_structure(y, "y").toarray()   # targets: small enough to densify
         try:
             return validate_data(
                 self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order=None,
                 reset=reset, multi_output=self._multi_output, y_numeric=self._y_numeric,
                 ensure_min_samples=0 if allow_empty else 1)
+        except OverflowError as exc:   # Python ints in an object array
+            raise ValueError(f"X or y holds an integer too large for float64 ({exc}); "
+                             "rescale or drop those values") from exc
         except ValueError as exc:
             if "could not convert" not in str(exc):
                 raise
@@ -155,6 +204,9 @@ class _BaseSGD(BaseEstimator):
         try:
             sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                       ensure_non_negative=True)
+        except OverflowError as exc:
+            raise ValueError(f"sample_weight holds an integer too large for float64 ({exc}); "
+                             "give finite weights") from exc
         except ValueError as exc:
             raise ValueError(f"{exc} sample_weight needs one finite, non-negative weight per "
                              "sample, at least one of them positive") from exc
@@ -166,8 +218,10 @@ class _BaseSGD(BaseEstimator):
         return sw
 
     def _run(self, X, loss, sw, state, *, max_iter, partial, y_for_split=None, callback=None):
-        """Train `state` (a private copy) and, on success, store the result."""
-        rng = check_random_state(self.random_state) if not partial else self._rng
+        """Train `state` (a private copy) and, on success, store the result in
+        one step (the random stream included: partial_fit shuffles a copy)."""
+        rng = check_random_state(self.random_state) if not partial \
+            else copy.deepcopy(self._rng)
         train_rows, validation_score = None, None
         if self.early_stopping and not partial:
             train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
@@ -181,31 +235,29 @@ class _BaseSGD(BaseEstimator):
             n_threads=effective_n_threads(self.n_jobs), verbose=self.verbose,
             check_convergence=not partial,
             total_epochs=self.max_iter, callback=callback)
-        self._rng = rng
-        self._solver_state = state
-        self._set_coef(*state.coef_intercept(X.shape[1], loss.n_outputs))
+        new = {"_rng": rng, "_solver_state": state, "t_": state.step}
         if partial:
-            self.n_iter_ = getattr(self, "n_iter_", 0) + result.n_iter
-            self.loss_curve_ = getattr(self, "loss_curve_", []) + result.loss_curve
+            new["n_iter_"] = getattr(self, "n_iter_", 0) + result.n_iter
+            new["loss_curve_"] = getattr(self, "loss_curve_", []) + result.loss_curve
         else:
-            self.n_iter_ = result.n_iter
-            self.loss_curve_ = result.loss_curve
-            if self.early_stopping:
-                self.validation_scores_ = result.validation_scores
-                self.best_validation_score_ = result.best_validation_score
-            else:
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
-        self.t_ = state.step
+            new["n_iter_"] = result.n_iter
+            new["loss_curve_"] = result.loss_curve
+            new["validation_scores_"] = result.validation_scores if self.early_stopping \
+                else None
+            new["best_validation_score_"] = result.best_validation_score \
+                if self.early_stopping else None
+        new.update(self._coef_attrs(*state.coef_intercept(X.shape[1], loss.n_outputs)))
+        self.__dict__.update(new)
         return self
 
     def _alpha_for(self, sw, train_rows, n_samples):
         """The penalty strength of skce's objective (None: self.alpha)."""
         return None
 
-    def _set_coef(self, coef, intercept):
-        """Store coef (n_outputs, n_features) and intercept (n_outputs,)."""
-        self.coef_, self.intercept_ = coef, intercept
+    def _coef_attrs(self, coef, intercept):
+        """The attributes that store coef (n_outputs, n_features) and
+        intercept (n_outputs,)."""
+        return {"coef_": coef, "intercept_": intercept}
 
     def _get_coef(self):
         """(coef_, intercept_) as (n_outputs, n_features), (n_outputs,) arrays."""
@@ -297,7 +349,12 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
     # -- targets -------------------------------------------------------------
     def _encode(self, y):
         """Class indices (int64) of y in classes_; error for unknown labels."""
-        idx = np.searchsorted(self.classes_, y)
+        try:
+            idx = np.searchsorted(self.classes_, y)
+        except TypeError:
+            raise TypeError(f"y holds labels of another type than classes_ "
+                            f"({self.classes_.dtype}: {self.classes_[:5].tolist()}); pass "
+                            "labels of the classes' type") from None
         idx = np.clip(idx, 0, len(self.classes_) - 1)
         unknown = self.classes_[idx] != y
         if np.any(unknown):
@@ -314,7 +371,8 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
             return compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
                                         y=y_idx)
         bad = {k: v for k, v in self.class_weight.items()
-               if not (isinstance(v, Real) and np.isfinite(v) and v >= 0)}
+               if not (isinstance(v, Real) and abs(v) < 2**1023 and np.isfinite(float(v))
+                       and v >= 0)}
         if bad:
             raise ValueError(f"class_weight must map classes to finite, non-negative weights; "
                              f"got {bad}. Use 0 to ignore a class")
@@ -323,6 +381,13 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
 
     def _validation_targets(self, val_rows):
         return self._y_idx_fit[val_rows]
+
+    def decision_function(self, X):
+        """Confidence scores X @ coef_.T + intercept_, shape (n_samples,) for
+        two classes, else (n_samples, n_classes); a sparse X's structure is
+        checked first (scipy's product would read a bad index out of bounds)."""
+        check_sparse_structure(X)
+        return super().decision_function(X)
 
     def _score_decision(self, scores, y_idx, sw):
         pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
@@ -342,7 +407,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         """
         self._check_hyperparameters()
         X, y = self._validate_X_y(X, y, reset=True)
-        check_classification_targets(y)
+        _check_classification_targets(y)
         classes, y_idx = _unique_labels(y)
         if len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; y "
@@ -371,10 +436,11 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit "
                                  "(all the labels the model will see)")
-            classes = np.unique(np.asarray(classes))
+            classes = _check_labels(np.asarray(classes), "classes")[0]
             if len(classes) < 2:
                 raise ValueError(f"classes must hold at least 2 labels; got {classes.tolist()}")
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+        elif classes is not None and not np.array_equal(
+                _check_labels(np.asarray(classes), "classes")[0], self.classes_):
             raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes "
                              f"of the first partial_fit call {self.classes_.tolist()}")
         if self.class_weight == "balanced":
@@ -382,7 +448,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
                              "partial_fit; pass a dict of class weights instead")
         if X.shape[0] == 0:
             return self
-        check_classification_targets(y)
+        _check_classification_targets(y)
         if first:
             self.classes_ = classes
         y_idx = self._encode(y)

@@ -10,6 +10,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted, validate_dat
 
 from skce._loss import LOSSES
 from skce._solver import LossSpec
+from skce._validation import check_sparse_structure
 from skce.linear_model._base import _OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged_on_error
 
 
@@ -125,15 +126,13 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
             return LossSpec.of(LOSSES["huber"], Y.shape[1], Y=Y, delta=self.delta)
         return LossSpec.of(LOSSES["squared_error"], Y.shape[1], Y=Y)
 
-    def _set_coef(self, coef, intercept):
+    def _coef_attrs(self, coef, intercept):
         """Ridge's shapes: coef_ (n_features,) for one target (also for y of
         shape (n, 1)); intercept_ a scalar for 1-D y, 0.0 without intercept."""
-        self._n_outputs = coef.shape[0]
-        self.coef_ = coef[0] if coef.shape[0] == 1 else coef
-        if not self.fit_intercept:
-            self.intercept_ = 0.0
-        else:
-            self.intercept_ = intercept[0] if self._y_1d else intercept
+        return {"_n_outputs": coef.shape[0],
+                "coef_": coef[0] if coef.shape[0] == 1 else coef,
+                "intercept_": 0.0 if not self.fit_intercept
+                else (intercept[0] if self._y_1d else intercept)}
 
     def _get_coef(self):
         coef = np.asarray(self.coef_)
@@ -182,6 +181,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         self._check_hyperparameters()
         first = not hasattr(self, "_solver_state")
         if _num_samples(X) == 0:   # an empty block is a no-op (y's checks need a row)
+            check_sparse_structure(X)
             validate_data(self, X, accept_sparse="csr", reset=first, ensure_min_samples=0)
             return self
         X, y = self._validate_X_y(X, y, reset=first)
@@ -204,6 +204,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     def predict(self, X):
         """Predictions of shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
+        check_sparse_structure(X)   # scipy's product would read a bad index out of bounds
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         return np.asarray(safe_sparse_dot(X, np.asarray(self.coef_).T, dense_output=True)
                           + self.intercept_)

@@ -24,8 +24,8 @@ from sklearn.datasets import load_digits, make_classification, make_regression
 
 from skce import LinearRegressor, LinearSVM, SoftmaxClassifier, losses
 from skce import _validation
-from skce._solver import LossSpec, OptimizerSpec, SolverState, _epoch, train
-from skce._solver._train import epoch_settings
+from skce._loss import LOSSES
+from skce._solver import EpochSettings, LossSpec, OptimizerSpec, SolverState, _epoch, train
 from skce.calibration import TemperatureScaledClassifier
 from skce.exceptions import DataCopyWarning, TrainingDiverged
 
@@ -436,8 +436,8 @@ def _long_epoch_problem(sparse):
 def test_epoch_stops_between_batches_on_ctrl_c(sparse):
     X, y, order = _long_epoch_problem(sparse)
     state = SolverState.new(20, 5, np.float64, 0.01)
-    s = epoch_settings(LossSpec(kind=_epoch.CROSS_ENTROPY, n_outputs=5, y=y.astype(np.int64)),
-                       OptimizerSpec(), state)
+    s = EpochSettings(LossSpec.of(LOSSES["cross_entropy"], 5, y=y.astype(np.int64)),
+                      OptimizerSpec(), state)
     timer = _interrupt_soon()
     try:
         if sparse:
@@ -461,7 +461,7 @@ def test_ctrl_c_in_train_restores_the_state(sparse):
     timer = _interrupt_soon()
     with pytest.raises(KeyboardInterrupt):
         try:
-            train(X, LossSpec(kind=_epoch.CROSS_ENTROPY, n_outputs=5, y=y.astype(np.int64)),
+            train(X, LossSpec.of(LOSSES["cross_entropy"], 5, y=y.astype(np.int64)),
                   OptimizerSpec(), state, train_rows=order, batch_size=1, max_iter=1,
                   shuffle=False)
         finally:

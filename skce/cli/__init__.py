@@ -110,7 +110,7 @@ def build_parser():
     return parser
 
 
-def _demo():
+def _run_demo():
     from skce import show_config
     from skce.cli._demo import compare
 
@@ -137,7 +137,7 @@ def main(argv=None):
     for flag in ("debug", "quiet", "verbose"):
         setattr(args, flag, getattr(args, flag, False))
     args.argv = argv
-    run = {None: lambda a: _demo(), "train": _commands.train, "predict": _commands.predict,
+    run = {None: lambda a: _run_demo(), "train": _commands.train, "predict": _commands.predict,
            "evaluate": _commands.evaluate, "bench": _commands.bench}[args.command]
     try:
         return run(args)

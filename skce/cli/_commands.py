@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from skce.cli._data import CLIError, Source, label_kind
 from skce.cli._model import load_model, save_model
@@ -110,6 +111,7 @@ def _fit_in_memory(args, est, scaler, src, is_classifier, progress, history):
     else:
         Xtr, ytr, Xte, yte = X, y, None, None
     if scaler is not None:
+        scaler.set_params(with_mean=not sp.issparse(Xtr))  # centring would densify
         Xtr = scaler.fit_transform(Xtr)
         Xte = None if Xte is None else scaler.transform(Xte)
     classes = np.unique(ytr) if is_classifier else None
@@ -142,6 +144,7 @@ def _scan(src, chunk_size, scaler, is_classifier):
         src.n_features = width
     if scaler is not None:
         for X, _ in src.chunks(chunk_size):
+            scaler.set_params(with_mean=not sp.issparse(X))
             scaler.partial_fit(X)
     return np.array(sorted(labels)) if is_classifier else None, rows
 
@@ -226,8 +229,7 @@ def train(args):
     est = build_estimator(args)
     is_classifier = args.model != "regressor"
     src = Source(args.data, args.target, label_kind=None if is_classifier else "float")
-    sparse_input = src.format == "libsvm"
-    scaler = None if args.no_scale else StandardScaler(with_mean=not sparse_input)
+    scaler = None if args.no_scale else StandardScaler()
     history = []
     progress = Progress(est.max_iter, "val acc" if is_classifier else "val R2",
                         quiet=args.quiet)

@@ -237,7 +237,7 @@ class Source:
     def _libsvm_columns(self, X, start):
         """Raw (zero-based) columns -> the model's columns (drop column 0 of a 1-based file)."""
         if self.zero_based is None:
-            self.zero_based = X.shape[1] > 0 and X.indptr[-1] > 0 and X.indices.min() == 0
+            self.zero_based = bool(X.shape[1] > 0 and X.indptr[-1] > 0 and X.indices.min() == 0)
         if not self.zero_based:
             if X.shape[1] and X[:, 0].nnz:
                 raise self._error(f"line {start} or after", "feature index 0 in a file of "
@@ -269,18 +269,19 @@ class Source:
     def _dense_chunks(self, chunk_size):
         width = None
         for start, lines in self._lines(chunk_size):
+            if width is None:
+                width = len(lines[0].split())
+
             def parse(line):
                 values = [float(t) for t in line.split()]
-                if width is not None and len(values) != width:
+                if len(values) != width:
                     raise ValueError(f"{len(values)} values, the first line has {width}")
             try:
                 data = np.loadtxt([raw.decode("utf-8") for raw in lines], ndmin=2)
             except (ValueError, UnicodeDecodeError):
                 self._locate_bad_line(start, lines, parse)
                 raise
-            if width is None:
-                width = data.shape[1]
-            elif data.shape[1] != width:
+            if data.shape[1] != width:
                 self._locate_bad_line(start, lines, parse)
             yield data[:, 1:], self._labels(data[:, 0])
 

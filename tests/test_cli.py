@@ -206,6 +206,12 @@ def test_streaming_matches_classes_and_epochs(files, tmp_path, cli):
     assert list(est.classes_) == [0, 1, 2] and meta["n_features"] == 6
     # 300 rows in chunks of 64: 5 partial_fit calls per epoch
     assert est.n_iter_ == 15
+    # CSV with string labels, streamed too (the classes from the first pass)
+    p = cli(["train", files / "train.csv", "--target", "animal", "--chunk-size", 100,
+             "--test", files / "train.csv", "--epochs", 2, "-o", tmp_path / "c.skops"])
+    model, meta = load_model(tmp_path / "c.skops")
+    assert list(model.classes_) == ["cat", "dog", "eel"] and model.steps[-1][1].n_iter_ == 6
+    assert meta["feature_names"] == ["a", "b", "c", "d", "e", "f"]
     p = cli(["train", files / "train.gz", "--chunk-size", 64, "--classes", "0,1", "--epochs",
              1, "--test", files / "test.svm"], cwd=tmp_path, check=False)
     assert_user_error(p, "not in --classes")
@@ -257,6 +263,10 @@ def test_demo_rows_and_iterations(monkeypatch, capsys):
     # skce bench --builtin is this comparison
     assert main(["bench", "--builtin", "--repeat", "1"]) == 0
     assert "1.00x" in capsys.readouterr().out
+    # skce without arguments: the build summary, then the comparison
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.index("OpenMP") < out.index("UCI letter") < out.index("LogisticRegression")
 
 
 def test_version_and_help(tmp_path, capsys):

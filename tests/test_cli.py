@@ -119,6 +119,8 @@ def test_libsvm_train_predict_evaluate_plots(files, tmp_path, cli):
     assert meta["n_features"] == 6 and meta["zero_based"] is False
     assert meta["command"].startswith("skce train") and "--epochs 4" in meta["command"]
     Xte, yte = load_svmlight_file(str(files / "test.svm"), n_features=6)
+    assert meta["dense"]  # no zeros: read as dense, so that the features are centred
+    Xte = Xte.toarray()
     # predict and evaluate in this process: a subprocess spends seconds importing skops
     cli(["predict", tmp_path / "m.skops", files / "test.svm", "-o", tmp_path / "p.csv"])
     header, rows = read_csv(tmp_path / "p.csv")
@@ -180,9 +182,9 @@ def test_npz_dense_and_sparse_regressor(data, tmp_path, cli):
         png = (tmp_path / f"{name}_plots" / "residuals.png").read_bytes()
         assert png.startswith(PNG) and len(png) > 1000
     p = cli(["evaluate", tmp_path / "r.skops", tmp_path / "sparse.npz"], cwd=tmp_path)
-    model, _ = load_model(tmp_path / "r.skops")
+    model, meta = load_model(tmp_path / "r.skops")
     from sklearn.metrics import r2_score
-    r2 = r2_score(target, model.predict(S))
+    r2 = r2_score(target, model.predict(S.toarray() if meta["dense"] else S))
     assert f"R2 {r2:.4f}" in " ".join(p.stdout.split())
 
 
@@ -342,3 +344,20 @@ def test_error_paths(files, tmp_path, capsys):
     assert "bogus" in _err(capsys, ["train", files / "train.gz", "-p", "bogus=1"])
     assert "eta0" in _err(capsys, ["train", files / "train.gz", "-p", "eta0=-1"])
     assert "NAME=VALUE" in _err(capsys, ["train", files / "train.gz", "-p", "eta0"])
+
+
+def test_bench_runs_compare_py_with_its_arguments(tmp_path, monkeypatch, capfd):
+    from pathlib import Path
+
+    from skce.cli import _commands
+
+    script = _commands.compare_script()
+    repo_script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+    import skce
+    if (Path(skce.__file__).resolve().parents[1] / "benchmarks" / "compare.py").exists():
+        assert script == repo_script
+    fake = tmp_path / "compare.py"
+    fake.write_text("import sys; print('ARGS', sys.argv[1:])")
+    monkeypatch.setattr(_commands, "compare_script", lambda: fake)
+    assert main(["bench", "--repeat", "2", "--", "--quick", "--threads", "1"]) == 0
+    assert "ARGS ['--repeat', '2', '--quick', '--threads', '1']" in capfd.readouterr().out

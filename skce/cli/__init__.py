@@ -104,7 +104,8 @@ def build_parser():
                                    "or with --builtin: skce vs LogisticRegression vs "
                                    "SGDClassifier on the bundled letter data, with time ratios.")
     p.add_argument("--builtin", action="store_true", help="the built-in comparison")
-    p.add_argument("--repeat", type=int, default=3, help="fits per model (median time)")
+    p.add_argument("--repeat", type=int, help="fits per model (median time; built-in "
+                                              "default 3, compare.py's own otherwise)")
     p.add_argument("compare_args", nargs="*", metavar="ARG",
                    help="arguments for benchmarks/compare.py")
     return parser

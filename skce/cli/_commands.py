@@ -97,15 +97,26 @@ def _split(X, y, test_size, seed, stratify):
         return train_test_split(X, y, test_size=test_size, random_state=seed)
 
 
+def _densify(X):
+    """Sparse X with over 2/3 of its entries stored as dense (smaller: CSR spends 12
+    bytes per entry, dense 8), so that it can be centred; else X."""
+    if sp.issparse(X) and X.nnz * 3 > 2 * X.shape[0] * X.shape[1]:
+        return X.toarray()
+    return X
+
+
 def _fit_in_memory(args, est, scaler, src, is_classifier, progress, history):
     X, y = src.load()
     if y is None:
         raise CLIError(f"{src.path}: no labels")
+    X = _densify(X)
+    src.dense = not sp.issparse(X)
     if args.test:
         test = Source(args.test, args.target, n_features=src.n_features,
                       zero_based=src.zero_based, feature_names=src.feature_names,
                       label_kind=label_kind(y))
-        Xtr, ytr, (Xte, yte) = X, y, test.load()
+        Xte, yte = test.load()
+        Xtr, ytr, Xte = X, y, Xte.toarray() if src.dense and sp.issparse(Xte) else Xte
     elif args.test_size > 0:
         Xtr, Xte, ytr, yte = _split(X, y, args.test_size, args.seed, is_classifier)
     else:
@@ -169,6 +180,7 @@ def _fit_streaming(args, est, scaler, src, is_classifier, progress, history):
                       zero_based=src.zero_based, feature_names=src.feature_names,
                       label_kind=src.label_kind)
         Xte, yte = test.load()
+        src.dense = False  # chunks are read as they come: sparse stays sparse
         if scaler is not None:
             Xte = scaler.transform(Xte)
     if args.test_size > 0 and not args.test:
@@ -260,6 +272,7 @@ def train(args):
                 "n_features": int(src.n_features),
                 "feature_names": src.feature_names, "zero_based": src.zero_based,
                 "format": src.format, "target": args.target,
+                "dense": bool(getattr(src, "dense", False)),
                 "label_kind": label_kind(est.classes_) if is_classifier else "float",
                 "command": " ".join(["skce", *sys.argv[1:]]) if args.argv is None
                 else " ".join(["skce", *args.argv])}
@@ -304,6 +317,8 @@ def _read_for_model(path, meta, target, require_target):
                  zero_based=meta.get("zero_based"), feature_names=meta.get("feature_names"),
                  label_kind=meta.get("label_kind"))
     X, y = src.load()
+    if meta.get("dense") and sp.issparse(X):
+        X = X.toarray()  # as in training: the scaler centres
     if X.shape[1] != meta["n_features"]:
         raise CLIError(f"{path}: {X.shape[1]} features, but the model was trained on "
                        f"{meta['n_features']}")
@@ -381,8 +396,9 @@ def bench(args):
 
     script = None if args.builtin else compare_script()
     if script is None:
-        compare(repeat=args.repeat)
+        compare(repeat=3 if args.repeat is None else args.repeat)
         return 0
-    cmd = [sys.executable, str(script), "--repeat", str(args.repeat), *args.compare_args]
+    repeat = [] if args.repeat is None else ["--repeat", str(args.repeat)]
+    cmd = [sys.executable, str(script), *repeat, *args.compare_args]
     print("running " + " ".join(cmd), flush=True)
     return subprocess.call(cmd)

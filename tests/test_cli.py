@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("skops")
-from sklearn.datasets import dump_svmlight_file, load_svmlight_file, make_classification  # noqa: E402
+from sklearn.datasets import (dump_svmlight_file, load_svmlight_file,  # noqa: E402
+                              make_classification)
 
 from skce.cli import main  # noqa: E402
 from skce.cli._data import CLIError  # noqa: E402
@@ -176,7 +177,8 @@ def test_npz_dense_and_sparse_regressor(data, tmp_path, cli):
              shape=S.shape, format="csr", y=target)
     for name in ("dense.npz", "sparse.npz"):
         p = cli(["train", tmp_path / name, "--model", "regressor", "--epochs", 20,
-                 "--test-size", 0.25, "--plot", tmp_path / f"{name}_plots", "-o", tmp_path / "r.skops"],
+                 "--test-size", 0.25, "--plot", tmp_path / f"{name}_plots",
+                 "-o", tmp_path / "r.skops"],
                 cwd=tmp_path)
         assert "test R2" in p.stdout and "val R2" in p.stdout
         png = (tmp_path / f"{name}_plots" / "residuals.png").read_bytes()
@@ -361,3 +363,28 @@ def test_bench_runs_compare_py_with_its_arguments(tmp_path, monkeypatch, capfd):
     monkeypatch.setattr(_commands, "compare_script", lambda: fake)
     assert main(["bench", "--repeat", "2", "--", "--quick", "--threads", "1"]) == 0
     assert "ARGS ['--repeat', '2', '--quick', '--threads', '1']" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("module, argv, extra", [
+    ("skops.io", ["train", "{train}", "--epochs", "1", "-q", "-o", "{tmp}/m.skops"], "skce[cli]"),
+    ("matplotlib", ["train", "{train}", "--epochs", "1", "-q", "--plot", "{tmp}/p"], "skce[cli]"),
+    ("pyarrow.parquet", ["train", "{tmp}/d.parquet"], "skce[parquet]"),
+])
+def test_missing_optional_dependency_names_the_extra(files, tmp_path, monkeypatch, capsys,
+                                                     module, argv, extra):
+    (tmp_path / "d.parquet").write_bytes(b"PAR1" + b"\0" * 16)
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    argv = [a.format(train=files / "train.gz", tmp=tmp_path) for a in argv]
+    assert extra in _err(capsys, argv)
+
+
+def test_plain_progress_without_rich(monkeypatch):
+    from skce.cli._report import Progress
+
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    out = _Tty()
+    bar = Progress(2, "val acc", file=out)
+    bar.update(1, 0.5, 0.9)
+    bar.update(2, 0.25, 0.95)
+    bar.close()
+    assert out.getvalue().count("\r") == 2 and "epoch 2/2" in out.getvalue()

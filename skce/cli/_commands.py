@@ -11,9 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from skce.cli._data import CLIError, Source, label_kind
-from skce.cli._model import load_model, save_model
+from skce.cli._model import load_model, require_skops, save_model
 from skce.cli._report import (Progress, format_table, plot_confusion, plot_curves,
-                              plot_reliability, plot_residuals)
+                              plot_reliability, plot_residuals, require_pyplot)
 
 ESTIMATORS = {"softmax": "SoftmaxClassifier", "svm": "LinearSVM",
               "regressor": "LinearRegressor"}
@@ -238,6 +238,11 @@ def train(args):
 
     import skce
 
+    # a missing optional dependency is reported before training, not after it
+    if args.output:
+        require_skops()
+    if args.plot:
+        require_pyplot()
     est = build_estimator(args)
     is_classifier = args.model != "regressor"
     src = Source(args.data, args.target, label_kind=None if is_classifier else "float")

@@ -20,7 +20,7 @@ TRUSTED = {
 }
 
 
-def _skops():
+def require_skops():
     try:
         import skops.io as sio
     except ImportError:
@@ -37,7 +37,7 @@ def save_model(path, model, meta):
     model : estimator
     meta : dict of str, int, float, list and None values
     """
-    sio = _skops()
+    sio = require_skops()
     try:
         sio.dump({"model": model, "meta": {**meta, "format_version": FORMAT_VERSION}}, path)
     except OSError as exc:
@@ -58,7 +58,7 @@ def load_model(path):
     """
     import skce
 
-    sio = _skops()
+    sio = require_skops()
     try:
         untrusted = set(sio.get_untrusted_types(file=path))
     except FileNotFoundError:

@@ -102,7 +102,7 @@ class Progress:
             self.file.write("\n")
 
 
-def _pyplot():
+def require_pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -121,7 +121,7 @@ def _save(plt, fig, path):
 
 def plot_curves(history, score_name, path):
     """Training objective and validation score per epoch."""
-    plt = _pyplot()
+    plt = require_pyplot()
     epochs = [h[0] for h in history]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, [h[1] for h in history], "o-", label="training objective")
@@ -137,7 +137,7 @@ def plot_curves(history, score_name, path):
 
 def plot_confusion(cm, labels, path):
     """Confusion matrix, true labels as rows."""
-    plt = _pyplot()
+    plt = require_pyplot()
     n = len(labels)
     fig, ax = plt.subplots(figsize=(max(4, 0.3 * n + 2), max(4, 0.3 * n + 2)))
     im = ax.imshow(cm, cmap="Blues")
@@ -156,7 +156,7 @@ def plot_confusion(cm, labels, path):
 
 def plot_reliability(y_idx, proba, path, n_bins=10):
     """Reliability diagram of the top-class probability: confidence vs accuracy per bin."""
-    plt = _pyplot()
+    plt = require_pyplot()
     conf = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_idx
     bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
@@ -175,7 +175,7 @@ def plot_reliability(y_idx, proba, path, n_bins=10):
 
 def plot_residuals(y, pred, path):
     """Residuals against predictions."""
-    plt = _pyplot()
+    plt = require_pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(pred, y - pred, s=4, alpha=0.5)
     ax.axhline(0, color="k", lw=1)

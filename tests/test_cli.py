@@ -290,9 +290,9 @@ def test_errors_in_a_subprocess(files, tmp_path):
     missing = tmp_path / "nope.svm"
     assert_user_error(run(["train", missing], cwd=tmp_path, check=False), "no such file")
     bad = tmp_path / "bad.svm"
-    bad.write_text("1 1:0.5 2:1\n0 1:0.25 2:x\n")
-    assert_user_error(run(["train", bad], cwd=tmp_path, check=False), "line 2")
-    with pytest.raises(CLIError, match="line 2"):  # --debug: the exception itself
+    bad.write_text("# a comment\n1 1:0.5 2:1\n\n0 1:0.25 2:x\n")  # the 4th line is bad
+    assert_user_error(run(["train", bad], cwd=tmp_path, check=False), "line 4")
+    with pytest.raises(CLIError, match="line 4"):  # --debug: the exception itself
         main(["train", str(bad), "--debug"])
 
 

@@ -172,33 +172,31 @@ class Source:
 
     # -- text line helpers --------------------------------------------------
     def _lines(self, chunk_size):
-        """(first line number, [lines]) in groups of chunk_size non-empty lines."""
+        """([line numbers], [lines]) in groups of chunk_size lines, blank and
+        comment lines left out."""
         try:
             with _open_binary(self.path) as f:
-                batch, start = [], 1
+                numbers, batch = [], []
                 for number, raw in enumerate(f, 1):
                     if not raw.strip() or raw.lstrip().startswith(b"#"):
                         continue
-                    if not batch:
-                        start = number
+                    numbers.append(number)
                     batch.append(raw)
                     if len(batch) == chunk_size:
-                        yield start, batch
-                        batch = []
+                        yield numbers, batch
+                        numbers, batch = [], []
                 if batch:
-                    yield start, batch
+                    yield numbers, batch
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise CLIError(f"{self.path}: cannot read it ({exc})") from exc
 
-    def _locate_bad_line(self, start, lines, parse):
+    def _locate_bad_line(self, numbers, lines, parse):
         """Raise a CLIError naming the first line of `lines` that `parse` rejects."""
-        number = start
-        for raw in lines:
+        for number, raw in zip(numbers, lines):
             try:
                 parse(raw.decode("utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
                 raise self._error(f"line {number}", f"{exc}") from None
-            number += 1
 
     @staticmethod
     def _parse_libsvm_line(line):
@@ -223,15 +221,15 @@ class Source:
             last = int(idx)
 
     # -- LIBSVM -----------------------------------------------------------------
-    def _libsvm_parse(self, start, lines, n_features):
+    def _libsvm_parse(self, numbers, lines, n_features):
         from sklearn.datasets import load_svmlight_file
 
         try:
             X, y = load_svmlight_file(io.BytesIO(b"".join(lines)), n_features=n_features,
                                       zero_based=True, dtype=np.float64)
         except ValueError as exc:
-            self._locate_bad_line(start, lines, self._parse_libsvm_line)
-            raise self._error(f"lines {start}-", str(exc)) from None
+            self._locate_bad_line(numbers, lines, self._parse_libsvm_line)
+            raise self._error(f"lines {numbers[0]}-{numbers[-1]}", str(exc)) from None
         return X, y
 
     def _libsvm_columns(self, X, start):
@@ -254,11 +252,12 @@ class Source:
         raw_width = None
         if self.n_features is not None and self.zero_based is not None:
             raw_width = self.n_features + (0 if self.zero_based else 1)
-        for start, lines in self._lines(chunk_size):
-            X, y = self._libsvm_parse(start, lines, None)
+        for numbers, lines in self._lines(chunk_size):
+            start = numbers[0]
+            X, y = self._libsvm_parse(numbers, lines, None)
             if raw_width is not None:
                 if X.shape[1] > raw_width:
-                    raise self._error(f"lines {start}-{start + len(lines) - 1}",
+                    raise self._error(f"lines {start}-{numbers[-1]}",
                                       f"feature index {X.shape[1] - 1} is beyond the model's "
                                       f"{self.n_features} features")
                 X.resize((X.shape[0], raw_width))
@@ -268,7 +267,7 @@ class Source:
     # -- dense text ----------------------------------------------------------
     def _dense_chunks(self, chunk_size):
         width = None
-        for start, lines in self._lines(chunk_size):
+        for numbers, lines in self._lines(chunk_size):
             if width is None:
                 width = len(lines[0].split())
 
@@ -279,10 +278,10 @@ class Source:
             try:
                 data = np.loadtxt([raw.decode("utf-8") for raw in lines], ndmin=2)
             except (ValueError, UnicodeDecodeError):
-                self._locate_bad_line(start, lines, parse)
+                self._locate_bad_line(numbers, lines, parse)
                 raise
             if data.shape[1] != width:
-                self._locate_bad_line(start, lines, parse)
+                self._locate_bad_line(numbers, lines, parse)
             yield data[:, 1:], self._labels(data[:, 0])
 
     # -- CSV -----------------------------------------------------------------

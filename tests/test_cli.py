@@ -219,6 +219,11 @@ def test_streaming_matches_classes_and_epochs(files, tmp_path, cli):
     p = cli(["train", files / "train.gz", "--chunk-size", 64, "--classes", "0,1", "--epochs",
              1, "--test", files / "test.svm"], cwd=tmp_path, check=False)
     assert_user_error(p, "not in --classes")
+    # streamed: no split by default; an explicit --test-size is refused
+    p = cli(["train", files / "train.gz", "--chunk-size", 100, "--epochs", 1])
+    assert "test accuracy" not in p.stdout and "epoch 1/1" in p.stdout
+    assert_user_error(cli(["train", files / "train.gz", "--chunk-size", 100, "--test-size",
+                           0.2], check=False), "not split")
 
 
 # -- progress, demo, bench -----------------------------------------------------------

@@ -27,16 +27,17 @@ def _train_parser(sub, common):
 streaming (--chunk-size N): the file is read N rows at a time and every epoch is one
 partial_fit per chunk, so it never has to fit in memory. A first pass over the file
 collects the classes (skip it with --classes), the feature count and the scaling
-statistics; validation needs --test FILE (a streamed file is not split).""",
+statistics; validation needs --test FILE (a streamed file is not split, and is not
+validated without one).""",
         description="Fit SoftmaxClassifier, LinearSVM or LinearRegressor on DATA, print "
                     "the training curve and a summary, optionally save the model (-o) "
                     "and plots (--plot).")
     p.add_argument("data", metavar="DATA", help="training data file")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--test", metavar="DATA", help="validation/test data file")
-    g.add_argument("--test-size", type=float, default=0.2, metavar="F",
+    g.add_argument("--test-size", type=float, metavar="F",
                    help="fraction of DATA held out for validation when there is no --test "
-                        "(default 0.2; 0: none)")
+                        "(default 0.2, none with --chunk-size; 0: none)")
     p.add_argument("--model", choices=["softmax", "svm", "regressor"], default="softmax",
                    help="SoftmaxClassifier (default), LinearSVM or LinearRegressor")
     p.add_argument("--solver", help="solver of the estimator (sgd, adam, ...)")

@@ -117,8 +117,9 @@ def _fit_in_memory(args, est, scaler, src, is_classifier, progress, history):
                       label_kind=label_kind(y))
         Xte, yte = test.load()
         Xtr, ytr, Xte = X, y, Xte.toarray() if src.dense and sp.issparse(Xte) else Xte
-    elif args.test_size > 0:
-        Xtr, Xte, ytr, yte = _split(X, y, args.test_size, args.seed, is_classifier)
+    elif (0.2 if args.test_size is None else args.test_size) > 0:
+        test_size = 0.2 if args.test_size is None else args.test_size
+        Xtr, Xte, ytr, yte = _split(X, y, test_size, args.seed, is_classifier)
     else:
         Xtr, ytr, Xte, yte = X, y, None, None
     if scaler is not None:
@@ -139,24 +140,27 @@ def _fit_in_memory(args, est, scaler, src, is_classifier, progress, history):
 
 
 def _scan(src, chunk_size, scaler, is_classifier):
-    """First pass over a streamed file: labels, feature count, scaler statistics."""
-    labels, rows = set(), 0
+    """First pass over a streamed file: labels, row count, feature count, scaler statistics."""
+    labels, rows, width = set(), 0, 0
+    # LIBSVM chunks are only as wide as their largest index: the width is known, and the
+    # scaler can run, once the whole file has been seen
+    fixed_width = src.format != "libsvm"
     for X, y in src.chunks(chunk_size):
         if y is None:
             raise CLIError(f"{src.path}: no labels")
         rows += X.shape[0]
+        width = max(width, X.shape[1])
         if is_classifier:
             labels.update(np.unique(y).tolist())
-    # LIBSVM chunks are as wide as their largest index: fix the width for the second pass
-    if src.format == "libsvm":
-        width = 0
-        for X, _ in src.chunks(chunk_size):
-            width = max(width, X.shape[1])
-        src.n_features = width
-    if scaler is not None:
-        for X, _ in src.chunks(chunk_size):
+        if scaler is not None and fixed_width:
             scaler.set_params(with_mean=not sp.issparse(X))
             scaler.partial_fit(X)
+    if not fixed_width:
+        src.n_features = width
+        if scaler is not None:
+            for X, _ in src.chunks(chunk_size):
+                scaler.set_params(with_mean=False)  # sparse: centring would densify
+                scaler.partial_fit(X)
     return np.array(sorted(labels)) if is_classifier else None, rows
 
 
@@ -183,9 +187,9 @@ def _fit_streaming(args, est, scaler, src, is_classifier, progress, history):
         src.dense = False  # chunks are read as they come: sparse stays sparse
         if scaler is not None:
             Xte = scaler.transform(Xte)
-    if args.test_size > 0 and not args.test:
-        raise CLIError("--chunk-size needs --test FILE for validation (or --test-size 0); "
-                       "a streamed file is not split")
+    if args.test_size and not args.test:
+        raise CLIError("--chunk-size: a streamed file is not split; validate on --test FILE "
+                       "instead of --test-size")
     max_iter = est.max_iter
     progress.restart()
     for epoch in range(1, max_iter + 1):
@@ -346,8 +350,8 @@ def predict(args):
     try:
         writer = csv.writer(out)
         writer.writerow(header)
-        if values.dtype.kind == "f":
-            writer.writerows([f"{v:.6g}" for v in row] for row in values)
+        if values.dtype.kind == "f":  # shortest text that reads back to the same float
+            writer.writerows([repr(float(v)) for v in row] for row in values)
         else:
             writer.writerows(values.tolist())
     finally:

@@ -393,3 +393,19 @@ def test_plain_progress_without_rich(monkeypatch):
     bar.update(2, 0.25, 0.95)
     bar.close()
     assert out.getvalue().count("\r") == 2 and "epoch 2/2" in out.getvalue()
+
+
+def test_reliability_bins_match_scikit_learn():
+    from sklearn.calibration import calibration_curve
+
+    from skce.cli._report import reliability_bins
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2000, 4)) * 2
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = rng.integers(0, 4, 2000)
+    conf, acc = reliability_bins(y, proba, n_bins=10)
+    correct = (proba.argmax(axis=1) == y).astype(int)
+    ref_acc, ref_conf = calibration_curve(correct, proba.max(axis=1), n_bins=10)
+    np.testing.assert_allclose(conf, ref_conf, rtol=1e-12)
+    np.testing.assert_allclose(acc, ref_acc, rtol=1e-12)

@@ -154,9 +154,20 @@ def plot_confusion(cm, labels, path):
     return _save(plt, fig, path)
 
 
-def plot_reliability(y_idx, proba, path, n_bins=10):
-    """Reliability diagram of the top-class probability: confidence vs accuracy per bin."""
-    plt = require_pyplot()
+def reliability_bins(y_idx, proba, n_bins=10):
+    """(mean top-class probability, fraction correct) of the non-empty equal-width bins
+    of the top-class probability.
+
+    Parameters
+    ----------
+    y_idx : ndarray of shape (n,), the true class indices
+    proba : ndarray of shape (n, n_classes)
+    n_bins : int
+
+    Returns
+    -------
+    mean_conf, accuracy : ndarrays
+    """
     conf = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_idx
     bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
@@ -164,6 +175,13 @@ def plot_reliability(y_idx, proba, path, n_bins=10):
     seen = counts > 0
     acc = np.bincount(bins, weights=correct, minlength=n_bins)[seen] / counts[seen]
     mean_conf = np.bincount(bins, weights=conf, minlength=n_bins)[seen] / counts[seen]
+    return mean_conf, acc
+
+
+def plot_reliability(y_idx, proba, path, n_bins=10):
+    """Reliability diagram of the top-class probability: confidence vs accuracy per bin."""
+    plt = require_pyplot()
+    mean_conf, acc = reliability_bins(y_idx, proba, n_bins)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "k--", label="perfectly calibrated")
     ax.plot(mean_conf, acc, "o-", label="model")

@@ -149,6 +149,10 @@ def test_csv_string_labels_target_and_proba(files, tmp_path, cli):
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
     p = cli(["predict", tmp_path / "m.skops", files / "test.csv"], cwd=tmp_path)
     assert p.stdout.splitlines()[1:] == list(model.predict(X))
+    # evaluate reads the label column the model was trained with, and plots
+    p = cli(["evaluate", tmp_path / "m.skops", files / "train.csv", "--plot", tmp_path / "ev"])
+    assert "cat" in p.stdout and "confusion matrix" in p.stdout
+    assert (tmp_path / "ev" / "confusion_matrix.png").read_bytes().startswith(PNG)
 
 
 def test_parquet(data, tmp_path, cli):

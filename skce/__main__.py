@@ -1,4 +1,4 @@
-"""`python -m skce` (console script `skce`): see skce.cli."""
+"""`python -m skce` (console script `skce`): the command line of skce.cli."""
 import sys
 
 from skce.cli import main

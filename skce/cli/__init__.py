@@ -146,7 +146,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("skce: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `skce predict ... | head`
+    except BrokenPipeError:  # `skce predict ... | head`: stop quietly, also at exit's flush
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (CLIError, ValueError, TypeError, OSError, MemoryError) as exc:
         if args.debug:

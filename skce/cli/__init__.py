@@ -100,9 +100,9 @@ def build_parser():
     p.add_argument("--target", metavar="NAME", help="label column (default: the training one)")
     p.add_argument("--plot", metavar="DIR", help="write the confusion matrix or residual PNG")
     p = sub.add_parser("bench", parents=[common], help="speed comparison with scikit-learn",
-                       description="In a source checkout: runs benchmarks/compare.py (extra "
-                                   "arguments go to it, e.g. skce bench -- --quick). Otherwise, "
-                                   "or with --builtin: skce vs LogisticRegression vs "
+                       description="Run from a source tree (editable install): runs its "
+                                   "benchmarks/compare.py (extra arguments go to it, e.g. skce "
+                                   "bench -- --quick). Otherwise, or with --builtin: skce vs LogisticRegression vs "
                                    "SGDClassifier on the bundled letter data, with time ratios.")
     p.add_argument("--builtin", action="store_true", help="the built-in comparison")
     p.add_argument("--repeat", type=int, help="fits per model (median time; built-in "

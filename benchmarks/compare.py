@@ -39,7 +39,8 @@ the derived quantity itself):
 
 Also writes benchmarks/results/accuracy_vs_time.png: test accuracy against
 wall time (training only) for each estimator on letter and the synthetic set.
-torch, matplotlib and the data files (../shared/data) are optional: what is
+torch, matplotlib and the data files (../shared/data beside the repository,
+or the folder $SKCE_BENCH_DATA names) are optional: what is
 missing is skipped with a note.  --quick: small sizes, 1 repeat (a smoke run,
 its numbers mean little).
 """

@@ -92,16 +92,3 @@ def test_read_only_memmap_input(tmp_path):
     assert loss_m == loss
     assert np.array_equal(grad_m, grad)
 
-
-def test_main_job_fits_digits_and_reports_every_model():
-    import io
-
-    from skce.__main__ import demo
-    out = io.StringIO()
-    demo(file=out, repeat=1)
-    text = out.getvalue()
-    rows = [line for line in text.splitlines() if line.startswith(("skce ", "sklearn "))]
-    assert len(rows) == 4, text
-    for line in rows:
-        accuracy, log_loss = (float(v) for v in line[40:].split()[:2])
-        assert 0.9 < accuracy <= 1.0 and 0 < log_loss < 1.5, line

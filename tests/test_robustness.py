@@ -60,7 +60,8 @@ def _bad(X, y):
         "sw_negative": ((X, y), {"sample_weight": -np.ones(len(y))}, ValueError,
                         r"Negative values.*sample_weight.*non-negative"),
         "sw_zero": ((X, y), {"sample_weight": np.zeros(len(y))}, ValueError,
-                    r"non-zero.*sample_weight.*positive"),
+                    # scikit-learn >= 1.9's message, then 1.6-1.8's (ours)
+                    r"non-zero.*sample_weight.*positive|sample_weight.*sums to zero.*positive"),
         "sw_length": ((X, y), {"sample_weight": np.ones(3)}, ValueError,
                       r"sample_weight.*\(3,\).*\(150,\)"),
         "sw_nan": ((X, y), {"sample_weight": np.full(len(y), np.nan)}, ValueError,

@@ -32,6 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from skce._solver import _epoch as _solver
+from skce._solver._objective import LinearObjective, intercept_only, penalty
 from skce.exceptions import TrainingDiverged
 
 __all__ = ["LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged", "train",
@@ -60,11 +61,13 @@ class LossSpec:
     delta: float = 1.0
     squared: bool = False
     crammer_singer: bool = False
+    name: str = None   # of the registry row
 
     @classmethod
     def of(cls, info, n_outputs, **kwargs):
         """The spec of registry row `info` (a skce._loss.LossInfo)."""
-        return cls(kind=info.kind, n_outputs=n_outputs, scale=info.scale, **kwargs)
+        return cls(kind=info.kind, n_outputs=n_outputs, scale=info.scale, name=info.name,
+                   **kwargs)
 
 
 @dataclass
@@ -95,14 +98,8 @@ class OptimizerSpec:
 
 
 def penalty_value(W, spec):
-    """The penalty term of the objective for weights W."""
-    l1, l2 = spec.l1_l2()
-    value = 0.0
-    if l2:
-        value += 0.5 * l2 * float(np.dot(W.ravel(), W.ravel()))
-    if l1:
-        value += l1 * float(np.abs(W).sum())
-    return value
+    """The penalty term of the objective for weights W (that of `LinearObjective`)."""
+    return penalty(W, *spec.l1_l2())
 
 
 @dataclass
@@ -295,6 +292,55 @@ def _run_epoch(X, order, batch_size, settings, train=True):
     return _solver.epoch_dense(settings, X, order, batch_size, train)
 
 
+# A finite objective this many times that of the best constant model (or, if
+# larger, of the zero model) means the run diverges: no useful linear model
+# is that much worse than predicting a constant.
+DIVERGENCE_FACTOR = 10.0
+# ... and so does one that rose this many epochs in a row above that level.
+RISING_EPOCHS = 5
+
+
+def _reference_objective(X, loss, sample_weight):
+    """max(loss of the best constant model, loss of the zero model, 1e-3): the
+    level a diverging objective is measured against (no pass over X)."""
+    obj = LinearObjective(X, loss, sample_weight=sample_weight)
+    return max(obj.constant_loss(intercept_only(loss, sample_weight)),
+               obj.constant_loss(np.zeros(loss.n_outputs)), 1e-3)
+
+
+def _feature_scale(X):
+    """(largest |X_ij|, its column) -- computed only to explain a divergence."""
+    if sp.issparse(X):
+        if X.nnz == 0:
+            return 0.0, 0
+        i = int(np.argmax(np.abs(X.data)))
+        return float(abs(X.data[i])), int(X.indices[i])
+    col = np.maximum(np.abs(X.max(axis=0)), np.abs(X.min(axis=0)))
+    j = int(np.argmax(col))
+    return float(col[j]), j
+
+
+def divergence_advice(X, loss, opt, eta):
+    """What to do about a diverging run: the learning rate in use, the
+    scale of the features and (regression) of the target."""
+    hints = [f"Lower eta0 (e.g. by 10x; learning rate {eta:g} with solver={opt.solver!r})"]
+    if opt.solver != "adam":
+        hints.append("use solver='adam' (its steps are bounded by eta0)")
+    scale, column = _feature_scale(X)
+    if scale > 10:
+        hints.append(f"standardize X (e.g. with StandardScaler): feature {column} reaches "
+                     f"|x| = {scale:.3g}")
+    if loss.Y is not None and loss.name in ("squared_error", "huber"):
+        y_scale = float(np.std(loss.Y))
+        if y_scale > 10:
+            hints.append(f"standardize y (e.g. with TransformedTargetRegressor and "
+                         f"StandardScaler): its standard deviation is {y_scale:.3g}")
+    if loss.name is not None and not loss.name.startswith(("hinge", "multi_margin")) \
+            and opt.penalty in ("l2", None):
+        hints.append("use solver='lbfgs' (full batch, no learning rate)")
+    return "; ".join(hints) + "."
+
+
 def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_size=256,
           max_iter=100, tol=1e-4, n_iter_no_change=5, train_rows=None, validation_score=None,
           shuffle=True, random_state=None, n_threads=1, verbose=0, check_convergence=True,
@@ -314,8 +360,11 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     each epoch, and the objective is computed for it in a pass without steps
     (train=False); otherwise it is the mean of the epoch's minibatch losses.
 
-    Raises TrainingDiverged if a batch loss is not finite; `state` is then
-    left as it was before the call.
+    Raises TrainingDiverged if a batch loss is not finite or (when
+    check_convergence) the objective diverges while finite: above
+    DIVERGENCE_FACTOR times that of the best constant model, or rising for
+    RISING_EPOCHS epochs in a row above it; `state` is then left as it was
+    before the call.
     """
     n_features = X.shape[1]
     K = loss.n_outputs
@@ -350,6 +399,11 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         state.restore(start_state)
         return TrainingDiverged(message + " The model was left unchanged")
 
+    # the level a diverging objective is told by (fit only: partial_fit
+    # calls see one epoch each, and a part of the data)
+    reference = _reference_objective(X, loss, sample_weight) if check_convergence else None
+    rising = 0
+
     # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
     # KMeans does): no oversubscription, and results independent of threads.
     with _single_threaded_blas():
@@ -364,8 +418,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                     f"the training loss became NaN or infinite in epoch {epoch} (batch starting "
                     f"at row {int(order[info])}) with learning rate {settings.eta:g} "
                     f"(solver={opt.solver!r}): the learning rate is too large for this data. "
-                    "Lower eta0 (e.g. by 10x), standardize X (e.g. with StandardScaler), "
-                    "or use solver='adam'.")
+                    + divergence_advice(X, loss, opt, settings.eta))
             if status == _solver.BAD_TARGET:
                 raise ValueError(f"target of row {info} is out of range for the loss")
             if state.average is not None:
@@ -375,10 +428,23 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                     X, rows, _evaluation_batch(batch_size, n_features), settings, train=False)
                 if status == _solver.NONFINITE:
                     raise diverged(f"the averaged model's loss overflowed in epoch {epoch} "
-                                   f"with learning rate {settings.eta:g}: lower eta0 or "
-                                   "standardize X.")
+                                   f"with learning rate {settings.eta:g}. "
+                                   + divergence_advice(X, loss, opt, settings.eta))
             W = state.model[:n_features * K]
             objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
+            if reference is not None:
+                rising = rising + 1 if loss_curve and objective > loss_curve[-1] > reference \
+                    else 0
+                if objective > DIVERGENCE_FACTOR * reference or rising >= RISING_EPOCHS:
+                    what = (f"is {objective:.3g}, over {DIVERGENCE_FACTOR:g}x that of the best "
+                            f"constant model ({reference:.3g})" if rising < RISING_EPOCHS else
+                            f"rose for {rising} epochs in a row to {objective:.3g}, above that "
+                            f"of the best constant model ({reference:.3g})")
+                    raise diverged(
+                        f"training diverged: the objective after epoch {epoch} {what}, with "
+                        f"learning rate {settings.eta:g} (solver={opt.solver!r}): the "
+                        "learning rate is too large for this data. "
+                        + divergence_advice(X, loss, opt, settings.eta))
             loss_curve.append(objective)
             score = None
             if validation_score is not None:
@@ -420,8 +486,8 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     state.step = settings.step
     state.eta = settings.eta
     if not np.isfinite(state.model).all():   # defensive: a finite loss, yet overflowed weights
-        raise diverged(f"the weights overflowed with learning rate {settings.eta:g}: lower "
-                       "eta0 or standardize X.")
+        raise diverged(f"the weights overflowed with learning rate {settings.eta:g}. "
+                       + divergence_advice(X, loss, opt, settings.eta))
     if check_convergence and not converged and max_iter > 1 and tol is not None:
         warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
                       "has not converged; consider increasing max_iter or eta0",

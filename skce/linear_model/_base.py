@@ -18,7 +18,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skce._config import effective_n_threads
+from skce._loss import LOSSES
 from skce._solver import OptimizerSpec, SolverState, train
+from skce._solver._lbfgs import check_lbfgs, fit_lbfgs
+from skce._solver._objective import intercept_only
 
 
 # set by fit/partial_fit before training: put back if the call fails or is interrupted
@@ -67,7 +70,7 @@ class _BaseSGD(BaseEstimator):
     by the estimators; subclasses say how targets become a LossSpec."""
 
     _parameter_constraints = {
-        "solver": [StrOptions({"sgd", "adam"})],
+        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "eta0": [Interval(Real, 0, None, closed="neither"), None],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -117,6 +120,10 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self.momentum <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
+        if self.solver == "lbfgs" and self.early_stopping:
+            raise ValueError("early_stopping=True needs solver='sgd' or 'adam'; solver='lbfgs' "
+                             "minimizes the full training objective (stop it with tol / "
+                             "max_iter)")
         if self.n_jobs == 0:
             raise ValueError("n_jobs=0 is not valid: use None (all available threads), a "
                              "positive count, or -1 for all CPUs")
@@ -155,19 +162,32 @@ class _BaseSGD(BaseEstimator):
     def _run(self, X, loss, sw, state, *, max_iter, partial, y_for_split=None, callback=None):
         """Train `state` (a private copy) and, on success, store the result."""
         rng = check_random_state(self.random_state) if not partial else self._rng
-        train_rows, validation_score = None, None
-        if self.early_stopping and not partial:
-            train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
-            validation_score = self._make_validation_score(X, val_rows, sw)
-        result = train(
-            X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])), state,
-            sample_weight=sw,
-            fit_intercept=self.fit_intercept, batch_size=self.batch_size, max_iter=max_iter,
-            tol=self.tol, n_iter_no_change=self.n_iter_no_change, train_rows=train_rows,
-            validation_score=validation_score, shuffle=self.shuffle, random_state=rng,
-            n_threads=effective_n_threads(self.n_jobs), verbose=self.verbose,
-            check_convergence=not partial,
-            total_epochs=self.max_iter, callback=callback)
+        if self.solver == "lbfgs":
+            # the full-batch solver: the same objective, minimized to tol
+            if partial:
+                raise ValueError("partial_fit needs a minibatch solver (solver='sgd' or "
+                                 "'adam'); solver='lbfgs' is full-batch: use fit")
+            opt = self._optimizer_spec(self._alpha_for(sw, None, X.shape[0]))
+            check_lbfgs(LOSSES[loss.name], opt)
+            result = fit_lbfgs(
+                X, loss, opt, state, sample_weight=sw, fit_intercept=self.fit_intercept,
+                max_iter=max_iter, tol=self.tol, n_threads=effective_n_threads(self.n_jobs),
+                verbose=self.verbose, callback=callback)
+        else:
+            train_rows, validation_score = None, None
+            if self.early_stopping and not partial:
+                train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
+                validation_score = self._make_validation_score(X, val_rows, sw)
+            result = train(
+                X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])),
+                state, sample_weight=sw,
+                fit_intercept=self.fit_intercept, batch_size=self.batch_size,
+                max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                train_rows=train_rows, validation_score=validation_score,
+                shuffle=self.shuffle, random_state=rng,
+                n_threads=effective_n_threads(self.n_jobs), verbose=self.verbose,
+                check_convergence=not partial,
+                total_epochs=self.max_iter, callback=callback)
         self._rng = rng
         self._solver_state = state
         self._set_coef(*state.coef_intercept(X.shape[1], loss.n_outputs))
@@ -247,7 +267,11 @@ class _BaseSGD(BaseEstimator):
         scores = X @ coef.T + intercept
         return np.asarray(scores)
 
-    def _initial_state(self, n_features, n_outputs, dtype, reuse):
+    def _initial_state(self, n_features, n_outputs, dtype, reuse, loss=None, sw=None):
+        """The state fit starts from: the previous coef_ / intercept_ with
+        warm_start (`reuse`), else zero weights and, with fit_intercept, the
+        best intercept of a model without features (`intercept_only` of
+        `loss`, weighted by sw)."""
         coef = intercept = None
         if reuse and getattr(self, "coef_", None) is not None:
             coef, intercept = self._get_coef()
@@ -255,6 +279,8 @@ class _BaseSGD(BaseEstimator):
                 raise ValueError(
                     f"warm_start: the stored coef_ has shape {coef.shape}, but this data needs "
                     f"{(n_outputs, n_features)}; fit with warm_start=False")
+        elif self.fit_intercept and loss is not None:
+            intercept = intercept_only(loss, sw)
         return SolverState.new(n_features, n_outputs, dtype, self._eta0(), coef, intercept,
                                average=self.average)
 
@@ -339,7 +365,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         self.classes_ = classes
         sw = self._weights(X, sample_weight, y_idx)
         loss = self._loss_spec(y_idx, X.dtype)
-        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse, loss, sw)
         self._y_idx_fit = y_idx
         try:
             return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,

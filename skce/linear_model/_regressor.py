@@ -161,7 +161,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         self._y_1d = np.ndim(y) == 1
         sw = self._weights(X, sample_weight, None)
         loss = self._loss_spec(Y)
-        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse, loss, sw)
         self._Y_fit = Y
         try:
             return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,

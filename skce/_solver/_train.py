@@ -296,7 +296,8 @@ def _run_epoch(X, order, batch_size, settings, train=True):
 # larger, of the zero model) means the run diverges: no useful linear model
 # is that much worse than predicting a constant.
 DIVERGENCE_FACTOR = 10.0
-# ... and so does one that rose this many epochs in a row above that level.
+# ... and so does one that rose this many epochs in a row while over twice
+# that level (clearly worse than a constant: not the noise near an optimum).
 RISING_EPOCHS = 5
 
 
@@ -433,13 +434,13 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
             W = state.model[:n_features * K]
             objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
             if reference is not None:
-                rising = rising + 1 if loss_curve and objective > loss_curve[-1] > reference \
-                    else 0
+                rising = rising + 1 if loss_curve and objective > loss_curve[-1] \
+                    and objective > 2 * reference else 0
                 if objective > DIVERGENCE_FACTOR * reference or rising >= RISING_EPOCHS:
                     what = (f"is {objective:.3g}, over {DIVERGENCE_FACTOR:g}x that of the best "
                             f"constant model ({reference:.3g})" if rising < RISING_EPOCHS else
-                            f"rose for {rising} epochs in a row to {objective:.3g}, above that "
-                            f"of the best constant model ({reference:.3g})")
+                            f"rose for {rising} epochs in a row to {objective:.3g}, over twice "
+                            f"that of the best constant model ({reference:.3g})")
                     raise diverged(
                         f"training diverged: the objective after epoch {epoch} {what}, with "
                         f"learning rate {settings.eta:g} (solver={opt.solver!r}): the "

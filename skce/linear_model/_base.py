@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
@@ -45,6 +46,17 @@ def _unchanged_on_error(method):
                     delattr(self, a)
             raise
     return wrapper
+
+
+def _check_minibatch_solver(est):
+    """partial_fit exists for the minibatch solvers only (as MLPClassifier's)."""
+    if est.solver == "lbfgs":
+        raise AttributeError("partial_fit needs a minibatch solver (solver='sgd' or 'adam'); "
+                             "solver='lbfgs' is full-batch: use fit")
+    return True
+
+
+minibatch_only = available_if(_check_minibatch_solver)
 
 
 def _unique_labels(y):
@@ -163,10 +175,7 @@ class _BaseSGD(BaseEstimator):
         """Train `state` (a private copy) and, on success, store the result."""
         rng = check_random_state(self.random_state) if not partial else self._rng
         if self.solver == "lbfgs":
-            # the full-batch solver: the same objective, minimized to tol
-            if partial:
-                raise ValueError("partial_fit needs a minibatch solver (solver='sgd' or "
-                                 "'adam'); solver='lbfgs' is full-batch: use fit")
+            # the full-batch solver (fit only: partial_fit is minibatch_only)
             opt = self._optimizer_spec(self._alpha_for(sw, None, X.shape[0]))
             check_lbfgs(LOSSES[loss.name], opt)
             result = fit_lbfgs(
@@ -373,6 +382,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         finally:
             del self._y_idx_fit
 
+    @minibatch_only
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -10,7 +10,8 @@ from sklearn.utils.validation import _num_samples, check_is_fitted, validate_dat
 
 from skce._loss import LOSSES
 from skce._solver import LossSpec
-from skce.linear_model._base import _OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged_on_error
+from skce.linear_model._base import (_OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged_on_error,
+                                     minibatch_only)
 
 
 class LinearRegressor(RegressorMixin, _BaseSGD):
@@ -169,6 +170,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         finally:
             del self._Y_fit
 
+    @minibatch_only
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

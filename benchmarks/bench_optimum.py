@@ -33,7 +33,6 @@ and saves suboptimality-vs-time plots to benchmarks/results/ with --plot
 import argparse
 import gzip
 import logging
-import os
 import time
 import warnings
 from pathlib import Path
@@ -41,8 +40,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-DATA = Path(os.environ.get("SKCE_BENCH_DATA")
-            or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+from benchmarks.common import DATA, read_letter   # (SKCE_BENCH_DATA overrides DATA)
+
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
 TOLS = [10.0 ** -k for k in range(1, 11)]
@@ -54,13 +53,11 @@ def load(name, quick):
     """(X, y) or None when the file is absent."""
     rng = np.random.default_rng(0)
     if name == "letter":
-        path = DATA / "letter.scale.gz"
-        if not path.exists():
+        data = read_letter()
+        if data is None:
             return None
-        with gzip.open(path) as f:
-            data = np.loadtxt(f)
-        X = data[:, 1:]
-        return (X - X.mean(0)) / X.std(0), data[:, 0].astype(int)
+        X, y = data
+        return (X - X.mean(0)) / X.std(0), y
     if name == "a9a":
         from sklearn.datasets import load_svmlight_file
         path = DATA / "a9a.gz"

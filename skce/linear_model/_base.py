@@ -420,4 +420,7 @@ _OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size,
     nesterov, beta_1, beta_2, epsilon, amsgrad, decoupled_weight_decay,
     fit_intercept, shuffle, average, warm_start, random_state, verbose, n_jobs
         The training loop's options, with the meanings documented in
-        SoftmaxClassifier (the same loop, `skce._solver.train`, runs here)."""
+        SoftmaxClassifier (the same loop, `skce._solver.train`, runs here;
+        solver="lbfgs" the same full-batch solver, `skce._solver._lbfgs`,
+        for smooth losses with penalty="l2" or None; tol is then its
+        gradient tolerance)."""

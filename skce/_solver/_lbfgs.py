@@ -88,6 +88,7 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
     model = np.asarray(state.model, dtype=np.float64)
     theta0 = objective.pack(model[:P], model[P:])
     loss_curve = []
+    stopped = []   # set when the user's callback asks to stop
     t_start = time.perf_counter()
 
     def coef_intercept(theta):
@@ -102,6 +103,7 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
         if callback is not None:
             coef, intercept = coef_intercept(intermediate_result.x)
             if callback(len(loss_curve), coef, intercept, loss_curve[-1]):
+                stopped.append(True)
                 raise StopIteration
 
     if _controller is None:
@@ -118,9 +120,8 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
             callback=on_iteration,
             options={"maxiter": max_iter, "maxls": 50, "gtol": 0.0 if tol is None else tol,
                      "ftol": 64 * np.finfo(float).eps})
-    stopped_by_callback = result.status == 99 or "callback" in str(result.message).lower()
     n_iter = int(result.nit)
-    if result.status == 1 and not stopped_by_callback:
+    if result.status == 1 and not stopped:
         warnings.warn(
             f"lbfgs failed to converge after {n_iter} iterations (max_iter={max_iter}); "
             "increase max_iter or standardize X (e.g. with StandardScaler)",
@@ -129,4 +130,4 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
     W, b = objective.unpack(theta)
     state.set_model(np.concatenate([W.ravel(), b]).astype(state.theta.dtype))
     state.step += int(result.nfev)
-    return TrainResult(n_iter, loss_curve, [], None, result.status != 1 or stopped_by_callback)
+    return TrainResult(n_iter, loss_curve, [], None, result.status != 1 or bool(stopped))

@@ -437,10 +437,10 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 rising = rising + 1 if loss_curve and objective > loss_curve[-1] \
                     and objective > 2 * reference else 0
                 if objective > DIVERGENCE_FACTOR * reference or rising >= RISING_EPOCHS:
-                    what = (f"is {objective:.3g}, over {DIVERGENCE_FACTOR:g}x that of the best "
+                    what = (f"is {objective:.3g}, over {DIVERGENCE_FACTOR:g}x that of a "
                             f"constant model ({reference:.3g})" if rising < RISING_EPOCHS else
                             f"rose for {rising} epochs in a row to {objective:.3g}, over twice "
-                            f"that of the best constant model ({reference:.3g})")
+                            f"that of a constant model ({reference:.3g})")
                     raise diverged(
                         f"training diverged: the objective after epoch {epoch} {what}, with "
                         f"learning rate {settings.eta:g} (solver={opt.solver!r}): the "

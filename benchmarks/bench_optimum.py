@@ -1,7 +1,7 @@
 """Time to reach the optimum of the L2 logistic objective: skce against its peers.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_optimum.py [--quick] [--datasets letter,a9a]
-        [--threads 1] [--budget 120] [--plot]
+        [--threads 1] [--budget 120] [--plot] [--solvers "skce lbfgs,cyanure"]
 
 The objective (skce's, see skce/_solver/_objective.py) is the multinomial
 (binary: logistic) mean loss plus alpha/2 ||W||^2 with alpha = 1/n, the
@@ -183,7 +183,7 @@ def time_to(trace, f_star, level):
     return min(times) if times else None
 
 
-def run(name, quick, threads, budget, plot):
+def run(name, quick, threads, budget, plot, only=None):
     data = load(name, quick)
     if data is None:
         print(f"{name}: data file not found under {DATA}: skipped")
@@ -195,6 +195,8 @@ def run(name, quick, threads, budget, plot):
           f"{' CSR' if sp.issparse(X) else ''}, {len(np.unique(y))} classes")
     traces = {}
     for label, (kind, make) in solvers(X.shape[0], binary, threads).items():
+        if only and not any(o.lower() in label.lower() for o in only):
+            continue
         t0 = time.perf_counter()
         try:
             traces[label] = (skce_trace(make, X, y, F) if kind == "trace"
@@ -255,11 +257,14 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=120.0,
                         help="seconds: a sweep run slower than this ends the sweep")
     parser.add_argument("--plot", action="store_true")
+    parser.add_argument("--solvers", default="",
+                        help="comma-separated substrings of the solver names to run (default all)")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)   # cyanure logs every fit's label conversion
     from threadpoolctl import threadpool_limits
     with threadpool_limits(args.threads):
-        return {name: run(name, args.quick, args.threads, args.budget, args.plot)
+        only = [s for s in args.solvers.split(",") if s]
+        return {name: run(name, args.quick, args.threads, args.budget, args.plot, only)
                 for name in args.datasets.split(",")}
 
 

@@ -4,7 +4,9 @@
 (skce._solver._train) with ``scipy.optimize.minimize(method="L-BFGS-B")``,
 with the options of scikit-learn's ``LogisticRegression(solver="lbfgs")``:
 ``gtol=tol`` (max-norm of the projected gradient), ``ftol=64 * eps``,
-``maxiter=max_iter``, ``maxls=50``.  L-BFGS runs in float64 on the (small)
+``maxiter=max_iter``, ``maxls=50``; and 30 correction pairs (scipy's
+default is 10) while they take at most 64 MB: on a9a (C=1, to gtol 1e-10)
+that took the evaluations from 702 to 326, on letter from 210 to 194.  L-BFGS runs in float64 on the (small)
 parameter vector; the passes over X keep X's dtype.  Only smooth losses and
 the L2 penalty (or none) apply: L1 would need OWL-QN, which is not
 implemented.
@@ -23,6 +25,13 @@ from skce.exceptions import TrainingDiverged
 __all__ = ["fit_lbfgs", "check_lbfgs"]
 
 _controller = None
+_MAXCOR, _MAXCOR_BYTES = 30, 64 * 2**20
+
+
+def _maxcor(n_params):
+    """Correction pairs L-BFGS keeps: 30, fewer (not below scipy's 10) when
+    their 2 * maxcor * n_params float64 values would exceed 64 MB."""
+    return int(max(10, min(_MAXCOR, _MAXCOR_BYTES // (16 * max(n_params, 1)))))
 
 
 def check_lbfgs(loss_info, opt):
@@ -118,7 +127,8 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
         result = minimize(
             objective.loss_gradient, theta0, method="L-BFGS-B", jac=True,
             callback=on_iteration,
-            options={"maxiter": max_iter, "maxls": 50, "gtol": 0.0 if tol is None else tol,
+            options={"maxiter": max_iter, "maxls": 50, "maxcor": _maxcor(objective.n_params),
+                     "gtol": 0.0 if tol is None else tol,
                      "ftol": 64 * np.finfo(float).eps})
     n_iter = int(result.nit)
     if result.status == 1 and not stopped:

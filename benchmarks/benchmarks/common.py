@@ -57,6 +57,16 @@ def _cap(data):
     return Xtr[:REAL_TRAIN_CAP], Xte[:REAL_TRAIN_CAP], ytr[:REAL_TRAIN_CAP], yte[:REAL_TRAIN_CAP]
 
 
+def read_letter():
+    """The whole letter set (X (20000, 16) in [-1, 1], y 1..26), or None when absent."""
+    path = DATA / "letter.scale.gz"
+    if not path.exists():
+        return None
+    with gzip.open(path) as f:
+        data = np.loadtxt(f)
+    return data[:, 1:], data[:, 0].astype(int)
+
+
 def load_dataset(name):
     """(X_train, X_test, y_train, y_test) as float64, or None when the file is absent.
 
@@ -69,12 +79,8 @@ def load_dataset(name):
         X, y = load_digits(return_X_y=True)
         return _standardize_split(X, y)
     if name == "letter":
-        path = DATA / "letter.scale.gz"
-        if not path.exists():
-            return None
-        with gzip.open(path) as f:
-            data = np.loadtxt(f)
-        return _cap(_standardize_split(data[:, 1:], data[:, 0].astype(int)))
+        data = read_letter()
+        return None if data is None else _cap(_standardize_split(*data))
     if name == "a9a":
         from sklearn.datasets import load_svmlight_file
         paths = DATA / "a9a.gz", DATA / "a9a.t.gz"

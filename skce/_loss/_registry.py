@@ -19,7 +19,11 @@ class LossInfo:
     link: str            # "softmax", "sigmoid" or "identity"
     scale: float = 1.0   # multiplies every row loss
     smooth: bool = True  # differentiable everywhere (full-batch quasi-Newton applies)
-    solvers: tuple = ("sgd", "adam")
+
+    @property
+    def solvers(self):
+        """The solvers that train it: every minibatch one; L-BFGS needs a smooth loss."""
+        return ("sgd", "adam", "rmsprop", "adagrad") + (("lbfgs",) if self.smooth else ())
 
 
 LOSSES = {info.name: info for info in [

@@ -37,6 +37,7 @@ from skce._config import effective_n_threads
 from skce._solver import _epoch as _solver
 from skce._solver._epoch import EpochSettings
 from skce._validation import check_sparse_structure, readable, readable_csr
+from skce._solver._objective import LinearObjective, intercept_only, penalty
 from skce.exceptions import TrainingDiverged
 
 __all__ = ["EpochSettings", "LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged",
@@ -62,11 +63,13 @@ class LossSpec:
     delta: float = 1.0
     squared: bool = False
     crammer_singer: bool = False
+    name: str = None   # of the registry row
 
     @classmethod
     def of(cls, info, n_outputs, **kwargs):
         """The spec of registry row `info` (a skce._loss.LossInfo)."""
-        return cls(kind=info.kind, n_outputs=n_outputs, scale=info.scale, **kwargs)
+        return cls(kind=info.kind, n_outputs=n_outputs, scale=info.scale, name=info.name,
+                   **kwargs)
 
 
 @dataclass
@@ -101,14 +104,8 @@ class OptimizerSpec:
 
 
 def penalty_value(W, spec):
-    """The penalty term of the objective for weights W."""
-    l1, l2 = spec.l1_l2()
-    value = 0.0
-    if l2:
-        value += 0.5 * l2 * float(np.dot(W.ravel(), W.ravel()))
-    if l1:
-        value += l1 * float(np.abs(W).sum())
-    return value
+    """The penalty term of the objective for weights W (that of `LinearObjective`)."""
+    return penalty(W, *spec.l1_l2())
 
 
 @dataclass
@@ -255,27 +252,54 @@ def _readable_inputs(X, loss, sample_weight):
     return X, loss, contiguous(sample_weight)
 
 
-def _divergence_advice(X, opt, eta):
-    """What to change after a divergence: the solver in use is named and
-    only changes that differ from the settings are suggested; a large
-    feature scale (measured: max |X| over columns) is named as the cause."""
-    scale, column = 0.0, 0
-    if sp.issparse(X) and X.nnz:
-        q = int(np.argmax(np.abs(X.data[:X.nnz])))
-        scale, column = float(abs(X.data[q])), int(X.indices[q])
-    elif not sp.issparse(X) and X.size:
-        col_scale = np.maximum(X.max(axis=0), -X.min(axis=0))   # no n x d temporary
-        column = int(np.argmax(col_scale))
-        scale = float(col_scale[column])
-    tips = [f"Lower eta0 (now {eta:g}), e.g. by 10x."]
-    if scale > 100:
-        tips.insert(0, f"Standardize X: feature {column} reaches |x| = {scale:.3g} (e.g. "
-                       "with sklearn.preprocessing.StandardScaler).")
-    else:
-        tips.append("Standardize X (e.g. with sklearn.preprocessing.StandardScaler).")
-    if opt.solver == "sgd":
-        tips.append("Or use solver='adam', whose steps stay bounded by eta0.")
-    return f"(solver={opt.solver!r}) " + " ".join(tips)
+# A finite objective this many times that of the best constant model (or, if
+# larger, of the zero model) means the run diverges: no useful linear model
+# is that much worse than predicting a constant.
+DIVERGENCE_FACTOR = 10.0
+# ... and so does one that rose this many epochs in a row while over twice
+# that level (clearly worse than a constant: not the noise near an optimum).
+RISING_EPOCHS = 5
+
+
+def _reference_objective(X, loss, sample_weight):
+    """max(loss of the best constant model, loss of the zero model, 1e-3): the
+    level a diverging objective is measured against (no pass over X)."""
+    obj = LinearObjective(X, loss, sample_weight=sample_weight)
+    return max(obj.constant_loss(intercept_only(loss, sample_weight)),
+               obj.constant_loss(np.zeros(loss.n_outputs)), 1e-3)
+
+
+def _feature_scale(X):
+    """(largest |X_ij|, its column) -- computed only to explain a divergence."""
+    if sp.issparse(X):
+        if X.nnz == 0:
+            return 0.0, 0
+        i = int(np.argmax(np.abs(X.data)))
+        return float(abs(X.data[i])), int(X.indices[i])
+    col = np.maximum(np.abs(X.max(axis=0)), np.abs(X.min(axis=0)))
+    j = int(np.argmax(col))
+    return float(col[j]), j
+
+
+def divergence_advice(X, loss, opt, eta):
+    """What to do about a diverging run: the learning rate in use, the
+    scale of the features and (regression) of the target."""
+    hints = [f"Lower eta0 (e.g. by 10x; learning rate {eta:g} with solver={opt.solver!r})"]
+    if opt.solver != "adam":
+        hints.append("use solver='adam' (its steps are bounded by eta0)")
+    scale, column = _feature_scale(X)
+    if scale > 10:
+        hints.append(f"standardize X (e.g. with StandardScaler): feature {column} reaches "
+                     f"|x| = {scale:.3g}")
+    if loss.Y is not None and loss.name in ("squared_error", "huber"):
+        y_scale = float(np.std(loss.Y))
+        if y_scale > 10:
+            hints.append(f"standardize y (e.g. with TransformedTargetRegressor and "
+                         f"StandardScaler): its standard deviation is {y_scale:.3g}")
+    if loss.name is not None and not loss.name.startswith(("hinge", "multi_margin")) \
+            and opt.penalty in ("l2", None):
+        hints.append("use solver='lbfgs' (full batch, no learning rate)")
+    return "; ".join(hints) + "."
 
 
 def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_size=256,
@@ -297,11 +321,13 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     each epoch, and the objective is computed for it in a pass without steps
     (train=False); otherwise it is the mean of the epoch's minibatch losses.
 
-    Raises TrainingDiverged if a batch loss or the objective is not
-    finite, and re-raises KeyboardInterrupt (or what another signal handler
-    raised) within about 0.05 s plus one batch; `state` is then left as it
-    was before the call.  A CSR X with an inconsistent structure raises
-    ValueError before any kernel reads it.
+    Raises TrainingDiverged if a batch loss or the objective is not finite,
+    or (when check_convergence) the objective diverges while finite: above
+    DIVERGENCE_FACTOR times that of the best constant model, or rising for
+    RISING_EPOCHS epochs in a row above it; re-raises KeyboardInterrupt (or
+    what another signal handler raised) within about 0.05 s plus one batch;
+    `state` is then left as it was before the call.  A CSR X with an
+    inconsistent structure raises ValueError before any kernel reads it.
     """
     X, loss, sample_weight = _readable_inputs(X, loss, sample_weight)
     n_threads = effective_n_threads(n_threads)
@@ -338,6 +364,11 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         state.restore(start_state)
         return TrainingDiverged(message + " The model was left unchanged")
 
+    # the level a diverging objective is told by (fit only: partial_fit
+    # calls see one epoch each, and a part of the data)
+    reference = _reference_objective(X, loss, sample_weight) if check_convergence else None
+    rising = 0
+
     # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
     # KMeans does): no oversubscription, and results independent of threads.
     with _single_threaded_blas():
@@ -353,9 +384,9 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
             if status == _solver.NONFINITE:
                 raise diverged(
                     f"the training loss became NaN or infinite in epoch {epoch} (batch starting "
-                    f"at row {int(order[info])}) with learning rate {settings.eta:g}: the "
-                    "steps are too large for this data. "
-                    + _divergence_advice(X, opt, settings.eta))
+                    f"at row {int(order[info])}) with learning rate {settings.eta:g} "
+                    f"(solver={opt.solver!r}): the learning rate is too large for this data. "
+                    + divergence_advice(X, loss, opt, settings.eta))
             if status == _solver.BAD_TARGET:
                 raise ValueError(f"target of row {info} is out of range for the loss")
             if state.average is not None:
@@ -369,7 +400,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 if status == _solver.NONFINITE:
                     raise diverged(f"the averaged model's loss overflowed in epoch {epoch} "
                                    f"with learning rate {settings.eta:g}. "
-                                   + _divergence_advice(X, opt, settings.eta))
+                                   + divergence_advice(X, loss, opt, settings.eta))
             W = state.model[:n_features * K]
             with np.errstate(over="ignore"):   # an overflow is reported just below
                 objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
@@ -380,7 +411,20 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 raise diverged(
                     f"the objective became infinite in epoch {epoch}: the weights grew to "
                     f"max |w| = {float(np.abs(W).max()) if W.size else 0.0:.3g} with learning "
-                    f"rate {settings.eta:g}. " + _divergence_advice(X, opt, settings.eta))
+                    f"rate {settings.eta:g}. " + divergence_advice(X, loss, opt, settings.eta))
+            if reference is not None:
+                rising = rising + 1 if loss_curve and objective > loss_curve[-1] \
+                    and objective > 2 * reference else 0
+                if objective > DIVERGENCE_FACTOR * reference or rising >= RISING_EPOCHS:
+                    what = (f"is {objective:.3g}, over {DIVERGENCE_FACTOR:g}x that of a "
+                            f"constant model ({reference:.3g})" if rising < RISING_EPOCHS else
+                            f"rose for {rising} epochs in a row to {objective:.3g}, over twice "
+                            f"that of a constant model ({reference:.3g})")
+                    raise diverged(
+                        f"training diverged: the objective after epoch {epoch} {what}, with "
+                        f"learning rate {settings.eta:g} (solver={opt.solver!r}): the "
+                        "learning rate is too large for this data. "
+                        + divergence_advice(X, loss, opt, settings.eta))
             loss_curve.append(objective)
             score = None
             if validation_score is not None:
@@ -423,7 +467,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     state.eta = settings.eta
     if not np.isfinite(state.model).all():   # defensive: a finite loss, yet overflowed weights
         raise diverged(f"the weights overflowed with learning rate {settings.eta:g}. "
-                       + _divergence_advice(X, opt, settings.eta))
+                       + divergence_advice(X, loss, opt, settings.eta))
     if check_convergence and not converged and max_iter > 1 and tol is not None:
         warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
                       "has not converged; consider increasing max_iter or eta0",

@@ -14,13 +14,17 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skce._config import effective_n_threads
+from skce._loss import LOSSES
 from skce._solver import OptimizerSpec, SolverState, train
 from skce._validation import check_sparse_structure
+from skce._solver._lbfgs import check_lbfgs, fit_lbfgs
+from skce._solver._objective import intercept_only
 
 
 def _unchanged_on_error(method):
@@ -77,6 +81,17 @@ def _check_classification_targets(y):
         raise ValueError(f"{exc} (y holds values of type {kinds})") from None
 
 
+def _check_minibatch_solver(est):
+    """partial_fit exists for the minibatch solvers only (as MLPClassifier's)."""
+    if est.solver == "lbfgs":
+        raise AttributeError("partial_fit needs a minibatch solver (solver='sgd' or 'adam'); "
+                             "solver='lbfgs' is full-batch: use fit")
+    return True
+
+
+minibatch_only = available_if(_check_minibatch_solver)
+
+
 def _unique_labels(y):
     """(classes, int64 index of each label in classes), as np.unique(y,
     return_inverse=True).  Integer labels of a compact range are counted
@@ -100,7 +115,7 @@ class _BaseSGD(BaseEstimator):
     by the estimators; subclasses say how targets become a LossSpec."""
 
     _parameter_constraints = {
-        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad"})],
+        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "lbfgs"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "eta0": [Interval(Real, 0, None, closed="neither"), None],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -165,6 +180,10 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self._momentum() <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
+        if self.solver == "lbfgs" and self.early_stopping:
+            raise ValueError("early_stopping=True needs solver='sgd' or 'adam'; solver='lbfgs' "
+                             "minimizes the full training objective (stop it with tol / "
+                             "max_iter)")
         effective_n_threads(self.n_jobs, name="n_jobs")   # checked before any data work
         for name, value in self.get_params(deep=False).items():
             if isinstance(value, Integral) and not isinstance(value, bool) \
@@ -222,19 +241,29 @@ class _BaseSGD(BaseEstimator):
         one step (the random stream included: partial_fit shuffles a copy)."""
         rng = check_random_state(self.random_state) if not partial \
             else copy.deepcopy(self._rng)
-        train_rows, validation_score = None, None
-        if self.early_stopping and not partial:
-            train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
-            validation_score = self._make_validation_score(X, val_rows, sw)
-        result = train(
-            X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])), state,
-            sample_weight=sw,
-            fit_intercept=self.fit_intercept, batch_size=self.batch_size, max_iter=max_iter,
-            tol=self.tol, n_iter_no_change=self.n_iter_no_change, train_rows=train_rows,
-            validation_score=validation_score, shuffle=self.shuffle, random_state=rng,
-            n_threads=effective_n_threads(self.n_jobs), verbose=self.verbose,
-            check_convergence=not partial,
-            total_epochs=self.max_iter, callback=callback)
+        if self.solver == "lbfgs":
+            # the full-batch solver (fit only: partial_fit is minibatch_only)
+            opt = self._optimizer_spec(self._alpha_for(sw, None, X.shape[0]))
+            check_lbfgs(LOSSES[loss.name], opt)
+            result = fit_lbfgs(
+                X, loss, opt, state, sample_weight=sw, fit_intercept=self.fit_intercept,
+                max_iter=max_iter, tol=self.tol, n_threads=effective_n_threads(self.n_jobs),
+                verbose=self.verbose, callback=callback)
+        else:
+            train_rows, validation_score = None, None
+            if self.early_stopping and not partial:
+                train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
+                validation_score = self._make_validation_score(X, val_rows, sw)
+            result = train(
+                X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])),
+                state, sample_weight=sw,
+                fit_intercept=self.fit_intercept, batch_size=self.batch_size,
+                max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                train_rows=train_rows, validation_score=validation_score,
+                shuffle=self.shuffle, random_state=rng,
+                n_threads=effective_n_threads(self.n_jobs), verbose=self.verbose,
+                check_convergence=not partial,
+                total_epochs=self.max_iter, callback=callback)
         new = {"_rng": rng, "_solver_state": state, "t_": state.step}
         if partial:
             new["n_iter_"] = getattr(self, "n_iter_", 0) + result.n_iter
@@ -312,7 +341,11 @@ class _BaseSGD(BaseEstimator):
         scores = X @ coef.T + intercept
         return np.asarray(scores)
 
-    def _initial_state(self, n_features, n_outputs, dtype, reuse):
+    def _initial_state(self, n_features, n_outputs, dtype, reuse, loss=None, sw=None):
+        """The state fit starts from: the previous coef_ / intercept_ with
+        warm_start (`reuse`), else zero weights and, with fit_intercept, the
+        best intercept of a model without features (`intercept_only` of
+        `loss`, weighted by sw)."""
         coef = intercept = None
         if reuse and getattr(self, "coef_", None) is not None:
             coef, intercept = self._get_coef()
@@ -320,6 +353,8 @@ class _BaseSGD(BaseEstimator):
                 raise ValueError(
                     f"warm_start: the stored coef_ has shape {coef.shape}, but this data needs "
                     f"{(n_outputs, n_features)}; fit with warm_start=False")
+        elif self.fit_intercept and loss is not None:
+            intercept = intercept_only(loss, sw)
         return SolverState.new(n_features, n_outputs, dtype, self._eta0(), coef, intercept,
                                average=self.average)
 
@@ -417,7 +452,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         self.classes_ = classes
         sw = self._weights(X, sample_weight, y_idx)
         loss = self._loss_spec(y_idx, X.dtype)
-        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse, loss, sw)
         self._y_idx_fit = y_idx
         try:
             return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
@@ -425,6 +460,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         finally:
             del self._y_idx_fit
 
+    @minibatch_only
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -463,4 +499,7 @@ _OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size,
     nesterov, beta_1, beta_2, epsilon, amsgrad, decoupled_weight_decay, rho,
     centered, lr_decay, initial_accumulator_value, fit_intercept, shuffle, average, warm_start, random_state, verbose, n_jobs
         The training loop's options, with the meanings documented in
-        SoftmaxClassifier (the same loop, `skce._solver.train`, runs here)."""
+        SoftmaxClassifier (the same loop, `skce._solver.train`, runs here;
+        solver="lbfgs" the same full-batch solver, `skce._solver._lbfgs`,
+        for smooth losses with penalty="l2" or None; tol is then its
+        gradient tolerance)."""

@@ -11,12 +11,16 @@ from sklearn.utils.validation import _num_samples, check_is_fitted, validate_dat
 from skce._loss import LOSSES
 from skce._solver import LossSpec
 from skce._validation import check_sparse_structure
-from skce.linear_model._base import _OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged_on_error
+from skce.linear_model._base import (_OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged_on_error,
+                                     minibatch_only)
 
 
 class LinearRegressor(RegressorMixin, _BaseSGD):
     """Linear least-squares or Huber regression, single or multi-output,
-    trained by minibatch SGD or Adam on skce's compiled solver core.
+    trained by minibatch SGD or Adam on skce's compiled solver core, or to
+    the optimum by full-batch L-BFGS (solver="lbfgs"; insensitive to the
+    scale of X and y, which the SGD step is not).  A cold fit starts from
+    the weighted mean of y as intercept.
 
     Objective (s_i sample weights, S their sum, r_ik = y_ik - f_k(x_i))::
 
@@ -165,7 +169,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         self._y_1d = np.ndim(y) == 1
         sw = self._weights(X, sample_weight, None)
         loss = self._loss_spec(Y)
-        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse)
+        state = self._initial_state(X.shape[1], loss.n_outputs, X.dtype, reuse, loss, sw)
         self._Y_fit = Y
         try:
             return self._run(X, loss, sw, state, max_iter=self.max_iter, partial=False,
@@ -173,6 +177,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         finally:
             del self._Y_fit
 
+    @minibatch_only
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

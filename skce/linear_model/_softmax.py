@@ -12,7 +12,8 @@ from skce.linear_model._base import _BaseSGDClassifier
 
 class SoftmaxClassifier(_BaseSGDClassifier):
     """Multinomial logistic regression (softmax cross-entropy) trained by
-    minibatch SGD or Adam in compiled, OpenMP-parallel code.
+    minibatch SGD or Adam in compiled, OpenMP-parallel code, or to the
+    optimum by full-batch L-BFGS.
 
     A true multinomial model (one joint softmax over the classes, not
     one-vs-rest); binary problems use one logit and the logistic loss, as
@@ -23,12 +24,19 @@ class SoftmaxClassifier(_BaseSGDClassifier):
 
     Parameters
     ----------
-    solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
-        torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW with
-        decoupled_weight_decay), torch.optim.SGD (momentum, dampening,
+    solver : {"adam", "sgd", "rmsprop", "adagrad", "lbfgs"}, default="adam"
+        Minibatch: torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW
+        with decoupled_weight_decay), torch.optim.SGD (momentum, dampening,
         nesterov), torch.optim.RMSprop (rho, momentum, centered, epsilon) or
         torch.optim.Adagrad (lr_decay, initial_accumulator_value, epsilon),
         each step exactly torch's (alpha's L2 part is torch's weight_decay).
+        Full batch: "lbfgs", scipy's L-BFGS-B on the whole objective
+        (skce._solver._objective, its passes over X in skce's compiled loss
+        kernels), with LogisticRegression(solver="lbfgs")'s options, to its
+        optimum.  lbfgs takes penalty="l2" or None (L1 and elastic-net: use a
+        minibatch solver), has no partial_fit (as MLPClassifier's) nor
+        early_stopping, and ignores the learning-rate, batch and averaging
+        options.
     learning_rate : {"constant", "adaptive", "invscaling", "cosine"}, default="constant"
         Schedule of the step size: eta0; eta0 divided by 5 each time the
         objective (or validation score) did not improve by tol for
@@ -45,11 +53,16 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     batch_size : int, default=256
         Rows per minibatch (larger than n_samples: full batch).
     max_iter : int, default=100
-        Epochs (passes over the data).
+        Epochs (passes over the data); lbfgs: iterations.
     tol : float or None, default=1e-3
-        Stop (or, with learning_rate="adaptive", lower the step) when the
-        epoch's objective has not improved by tol for n_iter_no_change epochs
-        (with early_stopping: the validation accuracy).
+        sgd / adam: stop (or, with learning_rate="adaptive", lower the step)
+        when the epoch's objective has not improved by tol for
+        n_iter_no_change epochs (with early_stopping: the validation
+        accuracy).  lbfgs: stop when the max-norm of the gradient is <= tol
+        (scipy's gtol, as LogisticRegression's tol, whose default is 1e-4;
+        tol=1e-10 met LogisticRegression(tol=1e-10)'s objective to 1e-12
+        relative on digits) or when the objective decreases by less than
+        64 machine epsilons (relative) in an iteration.
     n_iter_no_change : int, default=2
     early_stopping : bool, default=False
         Hold out validation_fraction of the data (stratified), stop on its
@@ -108,13 +121,25 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     intercept_ : ndarray of shape (1,) or (n_classes,)
     classes_ : ndarray of shape (n_classes,)
     n_iter_ : int
-        Epochs run.
+        Epochs run (lbfgs: L-BFGS iterations).
     t_ : int
-        Optimizer steps taken.
+        Optimizer steps taken (lbfgs: objective evaluations).
     loss_curve_ : list of float
         Objective (weighted mean training loss + penalty) per epoch: that of
         the averaged model after the epoch with ``average=True``; else the
-        mean of the minibatch losses during the epoch.
+        mean of the minibatch losses during the epoch.  lbfgs: the exact
+        objective after each iteration.
+
+    Notes
+    -----
+    A cold fit (not warm_start) starts from zero weights and, with
+    fit_intercept, the best intercept of a model without features: the
+    centred log class priors (binary: the logit of the positive rate), as
+    scikit-learn's ``fit_intercept_only``.  A minibatch fit whose objective
+    diverges while finite (10x that of that constant model, or rising for 5
+    epochs above twice it) raises ``skce.exceptions.TrainingDiverged``
+    naming the learning rate, solver and feature scale, as one whose loss
+    overflows does; the estimator is left unchanged.
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
     n_features_in_, feature_names_in_

@@ -39,6 +39,8 @@ class LinearSVM(_BaseSGDClassifier):
     C : float > 0, default=1.0
         Inverse regularization strength, as in LinearSVC.
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
+        solver="lbfgs" needs "squared_hinge" (the hinge is not
+        differentiable: a ValueError says so); hinge trains with sgd / adam.
     multi_class : {"ovr", "crammer_singer"}, default="ovr"
         Used for three or more classes.
     margin : float > 0, default=1.0

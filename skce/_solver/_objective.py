@@ -1,0 +1,274 @@
+"""The one objective of skce's linear models: loss + penalty + reductions.
+
+As scikit-learn's ``LinearModelLoss`` (sklearn/linear_model/_linear_loss.py),
+for the parameters theta = [W.ravel(), b] (W of shape (n_features,
+n_outputs), C order; b only with fit_intercept)::
+
+    F(theta) = scale * sum_i s_i loss_i(X_i W + b) / sum_i s_i
+               + l2 / 2 ||W||_2^2 + l1 ||W||_1
+
+(s_i: sample weight times class weight, 1 when None; scale: LossSpec.scale;
+b not penalized).  The scores and the loss gradient G = dloss/dZ come from
+skce's compiled loss kernels (the Cython wrappers of skce._loss, the same C
+code the minibatch epoch runs), the products from BLAS (dense X, any layout)
+or scipy.sparse (CSR, never densified).  Rows are processed in chunks with
+preallocated Z / G buffers, so memory is O(chunk_rows * n_outputs) besides
+X.  float32 X stays float32 in the products and kernels; sums (objective,
+gradient) accumulate in float64.
+
+The penalty functions here are also what the minibatch loop reports
+(`skce._solver.penalty_value`): one penalty implementation.
+"""
+import numpy as np
+import scipy.sparse as sp
+# scipy.sparse's own CSR kernels (what X @ W runs), called on row ranges of X
+# in place: no chunk copies of the data, products accumulated into buffers
+from scipy.sparse._sparsetools import csc_matvec, csc_matvecs, csr_matvec, csr_matvecs
+
+from skce._loss import _elementwise, _margin, _softmax
+
+__all__ = ["LinearObjective", "penalty", "intercept_only"]
+
+# Rows per chunk: large enough for efficient GEMMs and few kernel calls,
+# small enough that Z and G stay in the last-level cache for narrow K.
+CHUNK_ROWS = 8192
+
+
+def penalty(W, l1, l2):
+    """l2 / 2 ||W||_2^2 + l1 ||W||_1 (float64), for any array W.
+
+    Parameters
+    ----------
+    W : ndarray
+        The weights (not the intercept).
+    l1, l2 : float
+        Strengths of the L1 and L2 parts (OptimizerSpec.l1_l2()).
+
+    Returns
+    -------
+    value : float
+    """
+    w = np.asarray(W).ravel()
+    value = 0.0
+    if l2:
+        value += 0.5 * l2 * float(np.dot(w, w))
+    if l1:
+        value += l1 * float(np.abs(w).sum())
+    return value
+
+
+def _add_penalty_gradient(w, l1, l2, out):
+    """out += gradient of `penalty` at w (for L1 the subgradient sign(w))."""
+    if l2:
+        out += l2 * w
+    if l1:
+        out += l1 * np.sign(w)
+
+
+def intercept_only(loss, sample_weight=None):
+    """The optimal intercept of a model without features, float64 (n_outputs,).
+
+    The start of a cold fit (as scikit-learn's ``fit_intercept_only``): the
+    centred log class priors for the softmax cross-entropy (smoothed as the
+    labels are), the logit of the positive rate for the logistic loss, the
+    weighted mean target for the squared error and Huber, 0 for the margin
+    losses (their optimum without features has no closed form worth it).
+
+    Parameters
+    ----------
+    loss : LossSpec
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    intercept : ndarray of shape (loss.n_outputs,)
+    """
+    K = loss.n_outputs
+    if loss.kind == _softmax.CE_INDEX:
+        p = np.bincount(loss.y, weights=sample_weight, minlength=K)[:K].astype(np.float64)
+        p /= p.sum()
+        p = (1 - loss.label_smoothing) * p + loss.label_smoothing / K
+        # a class without weight would start at -inf: clip at a tiny prior
+        logp = np.log(np.clip(p, 1e-12, None))
+        return logp - logp.mean()
+    if loss.kind in (_elementwise.BCE, _elementwise.MSE, _elementwise.HUBER):
+        mean = np.average(loss.Y, axis=0, weights=sample_weight).astype(np.float64)
+        if loss.kind == _elementwise.BCE:
+            p = np.clip(mean, 1e-12, 1 - 1e-12)
+            return np.log(p) - np.log1p(-p)
+        return mean
+    return np.zeros(K)
+
+
+def _row_chunks(X, chunk_rows):
+    """(r0, r1, rows) per chunk: a view of dense X's rows, or for CSR the
+    view X.indptr[r0:r1 + 1] (it indexes X.data / X.indices in place)."""
+    n = X.shape[0]
+    return [(r0, min(r0 + chunk_rows, n),
+             X.indptr[r0:min(r0 + chunk_rows, n) + 1] if sp.issparse(X)
+             else X[r0:r0 + chunk_rows])
+            for r0 in range(0, n, chunk_rows)]
+
+
+class LinearObjective:
+    """F(theta) and its gradient for a linear model on X (see the module doc).
+
+    Parameters
+    ----------
+    X : ndarray (float32 or float64, any layout) or CSR matrix of shape (n_samples, n_features)
+    loss : LossSpec
+        The loss kernel and its targets (y or Y of n_samples rows).
+    l1, l2 : float, default=0
+        Penalty strengths (OptimizerSpec.l1_l2()).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Combined row weights s_i (float64, non-negative, positive sum).
+    fit_intercept : bool, default=True
+        Whether theta ends with the intercept b (else b = 0).
+    n_threads : int, default=1
+        OpenMP threads of the loss kernels.
+    chunk_rows : int, default=CHUNK_ROWS
+        Rows per chunk (memory of the Z and G buffers).
+    """
+
+    def __init__(self, X, loss, *, l1=0.0, l2=0.0, sample_weight=None, fit_intercept=True,
+                 n_threads=1, chunk_rows=CHUNK_ROWS):
+        if sp.issparse(X) and X.format != "csr":
+            raise TypeError(f"X must be dense or CSR; got a {X.format!r} matrix")
+        self.X, self.spec = X, loss
+        self._sparse = sp.issparse(X)
+        if self._sparse:
+            self._data, self._indices, indptr = X.data, X.indices, X.indptr
+            if self._indices.dtype != indptr.dtype:   # rare: the kernels take one index type
+                self._indices = self._indices.astype(indptr.dtype)
+        self.l1, self.l2 = float(l1), float(l2)
+        self.fit_intercept = bool(fit_intercept)
+        self.n_threads = int(n_threads)
+        self.dtype = X.dtype
+        self.n_samples, self.n_features = X.shape
+        self.n_outputs = K = loss.n_outputs
+        self.sample_weight = None if sample_weight is None \
+            else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        total = float(self.n_samples if sample_weight is None else self.sample_weight.sum())
+        if not total > 0:
+            raise ValueError("the sample weights sum to zero: give some rows a positive weight")
+        # one factor turns the kernels' weighted sums into the mean loss
+        self._factor = float(loss.scale) / total
+        self._chunks = _row_chunks(X, max(1, int(chunk_rows)))
+        m = min(self.n_samples, max(1, int(chunk_rows)))
+        self._Z = np.empty((m, K), dtype=self.dtype)
+        self._G = np.empty((m, K), dtype=self.dtype)
+        self._XtG = np.empty((self.n_features, K), dtype=self.dtype)
+        self.n_params = self.n_features * K + (K if self.fit_intercept else 0)
+
+    # -- parameters -----------------------------------------------------------
+    def unpack(self, theta):
+        """(W (n_features, n_outputs), b (n_outputs,)) as views of theta (b: zeros
+        without intercept)."""
+        P = self.n_features * self.n_outputs
+        W = theta[:P].reshape(self.n_features, self.n_outputs)
+        b = theta[P:] if self.fit_intercept else np.zeros(self.n_outputs, theta.dtype)
+        return W, b
+
+    def pack(self, W, b):
+        """theta (float64) of weights W (n_features, n_outputs) and intercept b."""
+        parts = [np.asarray(W, np.float64).ravel()]
+        if self.fit_intercept:
+            parts.append(np.asarray(b, np.float64).ravel())
+        return np.concatenate(parts)
+
+    # -- the pass over the data ---------------------------------------------
+    def _kernel(self, r0, r1, Z, G):
+        """Weighted loss sum of rows [r0, r1) at scores Z; G = its gradient
+        times self._factor when G is not None."""
+        loss = self.spec
+        sw = None if self.sample_weight is None else self.sample_weight[r0:r1]
+        m, K = Z.shape
+        if loss.kind == _softmax.CE_INDEX:
+            return _softmax.class_loss(
+                _softmax.CE_INDEX, Z.reshape(m, K, 1), loss.y[r0:r1].reshape(m, 1), None,
+                None, sw, -100, loss.label_smoothing, self._factor, None,
+                None if G is None else G.reshape(m, K, 1), self.n_threads)
+        if loss.kind == _margin.MULTI_MARGIN:
+            total, bad = _margin.multi_margin(
+                Z, loss.y[r0:r1], None, sw, 2 if loss.squared else 1, loss.margin,
+                loss.crammer_singer, self._factor, None, G, self.n_threads)
+            if bad >= 0:
+                raise ValueError(f"target of row {r0 + bad} is out of range for the loss")
+            return total
+        total, _ = _elementwise.elementwise(
+            loss.kind, Z.reshape(m, 1, K), loss.Y[r0:r1].reshape(m, 1, K),
+            None, None, sw, self._factor, loss.margin, loss.delta, loss.squared, None,
+            None if G is None else G.reshape(m, 1, K), self.n_threads)
+        return total
+
+    def _pass(self, theta, grad):
+        """The mean loss (without penalty) at theta; its gradient into grad
+        (float64, shape of theta) when grad is not None."""
+        W, b = self.unpack(theta)
+        Wd = np.ascontiguousarray(W, dtype=self.dtype)
+        bd = b.astype(self.dtype)
+        total = 0.0
+        if grad is not None:
+            grad[:] = 0.0
+            gW, gb = self.unpack(grad)
+        nf, K = self.n_features, self.n_outputs
+        for r0, r1, Xc in self._chunks:
+            m = r1 - r0
+            Z = self._Z[:m]
+            G = None if grad is None else self._G[:m]
+            if self._sparse:
+                Z[:] = 0
+                if K == 1:   # the one-vector kernel: 3x faster than matvecs on a9a
+                    csr_matvec(m, nf, Xc, self._indices, self._data, Wd.ravel(), Z.ravel())
+                else:
+                    csr_matvecs(m, nf, K, Xc, self._indices, self._data, Wd.ravel(),
+                                Z.ravel())
+            else:
+                np.dot(Xc, Wd, out=Z)
+            if self.fit_intercept:
+                Z += bd
+            total += self._kernel(r0, r1, Z, G)
+            if grad is not None:
+                if self._sparse:   # X^T G: CSR rows of X are CSC columns of X^T
+                    self._XtG[:] = 0
+                    if K == 1:
+                        csc_matvec(nf, m, Xc, self._indices, self._data, G.ravel(),
+                                   self._XtG.ravel())
+                    else:
+                        csc_matvecs(nf, m, K, Xc, self._indices, self._data, G.ravel(),
+                                    self._XtG.ravel())
+                    gW += self._XtG
+                else:
+                    gW += np.dot(Xc.T, G, out=self._XtG)
+                if self.fit_intercept:
+                    gb += G.sum(axis=0, dtype=np.float64)
+        return total * self._factor
+
+    def constant_loss(self, b):
+        """The mean loss (no penalty) of the model predicting b (n_outputs,) for
+        every row: one pass of the kernels over the targets, none over X."""
+        total = 0.0
+        for r0, r1, _ in self._chunks:
+            Z = self._Z[:r1 - r0]
+            Z[:] = np.asarray(b, dtype=self.dtype)
+            total += self._kernel(r0, r1, Z, None)
+        return total * self._factor
+
+    # -- the objective ----------------------------------------------------------
+    def loss(self, theta):
+        """F(theta) (float)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        return self._pass(theta, None) + penalty(self.unpack(theta)[0], self.l1, self.l2)
+
+    def loss_gradient(self, theta):
+        """(F(theta), its gradient as a float64 array of theta's shape)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        grad = np.empty(self.n_params)
+        value = self._pass(theta, grad)
+        W = self.unpack(theta)[0]
+        _add_penalty_gradient(W.ravel(), self.l1, self.l2, grad[:W.size])
+        return value + penalty(W, self.l1, self.l2), grad
+
+    def gradient(self, theta):
+        """The gradient of F at theta."""
+        return self.loss_gradient(theta)[1]

@@ -1,0 +1,202 @@
+"""skce._solver._objective: the one objective (loss + penalty + reductions).
+
+Oracles: PyTorch autograd of the objective written out in torch (its own
+loss functions where they exist), central finite differences, and the
+optimality of the intercept-only start (zero gradient)."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skce._loss import LOSSES
+from skce._solver import LossSpec, OptimizerSpec, penalty_value
+from skce._solver._objective import LinearObjective, intercept_only
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+N, D = 53, 7
+
+# name -> (registry row, n_outputs, LossSpec extras, torch per-row loss(Z, y, Y))
+CASES = {
+    "cross_entropy": ("cross_entropy", 4, {}, None),
+    "cross_entropy_smoothed": ("cross_entropy", 4, {"label_smoothing": 0.2}, None),
+    "binary_cross_entropy": ("binary_cross_entropy", 1, {}, None),
+    "squared_error": ("squared_error", 3, {}, None),
+    "huber": ("huber", 2, {"delta": 0.7}, None),
+    "hinge": ("hinge", 3, {"margin": 1.0}, None),
+    "squared_hinge": ("squared_hinge", 3, {"margin": 1.5, "squared": True}, None),
+    "multi_margin": ("multi_margin", 4, {"crammer_singer": True}, None),
+    "squared_multi_margin": ("squared_multi_margin", 4,
+                             {"crammer_singer": True, "squared": True, "margin": 0.5}, None),
+}
+SMOOTH = [c for c in CASES if LOSSES[CASES[c][0]].smooth]
+
+
+def _problem(case, dtype, rng):
+    name, K, extra, _ = CASES[case]
+    info = LOSSES[name]
+    y = rng.integers(0, K, N)
+    if info.target == "index":
+        return LossSpec.of(info, K, y=y.astype(np.int64), **extra)
+    if name == "binary_cross_entropy":
+        Y = rng.random((N, 1))   # probability targets exercise the general formula
+    elif "hinge" in name:
+        Y = np.where(rng.random((N, K)) < 0.4, 1.0, -1.0)
+    else:
+        Y = rng.normal(size=(N, K)) * 2
+    return LossSpec.of(info, K, Y=np.ascontiguousarray(Y, dtype=dtype), **extra)
+
+
+def _torch_row_loss(case, loss, Z):
+    """Per-row loss, written out in torch (torch's own functions where they exist)."""
+    name = CASES[case][0]
+    if name == "cross_entropy":
+        return F.cross_entropy(Z, torch.as_tensor(loss.y), reduction="none",
+                               label_smoothing=loss.label_smoothing)
+    Y = None if loss.Y is None else torch.as_tensor(loss.Y, dtype=torch.float64)
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy_with_logits(Z, Y, reduction="none").sum(1)
+    if name == "squared_error":
+        return F.mse_loss(Z, Y, reduction="none").sum(1)   # times LossSpec.scale = 1/2
+    if name == "huber":
+        return F.huber_loss(Z, Y, reduction="none", delta=loss.delta).sum(1)
+    if name in ("hinge", "squared_hinge"):
+        h = torch.clamp(loss.margin - Y * Z, min=0)
+        return (h ** 2 if loss.squared else h).sum(1)
+    # Crammer-Singer: max(0, margin + max_{j != y} z_j - z_y) (squared)
+    t = torch.as_tensor(loss.y)
+    zy = Z.gather(1, t[:, None])[:, 0]
+    others = Z.masked_fill(F.one_hot(t, Z.shape[1]).bool(), -torch.inf)
+    h = torch.clamp(loss.margin + others.max(1).values - zy, min=0)
+    return h ** 2 if loss.squared else h
+
+
+def _torch_objective(case, loss, X, theta, sw, l1, l2, fit_intercept):
+    """(F, grad) by autograd, in float64, from the module doc's formula."""
+    Xt = torch.as_tensor(X.toarray() if sp.issparse(X) else np.asarray(X), dtype=torch.float64)
+    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    K = loss.n_outputs
+    W = th[:D * K].reshape(D, K)
+    Z = Xt @ W + (th[D * K:] if fit_intercept else 0)
+    rows = _torch_row_loss(case, loss, Z) * loss.scale
+    s = torch.ones(N, dtype=torch.float64) if sw is None else torch.as_tensor(sw)
+    value = (s * rows).sum() / s.sum() + l2 / 2 * (W ** 2).sum() + l1 * W.abs().sum()
+    value.backward()
+    return float(value.detach()), th.grad.numpy()
+
+
+def _X(layout, dtype, rng):
+    X = rng.normal(size=(N, D))
+    X[rng.random((N, D)) < 0.3] = 0.0
+    X = X.astype(dtype)
+    if layout == "csr":
+        return sp.csr_matrix(X)
+    return np.asfortranarray(X) if layout == "F" else np.ascontiguousarray(X)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("layout, dtype, weighted", [
+    ("C", np.float64, False), ("F", np.float64, True), ("csr", np.float64, True),
+    ("C", np.float32, True), ("csr", np.float32, False)])
+def test_objective_and_gradient_match_torch(case, layout, dtype, weighted):
+    rng = np.random.default_rng(abs(hash((case, layout, weighted))) % 2**32)
+    X = _X(layout, dtype, rng)
+    loss = _problem(case, dtype, rng)
+    sw = rng.random(N) * 2 if weighted else None
+    fit_intercept = layout != "F"
+    l1, l2 = (0.0, 0.3) if case in SMOOTH else (0.05, 0.1)
+    obj = LinearObjective(X, loss, l1=l1, l2=l2, sample_weight=sw,
+                          fit_intercept=fit_intercept, n_threads=2, chunk_rows=16)
+    theta = rng.normal(size=obj.n_params) * 0.5
+    value, grad = obj.loss_gradient(theta)
+    ref_value, ref_grad = _torch_objective(case, loss, X, theta, sw, l1, l2, fit_intercept)
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    assert value == pytest.approx(ref_value, rel=rtol * 10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol * 10, atol=rtol * 10)
+    assert obj.loss(theta) == pytest.approx(value, rel=1e-15)
+    assert grad.dtype == np.float64 and grad.shape == theta.shape
+
+
+@pytest.mark.parametrize("case", SMOOTH)
+def test_gradient_matches_finite_differences(case):
+    rng = np.random.default_rng(1)
+    X = _X("C", np.float64, rng)
+    loss = _problem(case, np.float64, rng)
+    obj = LinearObjective(X, loss, l2=0.1, sample_weight=rng.random(N))
+    theta = rng.normal(size=obj.n_params) * 0.3
+    grad = obj.gradient(theta)
+    h = 1e-6
+    fd = np.array([(obj.loss(theta + h * e) - obj.loss(theta - h * e)) / (2 * h)
+                   for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chunks_give_the_one_pass_result(sparse):
+    rng = np.random.default_rng(2)
+    X = _X("csr" if sparse else "C", np.float64, rng)
+    loss = _problem("cross_entropy", np.float64, rng)
+    whole = LinearObjective(X, loss, l2=0.2, chunk_rows=10**6)
+    chunked = LinearObjective(X, loss, l2=0.2, chunk_rows=5)
+    theta = rng.normal(size=whole.n_params)
+    f1, g1 = whole.loss_gradient(theta)
+    f2, g2 = chunked.loss_gradient(theta)
+    assert f2 == pytest.approx(f1, rel=1e-13)
+    np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-14)
+    # buffers are per chunk, not per sample; chunks of CSR are views of X
+    assert chunked._Z.shape == (5, loss.n_outputs)
+    if sparse:
+        assert chunked._data is X.data
+        assert all(np.shares_memory(c, X.indptr) for _, _, c in chunked._chunks)
+
+
+def test_penalty_is_the_one_of_the_minibatch_loop():
+    rng = np.random.default_rng(3)
+    X = _X("C", np.float64, rng)
+    loss = _problem("squared_error", np.float64, rng)
+    opt = OptimizerSpec(alpha=0.3, penalty="elasticnet", l1_ratio=0.4)
+    theta = rng.normal(size=D * 3 + 3)
+    with_penalty = LinearObjective(X, loss, l1=opt.l1_l2()[0], l2=opt.l1_l2()[1])
+    without = LinearObjective(X, loss)
+    W = theta[:D * 3]
+    assert with_penalty.loss(theta) - without.loss(theta) == pytest.approx(
+        penalty_value(W, opt), rel=1e-12)
+    # ... and penalty_value is alpha((1 - r)/2 ||W||^2 + r ||W||_1)
+    assert penalty_value(W, opt) == pytest.approx(
+        0.3 * (0.6 / 2 * W @ W + 0.4 * np.abs(W).sum()), rel=1e-14)
+
+
+@pytest.mark.parametrize("case", ["cross_entropy", "cross_entropy_smoothed",
+                                  "binary_cross_entropy", "squared_error"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_intercept_only_is_the_optimum_without_features(case, weighted):
+    """At W = 0 the gradient in b vanishes at intercept_only (it is the
+    minimizer of the convex loss of a constant model)."""
+    rng = np.random.default_rng(4)
+    loss = _problem(case, np.float64, rng)
+    if loss.Y is not None and case == "binary_cross_entropy":
+        loss.Y[:] = (loss.Y > 0.3)   # labels in {0, 1}
+    sw = rng.random(N) * 3 if weighted else None
+    obj = LinearObjective(np.zeros((N, 2)), loss, sample_weight=sw)
+    b = intercept_only(loss, sw)
+    grad = obj.gradient(np.concatenate([np.zeros(2 * loss.n_outputs), b]))
+    np.testing.assert_allclose(grad, 0, atol=1e-12)
+    if case.startswith("cross"):
+        assert b.sum() == pytest.approx(0, abs=1e-12)   # centred
+    assert obj.constant_loss(b) <= obj.constant_loss(np.zeros_like(b)) + 1e-15
+
+
+def test_intercept_only_of_margin_losses_is_zero():
+    rng = np.random.default_rng(5)
+    for case in ("hinge", "squared_multi_margin"):
+        loss = _problem(case, np.float64, rng)
+        np.testing.assert_array_equal(intercept_only(loss), np.zeros(loss.n_outputs))
+
+
+def test_bad_input():
+    rng = np.random.default_rng(6)
+    loss = _problem("squared_error", np.float64, rng)
+    with pytest.raises(TypeError, match="dense or CSR"):
+        LinearObjective(sp.csc_matrix(_X("C", np.float64, rng)), loss)
+    with pytest.raises(ValueError, match="sum to zero"):
+        LinearObjective(_X("C", np.float64, rng), loss, sample_weight=np.zeros(N))

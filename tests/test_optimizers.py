@@ -94,11 +94,13 @@ def test_momentum_default_per_solver():
 
 
 @parametrize_with_checks(
-    [SoftmaxClassifier(solver="rmsprop", max_iter=20, centered=True, momentum=0.5),
-     SoftmaxClassifier(solver="adagrad", max_iter=20, lr_decay=0.01),
-     LinearSVM(solver="rmsprop", max_iter=20),
-     LinearSVM(solver="adagrad", max_iter=20),
-     LinearRegressor(solver="rmsprop", eta0=0.01, max_iter=20),
+    # (steps small enough for the checks' unscaled data, |x| ~ 100: the
+    # default ones diverge there, which raises TrainingDiverged)
+    [SoftmaxClassifier(solver="rmsprop", eta0=1e-3, max_iter=20, centered=True, momentum=0.5),
+     SoftmaxClassifier(solver="adagrad", eta0=1e-2, max_iter=20, lr_decay=0.01),
+     LinearSVM(solver="rmsprop", eta0=1e-3, max_iter=20),
+     LinearSVM(solver="adagrad", eta0=1e-2, max_iter=20),
+     LinearRegressor(solver="rmsprop", eta0=1e-2, max_iter=20),
      LinearRegressor(solver="adagrad", eta0=0.1, max_iter=20, initial_accumulator_value=0.1)],
     expected_failed_checks=minibatch_expected_failures,
 )

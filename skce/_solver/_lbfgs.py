@@ -79,7 +79,7 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
     -------
     result : TrainResult
         n_iter (L-BFGS iterations), loss_curve (objective after each
-        iteration), converged.
+        iteration).
 
     Raises
     ------
@@ -140,4 +140,4 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
     W, b = objective.unpack(theta)
     state.set_model(np.concatenate([W.ravel(), b]).astype(state.theta.dtype))
     state.step += int(result.nfev)
-    return TrainResult(n_iter, loss_curve, [], None, result.status != 1 or bool(stopped))
+    return TrainResult(n_iter, loss_curve, [], None)

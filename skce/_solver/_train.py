@@ -288,7 +288,7 @@ def divergence_advice(X, loss, opt, eta):
     if opt.solver != "adam":
         hints.append("use solver='adam' (its steps are bounded by eta0)")
     scale, column = _feature_scale(X)
-    if scale > 10:
+    if scale > 100:   # named as a cause only when clearly unscaled (digits' pixels reach 16)
         hints.append(f"standardize X (e.g. with StandardScaler): feature {column} reaches "
                      f"|x| = {scale:.3g}")
     if loss.Y is not None and loss.name in ("squared_error", "huber"):

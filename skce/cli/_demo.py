@@ -16,31 +16,21 @@ from skce.cli._report import format_table
 ALPHA = 1e-4
 
 
-def _solver_accepted(name):
-    from skce import SoftmaxClassifier
-
-    return any(name in getattr(c, "options", ())
-               for c in SoftmaxClassifier._parameter_constraints["solver"])
-
-
 def models(n_train, alpha=ALPHA):
     """(name, factory) rows of the comparison; the first is the reference of the ratios."""
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
     from skce import SoftmaxClassifier
 
-    rows = [("skce SoftmaxClassifier()",
-             lambda: SoftmaxClassifier(alpha=alpha, random_state=0))]
-    if _solver_accepted("lbfgs"):
-        rows.append(('skce SoftmaxClassifier(solver="lbfgs")',
-                     lambda: SoftmaxClassifier(solver="lbfgs", alpha=alpha, random_state=0)))
-    rows += [
+    return [
+        ("skce SoftmaxClassifier()", lambda: SoftmaxClassifier(alpha=alpha, random_state=0)),
+        ('skce SoftmaxClassifier(solver="lbfgs")',
+         lambda: SoftmaxClassifier(solver="lbfgs", alpha=alpha, random_state=0)),
         ("sklearn LogisticRegression(lbfgs)",
          lambda: LogisticRegression(C=1.0 / (alpha * n_train), max_iter=1000)),
         ("sklearn SGDClassifier(log_loss, OvR)",
          lambda: SGDClassifier(loss="log_loss", alpha=alpha, random_state=0)),
     ]
-    return rows
 
 
 def _iterations(est):

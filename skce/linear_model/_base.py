@@ -150,7 +150,8 @@ class _BaseSGD(BaseEstimator):
     }
 
     # eta0=None: measured on standardized digits and letter (see README)
-    _DEFAULT_ETA0 = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
+    # lbfgs has no learning rate (its line search sets each step)
+    _DEFAULT_ETA0 = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.01, "adagrad": 0.1, "lbfgs": 0.0}
 
     def _eta0(self):
         """eta0, or the measured default of the solver (_DEFAULT_ETA0)."""

@@ -55,7 +55,8 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     opt.n = N
     opt.dim = D
     opt.dim_pad = _round_up(D, SKCE_NTX_KW)
-    opt.rows_pad = _round_up(M, SKCE_NTX_KW)
+    # panels of S: 12 rows (double), 24 (float)
+    opt.rows_pad = _round_up(M, SKCE_NTX_KW if floating is double else SKCE_NTX_KW_F32)
     opt.inv_temperature = 1.0 / temperature
     opt.grad_scale = grad_scale
     opt.normalize = normalize

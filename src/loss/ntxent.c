@@ -31,6 +31,7 @@
 
 size_t skce_ntxent_work_size(const skce_ntxent_options *opt)
 {
+    /* + the float copy of W (half as many doubles; unused for double) */
     return (size_t)SKCE_NTX_BLOCK * (size_t)(opt->rows_pad + opt->dim_pad)
-           + (size_t)opt->dim_pad;
+           + (size_t)opt->dim_pad + (size_t)SKCE_NTX_BLOCK * (size_t)opt->rows_pad / 2 + 1;
 }

@@ -1,11 +1,11 @@
 /* NT-Xent (SimCLR) kernels, instantiated by ntxent.c for REAL = double and
- * REAL = float (SFX(name) appends _f64 / _f32).  The S = u u^T products
- * run in SREAL with panels of SKW rows: double (4 x 12 tile) for double
- * input, float (4 x 24 tile, twice the lanes) for float input, whose dot
- * products of unit rows keep ~1e-7 accuracy (torch's float32 result is no
- * closer to float64).  Logits, exp and sums are double for both: the
- * gradient sums P_jk + P_kj - 2 [pos], terms of order 1/T that cancel, and
- * float32 exp errors (1e-7) would show through.
+ * REAL = float (SFX(name) appends _f64 / _f32).  The products S = u u^T
+ * and W u run in SREAL with tiles of SKW columns: double (4 x 12) for
+ * double input, float (4 x 24, twice the lanes) for float input, its chunk
+ * sums added in double (torch's float32 result is no closer to float64:
+ * see tests/test_nt_xent.py).  exp, log-sum-exp and W are computed in
+ * double for both (W rounded to float for its product): the gradient sums
+ * P_jk + P_kj - 2 [pos], terms of order 1/T that cancel.
  *
  * The 2N stacked rows z_r (z_a then z_b) are first packed (and, with
  * normalize, divided by their norms) into two REAL copies u: row-major with
@@ -114,10 +114,12 @@ typedef double skce_ntx_vec __attribute__((vector_size(32)));
     }
 #endif
 
-/* The float32 tile of S = u u^T: as SKCE_NTX_TILE with A, B and the
- * accumulators in float (8-lane vectors; twice the lanes of double), 4 x 24
- * (r < 4, c < SKCE_NTX_KW_F32); C stays double (converted on load and
- * store, exactly).  Each element is still one sequential sum over t. */
+/* The float32 tile of S = u u^T and of W u: as SKCE_NTX_TILE with A, B and
+ * the accumulators in float (8-lane vectors; twice the lanes of double),
+ * 4 x 24 (r < 4, c < SKCE_NTX_KW_F32); the float sum over t (one chunk of
+ * at most SKCE_NTX_DC / SKCE_NTX_KC terms) is added to C in double when
+ * `accumulate`, so long sums do not pile up float rounding.  Each element
+ * is one fixed-order sum. */
 #if SKCE_NTX_KW_F32 != 24
 #error "the float NT-Xent register tile is 4 x 24"
 #endif
@@ -141,15 +143,9 @@ SKCE_INLINE skce_ntx_vecf skce_ntx_ldf(const float *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-SKCE_INLINE skce_ntx_vecf skce_ntx_ld_dbl(const double *p)
+SKCE_INLINE void skce_ntx_st_dbl(double *p, skce_ntx_vecf v, int accumulate)
 {
-    skce_ntx_vecf v;
-    for (int i = 0; i < SKCE_NTX_VWF; i++) v[i] = (float)p[i];
-    return v;
-}
-SKCE_INLINE void skce_ntx_st_dbl(double *p, skce_ntx_vecf v)
-{
-    for (int i = 0; i < SKCE_NTX_VWF; i++) p[i] = (double)v[i];
+    for (int i = 0; i < SKCE_NTX_VWF; i++) p[i] = (accumulate ? p[i] : 0.0) + (double)v[i];
 }
 SKCE_INLINE void skce_ntx_tile_s32(ptrdiff_t K, const float *restrict A, ptrdiff_t lda,
                                    const float *restrict B, ptrdiff_t ldb, double *restrict C,
@@ -160,15 +156,8 @@ SKCE_INLINE void skce_ntx_tile_s32(ptrdiff_t K, const float *restrict A, ptrdiff
     for (int c0 = 0; c0 < SKCE_NTX_KW_F32; c0 += 3 * SKCE_NTX_VWF) {
         double *C0 = C + c0, *C1 = C0 + ldc, *C2 = C1 + ldc, *C3 = C2 + ldc;
         skce_ntx_vecf c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
-        if (accumulate) {
-            c00 = skce_ntx_ld_dbl(C0); c01 = skce_ntx_ld_dbl(C0 + w); c02 = skce_ntx_ld_dbl(C0 + 2 * w);
-            c10 = skce_ntx_ld_dbl(C1); c11 = skce_ntx_ld_dbl(C1 + w); c12 = skce_ntx_ld_dbl(C1 + 2 * w);
-            c20 = skce_ntx_ld_dbl(C2); c21 = skce_ntx_ld_dbl(C2 + w); c22 = skce_ntx_ld_dbl(C2 + 2 * w);
-            c30 = skce_ntx_ld_dbl(C3); c31 = skce_ntx_ld_dbl(C3 + w); c32 = skce_ntx_ld_dbl(C3 + 2 * w);
-        } else {
-            c00 = c01 = c02 = c10 = c11 = c12 = skce_ntx_splatf(0.0f);
-            c20 = c21 = c22 = c30 = c31 = c32 = skce_ntx_splatf(0.0f);
-        }
+        c00 = c01 = c02 = c10 = c11 = c12 = skce_ntx_splatf(0.0f);
+        c20 = c21 = c22 = c30 = c31 = c32 = skce_ntx_splatf(0.0f);
         for (ptrdiff_t t = 0; t < K; t++) {
             const float *b = B + t * ldb + c0;
             const skce_ntx_vecf b0 = skce_ntx_ldf(b), b1 = skce_ntx_ldf(b + w),
@@ -182,10 +171,11 @@ SKCE_INLINE void skce_ntx_tile_s32(ptrdiff_t K, const float *restrict A, ptrdiff
             a = skce_ntx_splatf(A3[t]);
             c30 += a * b0; c31 += a * b1; c32 += a * b2;
         }
-        skce_ntx_st_dbl(C0, c00); skce_ntx_st_dbl(C0 + w, c01); skce_ntx_st_dbl(C0 + 2 * w, c02);
-        skce_ntx_st_dbl(C1, c10); skce_ntx_st_dbl(C1 + w, c11); skce_ntx_st_dbl(C1 + 2 * w, c12);
-        skce_ntx_st_dbl(C2, c20); skce_ntx_st_dbl(C2 + w, c21); skce_ntx_st_dbl(C2 + 2 * w, c22);
-        skce_ntx_st_dbl(C3, c30); skce_ntx_st_dbl(C3 + w, c31); skce_ntx_st_dbl(C3 + 2 * w, c32);
+        const int ac = accumulate;
+        skce_ntx_st_dbl(C0, c00, ac); skce_ntx_st_dbl(C0 + w, c01, ac); skce_ntx_st_dbl(C0 + 2 * w, c02, ac);
+        skce_ntx_st_dbl(C1, c10, ac); skce_ntx_st_dbl(C1 + w, c11, ac); skce_ntx_st_dbl(C1 + 2 * w, c12, ac);
+        skce_ntx_st_dbl(C2, c20, ac); skce_ntx_st_dbl(C2 + w, c21, ac); skce_ntx_st_dbl(C2 + 2 * w, c22, ac);
+        skce_ntx_st_dbl(C3, c30, ac); skce_ntx_st_dbl(C3 + w, c31, ac); skce_ntx_st_dbl(C3 + 2 * w, c32, ac);
     }
 }
 #else
@@ -195,15 +185,15 @@ SKCE_INLINE void skce_ntx_tile_s32(ptrdiff_t K, const float *restrict A, ptrdiff
 {
     float acc[4][SKCE_NTX_KW_F32];
     for (int r = 0; r < 4; r++)
-        for (int c = 0; c < SKCE_NTX_KW_F32; c++)
-            acc[r][c] = accumulate ? (float)C[r * ldc + c] : 0.0f;
+        for (int c = 0; c < SKCE_NTX_KW_F32; c++) acc[r][c] = 0.0f;
     for (ptrdiff_t t = 0; t < K; t++)
         for (int r = 0; r < 4; r++) {
             const float a = A[r * lda + t];
             for (int c = 0; c < SKCE_NTX_KW_F32; c++) acc[r][c] += a * B[t * ldb + c];
         }
     for (int r = 0; r < 4; r++)
-        for (int c = 0; c < SKCE_NTX_KW_F32; c++) C[r * ldc + c] = acc[r][c];
+        for (int c = 0; c < SKCE_NTX_KW_F32; c++)
+            C[r * ldc + c] = (accumulate ? C[r * ldc + c] : 0.0) + (double)acc[r][c];
 }
 #endif
 #endif
@@ -346,6 +336,9 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
     double *w = work;                                /* nr4 x Mp: S, then W */
     double *g = work + SKCE_NTX_BLOCK * Mp;          /* nr4 x Dp (first the packed rows) */
     double *ub = g + SKCE_NTX_BLOCK * Dp;             /* Dp */
+    /* W in the tile's type: w itself for double, a float copy (row stride
+     * Mp) after ub for float */
+    SREAL *wt = SKW == SKCE_NTX_KW ? (SREAL *)w : (SREAL *)(ub + Dp);
     SFX(ntx_s_rows)(r0, nr4, opt, u, up, w, g);
     for (ptrdiff_t q = 0; q < nr; q++) {
         const ptrdiff_t j = r0 + q, pos = j < opt->n ? j + opt->n : j - opt->n;
@@ -358,16 +351,21 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
         }
         row[j] = 0.0;
         row[pos] -= 2.0 * cT;
+        if ((void *)wt != (void *)w) {
+            SREAL *restrict wq = wt + q * Mp;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < M; k++) wq[k] = (SREAL)row[k];
+        }
     }
     for (ptrdiff_t q = nr; q < nr4; q++)
-        for (ptrdiff_t k = 0; k < M; k++) w[q * Mp + k] = 0.0;
+        for (ptrdiff_t k = 0; k < M; k++) wt[q * Mp + k] = 0;
     /* g = W u: k in chunks (a chunk of u stays in cache across row tiles) */
     for (ptrdiff_t k0 = 0; k0 < M; k0 += SKCE_NTX_KC) {
         const ptrdiff_t kl = M - k0 < SKCE_NTX_KC ? M - k0 : SKCE_NTX_KC;
-        for (ptrdiff_t c0 = 0; c0 < Dp; c0 += SKCE_NTX_KW)
+        for (ptrdiff_t c0 = 0; c0 < Dp; c0 += SKW)
             for (ptrdiff_t t = 0; t < nr4; t += 4)
-                SFX(ntx_tile)(kl, w + t * Mp + k0, Mp, u + k0 * Dp + c0, Dp,
-                                 g + t * Dp + c0, Dp, k0 > 0);
+                S_TILE(kl, wt + t * Mp + k0, Mp, u + k0 * Dp + c0, Dp, g + t * Dp + c0, Dp,
+                       k0 > 0);
     }
     for (ptrdiff_t q = 0; q < nr; q++) {
         const ptrdiff_t j = r0 + q;

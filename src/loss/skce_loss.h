@@ -171,14 +171,14 @@ SKCE_DECLARE_MARGIN(float, _f32)
  * skce_ntxent_work_size() doubles. */
 #define SKCE_NTX_BLOCK 32   /* rows per block */
 #define SKCE_NTX_KW 12      /* columns of a register tile; rows_pad, dim_pad are multiples */
-#define SKCE_NTX_KW_F32 24  /* float: columns of the S tile; rows_pad is a multiple */
+#define SKCE_NTX_KW_F32 24  /* float: columns of its tiles; rows_pad, dim_pad are multiples */
 #define SKCE_NTX_DC 128     /* feature chunk of S = u u^T */
 #define SKCE_NTX_KC 256     /* row chunk of W u */
 
 typedef struct {
     ptrdiff_t n;                  /* N */
     ptrdiff_t dim;                /* D */
-    ptrdiff_t dim_pad;            /* D rounded up to a multiple of SKCE_NTX_KW */
+    ptrdiff_t dim_pad;            /* D rounded up to a multiple of KW (see above) */
     ptrdiff_t rows_pad;           /* 2N rounded up to a multiple of KW (see above) */
     double inv_temperature;
     double grad_scale;            /* 1/(2N) for 'mean', else 1 */

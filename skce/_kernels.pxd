@@ -282,6 +282,7 @@ cdef extern from "skce.h" nogil:
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_BLOCK
     Py_ssize_t SKCE_NTX_KW
+    Py_ssize_t SKCE_NTX_KW_F32
 
     ctypedef struct skce_ntxent_options:
         Py_ssize_t n

@@ -54,8 +54,10 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
         raise ValueError("nt_xent needs N >= 1 rows and D >= 1 columns")
     opt.n = N
     opt.dim = D
-    opt.dim_pad = _round_up(D, SKCE_NTX_KW)
-    opt.rows_pad = _round_up(M, SKCE_NTX_KW)
+    # tile widths: 12 columns (double), 24 (float)
+    kw = SKCE_NTX_KW if floating is double else SKCE_NTX_KW_F32
+    opt.dim_pad = _round_up(D, kw)
+    opt.rows_pad = _round_up(M, kw)
     opt.inv_temperature = 1.0 / temperature
     opt.grad_scale = grad_scale
     opt.normalize = normalize

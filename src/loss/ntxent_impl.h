@@ -1,7 +1,11 @@
 /* NT-Xent (SimCLR) kernels, instantiated by ntxent.c for REAL = double and
- * REAL = float (SFX(name) appends _f64 / _f32).  Logits, exp and sums are
- * double for both: the gradient sums P_jk + P_kj - 2 [pos], terms of order
- * 1/T that cancel, and float32 exp errors (1e-7) would show through.
+ * REAL = float (SFX(name) appends _f64 / _f32).  The products S = u u^T
+ * and W u run in SREAL with tiles of SKW columns: double (4 x 12) for
+ * double input, float (4 x 24, twice the lanes) for float input, its chunk
+ * sums added in double (torch's float32 result is no closer to float64:
+ * see tests/test_nt_xent.py).  exp, log-sum-exp and W are computed in
+ * double for both (W rounded to float for its product): the gradient sums
+ * P_jk + P_kj - 2 [pos], terms of order 1/T that cancel.
  *
  * The 2N stacked rows z_r (z_a then z_b) are first packed (and, with
  * normalize, divided by their norms) into two REAL copies u: row-major with
@@ -109,6 +113,89 @@ typedef double skce_ntx_vec __attribute__((vector_size(32)));
             for (int c = 0; c < SKCE_NTX_KW; c++) C[r * ldc + c] = acc[r][c];               \
     }
 #endif
+
+/* The float32 tile of S = u u^T and of W u: as SKCE_NTX_TILE with A, B and
+ * the accumulators in float (8-lane vectors; twice the lanes of double),
+ * 4 x 24 (r < 4, c < SKCE_NTX_KW_F32); the float sum over t (one chunk of
+ * at most SKCE_NTX_DC / SKCE_NTX_KC terms) is added to C in double when
+ * `accumulate`, so long sums do not pile up float rounding.  Each element
+ * is one fixed-order sum. */
+#if SKCE_NTX_KW_F32 != 24
+#error "the float NT-Xent register tile is 4 x 24"
+#endif
+#if defined(__GNUC__)
+#if SKCE_NTX_VW == 2
+#define SKCE_NTX_VWF 4
+typedef float skce_ntx_vecf __attribute__((vector_size(16)));
+#else
+#define SKCE_NTX_VWF 8
+typedef float skce_ntx_vecf __attribute__((vector_size(32)));
+#endif
+SKCE_INLINE skce_ntx_vecf skce_ntx_splatf(float x)
+{
+    skce_ntx_vecf v;
+    for (int i = 0; i < SKCE_NTX_VWF; i++) v[i] = x;
+    return v;
+}
+SKCE_INLINE skce_ntx_vecf skce_ntx_ldf(const float *p)
+{
+    skce_ntx_vecf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+SKCE_INLINE void skce_ntx_st_dbl(double *p, skce_ntx_vecf v, int accumulate)
+{
+    for (int i = 0; i < SKCE_NTX_VWF; i++) p[i] = (accumulate ? p[i] : 0.0) + (double)v[i];
+}
+SKCE_INLINE void skce_ntx_tile_s32(ptrdiff_t K, const float *restrict A, ptrdiff_t lda,
+                                   const float *restrict B, ptrdiff_t ldb, double *restrict C,
+                                   ptrdiff_t ldc, int accumulate)
+{
+    const float *A0 = A, *A1 = A + lda, *A2 = A + 2 * lda, *A3 = A + 3 * lda;
+    const int w = SKCE_NTX_VWF;
+    for (int c0 = 0; c0 < SKCE_NTX_KW_F32; c0 += 3 * SKCE_NTX_VWF) {
+        double *C0 = C + c0, *C1 = C0 + ldc, *C2 = C1 + ldc, *C3 = C2 + ldc;
+        skce_ntx_vecf c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        c00 = c01 = c02 = c10 = c11 = c12 = skce_ntx_splatf(0.0f);
+        c20 = c21 = c22 = c30 = c31 = c32 = skce_ntx_splatf(0.0f);
+        for (ptrdiff_t t = 0; t < K; t++) {
+            const float *b = B + t * ldb + c0;
+            const skce_ntx_vecf b0 = skce_ntx_ldf(b), b1 = skce_ntx_ldf(b + w),
+                                b2 = skce_ntx_ldf(b + 2 * w);
+            skce_ntx_vecf a = skce_ntx_splatf(A0[t]);
+            c00 += a * b0; c01 += a * b1; c02 += a * b2;
+            a = skce_ntx_splatf(A1[t]);
+            c10 += a * b0; c11 += a * b1; c12 += a * b2;
+            a = skce_ntx_splatf(A2[t]);
+            c20 += a * b0; c21 += a * b1; c22 += a * b2;
+            a = skce_ntx_splatf(A3[t]);
+            c30 += a * b0; c31 += a * b1; c32 += a * b2;
+        }
+        const int ac = accumulate;
+        skce_ntx_st_dbl(C0, c00, ac); skce_ntx_st_dbl(C0 + w, c01, ac); skce_ntx_st_dbl(C0 + 2 * w, c02, ac);
+        skce_ntx_st_dbl(C1, c10, ac); skce_ntx_st_dbl(C1 + w, c11, ac); skce_ntx_st_dbl(C1 + 2 * w, c12, ac);
+        skce_ntx_st_dbl(C2, c20, ac); skce_ntx_st_dbl(C2 + w, c21, ac); skce_ntx_st_dbl(C2 + 2 * w, c22, ac);
+        skce_ntx_st_dbl(C3, c30, ac); skce_ntx_st_dbl(C3 + w, c31, ac); skce_ntx_st_dbl(C3 + 2 * w, c32, ac);
+    }
+}
+#else
+SKCE_INLINE void skce_ntx_tile_s32(ptrdiff_t K, const float *restrict A, ptrdiff_t lda,
+                                   const float *restrict B, ptrdiff_t ldb, double *restrict C,
+                                   ptrdiff_t ldc, int accumulate)
+{
+    float acc[4][SKCE_NTX_KW_F32];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < SKCE_NTX_KW_F32; c++) acc[r][c] = 0.0f;
+    for (ptrdiff_t t = 0; t < K; t++)
+        for (int r = 0; r < 4; r++) {
+            const float a = A[r * lda + t];
+            for (int c = 0; c < SKCE_NTX_KW_F32; c++) acc[r][c] += a * B[t * ldb + c];
+        }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < SKCE_NTX_KW_F32; c++)
+            C[r * ldc + c] = (accumulate ? C[r * ldc + c] : 0.0) + (double)acc[r][c];
+}
+#endif
 #endif
 
 SKCE_NTX_TILE(SFX(ntx_tile))
@@ -136,7 +223,7 @@ SKCE_DISPATCH ptrdiff_t SFX(skce_ntxent_pack_block)(ptrdiff_t r0, ptrdiff_t r1,
         ptrdiff_t cs;
         const REAL *x = SFX(ntx_row)(opt, a, as, b, bs, r, &cs);
         REAL *ur = u + r * Dp;
-        REAL *pr = up + (r / SKCE_NTX_KW) * (D * SKCE_NTX_KW) + r % SKCE_NTX_KW;
+        REAL *pr = up + (r / SKW) * (D * SKW) + r % SKW;
         /* the row is first copied (exactly) into u, so the norm's sum runs
          * over contiguous memory whatever the input layout: the compiler may
          * treat strided and contiguous loops differently (FMA or not) */
@@ -173,32 +260,34 @@ SKCE_DISPATCH ptrdiff_t SFX(skce_ntxent_pack_block)(ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t d = 0; d < D; d++) ur[d] = (REAL)((double)ur[d] / nrm);
         }
         norms[r] = nrm;
-        for (ptrdiff_t d = 0; d < D; d++) pr[d * SKCE_NTX_KW] = ur[d];
+        for (ptrdiff_t d = 0; d < D; d++) pr[d * SKW] = ur[d];
     }
     return bad;
 }
 
 /* Rows [r0, r0 + nr4) of S (nr4 a multiple of 4) into s (row stride Mp);
- * ablk (nr4 x D doubles) receives those rows of u (packed in double, so the
- * tile broadcasts them straight from memory). */
+ * ablk (nr4 x D of SREAL, in a buffer of doubles) receives those rows of u
+ * (packed in the tile's type, so the tile broadcasts them straight from
+ * memory). */
 SKCE_INLINE void SFX(ntx_s_rows)(ptrdiff_t r0, ptrdiff_t nr4, const skce_ntxent_options *opt,
-                                 const REAL *u, const REAL *up, double *s, double *ablk)
+                                 const REAL *u, const REAL *up, double *s, double *ablk_buf)
 {
     const ptrdiff_t D = opt->dim, Dp = opt->dim_pad, Mp = opt->rows_pad;
-    const ptrdiff_t n_panels = Mp / SKCE_NTX_KW;
+    const ptrdiff_t n_panels = Mp / SKW;
+    SREAL *ablk = (SREAL *)ablk_buf;
     for (ptrdiff_t q = 0; q < nr4; q++) {
         const REAL *restrict src = u + (r0 + q) * Dp;
-        double *restrict dst = ablk + q * D;
+        SREAL *restrict dst = ablk + q * D;
         SKCE_SIMD
-        for (ptrdiff_t d = 0; d < D; d++) dst[d] = (double)src[d];
+        for (ptrdiff_t d = 0; d < D; d++) dst[d] = (SREAL)src[d];
     }
     for (ptrdiff_t d0 = 0; d0 < D; d0 += SKCE_NTX_DC) {
         const ptrdiff_t dl = D - d0 < SKCE_NTX_DC ? D - d0 : SKCE_NTX_DC;
         for (ptrdiff_t p = 0; p < n_panels; p++) {
-            const REAL *panel = up + p * (D * SKCE_NTX_KW) + d0 * SKCE_NTX_KW;
+            const REAL *panel = up + p * (D * SKW) + d0 * SKW;
             for (ptrdiff_t t = 0; t < nr4; t += 4)
-                SFX(ntx_tile)(dl, ablk + t * D + d0, D, panel, SKCE_NTX_KW,
-                                 s + t * Mp + p * SKCE_NTX_KW, Mp, d0 > 0);
+                S_TILE(dl, ablk + t * D + d0, D, panel, SKW, s + t * Mp + p * SKW, Mp,
+                       d0 > 0);
         }
     }
     const double it = opt->inv_temperature;
@@ -247,6 +336,9 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
     double *w = work;                                /* nr4 x Mp: S, then W */
     double *g = work + SKCE_NTX_BLOCK * Mp;          /* nr4 x Dp (first the packed rows) */
     double *ub = g + SKCE_NTX_BLOCK * Dp;             /* Dp */
+    /* W in the tile's type: w itself for double, a float copy (row stride
+     * Mp) after ub for float */
+    SREAL *wt = SKW == SKCE_NTX_KW ? (SREAL *)w : (SREAL *)(ub + Dp);
     SFX(ntx_s_rows)(r0, nr4, opt, u, up, w, g);
     for (ptrdiff_t q = 0; q < nr; q++) {
         const ptrdiff_t j = r0 + q, pos = j < opt->n ? j + opt->n : j - opt->n;
@@ -259,16 +351,21 @@ SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
         }
         row[j] = 0.0;
         row[pos] -= 2.0 * cT;
+        if ((void *)wt != (void *)w) {
+            SREAL *restrict wq = wt + q * Mp;
+            SKCE_SIMD
+            for (ptrdiff_t k = 0; k < M; k++) wq[k] = (SREAL)row[k];
+        }
     }
     for (ptrdiff_t q = nr; q < nr4; q++)
-        for (ptrdiff_t k = 0; k < M; k++) w[q * Mp + k] = 0.0;
+        for (ptrdiff_t k = 0; k < M; k++) wt[q * Mp + k] = 0;
     /* g = W u: k in chunks (a chunk of u stays in cache across row tiles) */
     for (ptrdiff_t k0 = 0; k0 < M; k0 += SKCE_NTX_KC) {
         const ptrdiff_t kl = M - k0 < SKCE_NTX_KC ? M - k0 : SKCE_NTX_KC;
-        for (ptrdiff_t c0 = 0; c0 < Dp; c0 += SKCE_NTX_KW)
+        for (ptrdiff_t c0 = 0; c0 < Dp; c0 += SKW)
             for (ptrdiff_t t = 0; t < nr4; t += 4)
-                SFX(ntx_tile)(kl, w + t * Mp + k0, Mp, u + k0 * Dp + c0, Dp,
-                                 g + t * Dp + c0, Dp, k0 > 0);
+                S_TILE(kl, wt + t * Mp + k0, Mp, u + k0 * Dp + c0, Dp, g + t * Dp + c0, Dp,
+                       k0 > 0);
     }
     for (ptrdiff_t q = 0; q < nr; q++) {
         const ptrdiff_t j = r0 + q;

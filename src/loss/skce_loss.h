@@ -223,8 +223,9 @@ SKCE_DECLARE_LOSS_ROWS(float, _f32)
  * Views z_a, z_b (N, D) are stacked as 2N rows r (r < N: z_a[r], else
  * z_b[r - N]); row r's positive is r + N mod 2N.  skce_ntxent_pack_block
  * fills, for rows [r0, r1), norms[r] and the (normalized) rows into u
- * (row-major, row stride dim_pad) and up (panels of SKCE_NTX_KW rows:
- * element (r, d) at (r / KW) * D * KW + d * KW + r % KW); both must be
+ * (row-major, row stride dim_pad) and up (panels of KW rows, KW =
+ * SKCE_NTX_KW for double and SKCE_NTX_KW_F32 for float: element (r, d) at
+ * (r / KW) * D * KW + d * KW + r % KW); both must be
  * zeroed beforehand, with rows_pad rows.  It returns the first row whose norm
  * is zero (normalize only), or -1.  skce_ntxent_loss_block returns the sum of
  * the loss of rows [r0, r1) and stores their log-sum-exp into lse (if not
@@ -235,14 +236,15 @@ SKCE_DECLARE_LOSS_ROWS(float, _f32)
  * skce_ntxent_work_size() doubles. */
 #define SKCE_NTX_BLOCK 32   /* rows per block */
 #define SKCE_NTX_KW 12      /* columns of a register tile; rows_pad, dim_pad are multiples */
+#define SKCE_NTX_KW_F32 24  /* float: columns of its tiles; rows_pad, dim_pad are multiples */
 #define SKCE_NTX_DC 128     /* feature chunk of S = u u^T */
 #define SKCE_NTX_KC 256     /* row chunk of W u */
 
 typedef struct {
     ptrdiff_t n;                  /* N */
     ptrdiff_t dim;                /* D */
-    ptrdiff_t dim_pad;            /* D rounded up to a multiple of SKCE_NTX_KW */
-    ptrdiff_t rows_pad;           /* 2N rounded up to a multiple of SKCE_NTX_KW */
+    ptrdiff_t dim_pad;            /* D rounded up to a multiple of KW (see above) */
+    ptrdiff_t rows_pad;           /* 2N rounded up to a multiple of KW (see above) */
     double inv_temperature;
     double grad_scale;            /* 1/(2N) for 'mean', else 1 */
     int normalize;

@@ -206,6 +206,7 @@ def test_partial_fit_with_lbfgs_raises(digits):
 # divergence of the minibatch loop (issue #13.3)
 # ---------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_regressor_on_an_unscaled_feature_raises():
     X, y = make_regression(500, 10, random_state=0)
     X[:, 3] *= 100

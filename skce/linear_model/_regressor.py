@@ -199,6 +199,6 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     def predict(self, X):
         """Predictions of shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, ensure_min_samples=0)
         return np.asarray(safe_sparse_dot(X, np.asarray(self.coef_).T, dense_output=True)
                           + self.intercept_)

@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController
 from skce._solver._objective import LinearObjective
 from skce.exceptions import TrainingDiverged
 
-__all__ = ["fit_lbfgs", "check_lbfgs"]
+__all__ = ["fit_lbfgs", "check_lbfgs", "lbfgs_options"]
 
 _controller = None
 _MAXCOR, _MAXCOR_BYTES = 30, 64 * 2**20
@@ -32,6 +32,13 @@ def _maxcor(n_params):
     """Correction pairs L-BFGS keeps: 30, fewer (not below scipy's 10) when
     their 2 * maxcor * n_params float64 values would exceed 64 MB."""
     return int(max(10, min(_MAXCOR, _MAXCOR_BYTES // (16 * max(n_params, 1)))))
+
+
+def lbfgs_options(n_params, max_iter, tol):
+    """scipy L-BFGS-B options of every skce L-BFGS fit (in memory and skce.dask):
+    LogisticRegression(solver="lbfgs")'s, with `_maxcor` correction pairs."""
+    return {"maxiter": max_iter, "maxls": 50, "maxcor": _maxcor(n_params),
+            "gtol": 0.0 if tol is None else tol, "ftol": 64 * np.finfo(float).eps}
 
 
 def check_lbfgs(loss_info, opt):
@@ -127,9 +134,7 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
         result = minimize(
             objective.loss_gradient, theta0, method="L-BFGS-B", jac=True,
             callback=on_iteration,
-            options={"maxiter": max_iter, "maxls": 50, "maxcor": _maxcor(objective.n_params),
-                     "gtol": 0.0 if tol is None else tol,
-                     "ftol": 64 * np.finfo(float).eps})
+            options=lbfgs_options(objective.n_params, max_iter, tol))
     n_iter = int(result.nit)
     if result.status == 1 and not stopped:
         warnings.warn(

@@ -27,7 +27,7 @@ from scipy.sparse._sparsetools import csc_matvec, csc_matvecs, csr_matvec, csr_m
 
 from skce._loss import _elementwise, _margin, _softmax
 
-__all__ = ["LinearObjective", "penalty", "intercept_only"]
+__all__ = ["LinearObjective", "penalty", "intercept_only", "target_sums"]
 
 # Rows per chunk: large enough for efficient GEMMs and few kernel calls,
 # small enough that Z and G stay in the last-level cache for narrow K.
@@ -65,7 +65,32 @@ def _add_penalty_gradient(w, l1, l2, out):
         out += l1 * np.sign(w)
 
 
-def intercept_only(loss, sample_weight=None):
+def target_sums(loss, sample_weight=None):
+    """(sum of the row weights, per output the weighted sum of the targets --
+    for class-index targets the weight of each class): what the intercept-only
+    optimum depends on.  Sums of row blocks add up to those of the data set.
+
+    Parameters
+    ----------
+    loss : LossSpec
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    total : float
+    sums : ndarray of shape (loss.n_outputs,), float64
+    """
+    K = loss.n_outputs
+    n = len(loss.y) if loss.y is not None else len(loss.Y)
+    total = float(n if sample_weight is None else np.sum(sample_weight))
+    if loss.y is not None:
+        return total, np.bincount(loss.y, weights=sample_weight, minlength=K)[:K].astype(
+            np.float64)
+    Y = np.asarray(loss.Y, dtype=np.float64)
+    return total, (Y.sum(axis=0) if sample_weight is None else sample_weight @ Y)
+
+
+def intercept_only(loss, sample_weight=None, sums=None):
     """The optimal intercept of a model without features, float64 (n_outputs,).
 
     The start of a cold fit (as scikit-learn's ``fit_intercept_only``): the
@@ -78,26 +103,29 @@ def intercept_only(loss, sample_weight=None):
     ----------
     loss : LossSpec
     sample_weight : ndarray of shape (n_samples,) or None
+    sums : (total, sums) of `target_sums`, optional
+        Given (e.g. added up over the blocks of a distributed data set), the
+        targets of `loss` are not read.
 
     Returns
     -------
     intercept : ndarray of shape (loss.n_outputs,)
     """
     K = loss.n_outputs
+    if loss.kind not in (_softmax.CE_INDEX, _elementwise.BCE, _elementwise.MSE,
+                         _elementwise.HUBER):
+        return np.zeros(K)
+    total, sums = target_sums(loss, sample_weight) if sums is None else sums
+    mean = np.asarray(sums, dtype=np.float64) / total
     if loss.kind == _softmax.CE_INDEX:
-        p = np.bincount(loss.y, weights=sample_weight, minlength=K)[:K].astype(np.float64)
-        p /= p.sum()
-        p = (1 - loss.label_smoothing) * p + loss.label_smoothing / K
+        p = (1 - loss.label_smoothing) * mean + loss.label_smoothing / K
         # a class without weight would start at -inf: clip at a tiny prior
         logp = np.log(np.clip(p, 1e-12, None))
         return logp - logp.mean()
-    if loss.kind in (_elementwise.BCE, _elementwise.MSE, _elementwise.HUBER):
-        mean = np.average(loss.Y, axis=0, weights=sample_weight).astype(np.float64)
-        if loss.kind == _elementwise.BCE:
-            p = np.clip(mean, 1e-12, 1 - 1e-12)
-            return np.log(p) - np.log1p(-p)
-        return mean
-    return np.zeros(K)
+    if loss.kind == _elementwise.BCE:
+        p = np.clip(mean, 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+    return mean
 
 
 def _row_chunks(X, chunk_rows):
@@ -152,6 +180,7 @@ class LinearObjective:
         if not total > 0:
             raise ValueError("the sample weights sum to zero: give some rows a positive weight")
         # one factor turns the kernels' weighted sums into the mean loss
+        self.weight_sum = total
         self._factor = float(loss.scale) / total
         self._chunks = _row_chunks(X, max(1, int(chunk_rows)))
         m = min(self.n_samples, max(1, int(chunk_rows)))
@@ -255,6 +284,14 @@ class LinearObjective:
         return total * self._factor
 
     # -- the objective ----------------------------------------------------------
+    def loss_gradient_sum(self, theta):
+        """(sum_i s_i * scale * loss_i, its gradient w.r.t. theta): the loss part
+        unnormalized and without penalty -- one row block's share of a
+        data-parallel fit (skce.dask adds them up over the blocks)."""
+        grad = np.zeros(np.shape(theta), dtype=np.float64)
+        mean = self._pass(theta, grad)
+        return mean * self.weight_sum, grad * self.weight_sum
+
     def loss(self, theta):
         """F(theta) (float)."""
         theta = np.asarray(theta, dtype=np.float64)

@@ -17,7 +17,8 @@ from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from skce._config import effective_n_threads
 from skce._loss import LOSSES
@@ -429,6 +430,38 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
             else scores.argmax(axis=1)
         return float(np.average(pred == y_idx, weights=sw))
+
+    def decision_function(self, X):
+        """Decision function: (n_samples,) for two classes, else (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features); zero rows are
+            allowed (an empty block of a dask array gives an empty result).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, ensure_min_samples=0)
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Predicted class labels of shape (n_samples,); zero rows allowed.
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), labels from classes_
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
 
     # -- fitting -------------------------------------------------------------
     @_unchanged_on_error

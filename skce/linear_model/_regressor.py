@@ -210,6 +210,6 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
         """Predictions of shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
         check_sparse_structure(X)   # scipy's product would read a bad index out of bounds
-        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, ensure_min_samples=0)
         return np.asarray(safe_sparse_dot(X, np.asarray(self.coef_).T, dense_output=True)
                           + self.intercept_)

@@ -1,0 +1,116 @@
+"""When does the dask path pay off?  skce.dask.SoftmaxClassifier on a
+LocalCluster of 1, 2 and 4 single-threaded worker processes against the
+in-memory fit of the same objective (L-BFGS in this process).
+
+Prints per configuration: wall time of fit, L-BFGS rounds (objective
+evaluations), time per round, bytes shipped per round (parameters out to
+every worker + one gradient back per block), the scheduler's own round-trip
+for a round of the same shape doing no work, and the overhead per round
+(round time - the slowest worker's compute) as a multiple of that round-trip.
+
+    python benchmarks/bench_dask.py                 # 240,000 x 100, 10 classes
+    python benchmarks/bench_dask.py --rows 20000    # smoke run
+
+On a 2-core machine 4 workers oversubscribe the cores: that row shows the
+communication pattern of 4 workers, not their speed.
+"""
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+
+def _data(rows, d, k, seed=0):
+    from sklearn.datasets import make_classification
+    X, y = make_classification(rows, d, n_informative=d // 2, n_classes=k,
+                               n_clusters_per_class=1, random_state=seed)
+    return X.astype(np.float64), y
+
+
+def _noop_round(client, blocks, theta):
+    """A round of the same shape (one task per block, results summed) doing no work."""
+    from skce.dask import _blocks
+    t0 = time.perf_counter()
+    client.gather(client.map(_blocks.noop, blocks, theta=theta, pure=False))
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=240_000)
+    ap.add_argument("--features", type=int, default=100)
+    ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--tol", type=float, default=1e-8)
+    args = ap.parse_args(argv)
+
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    import skce.dask as skd
+    from skce import SoftmaxClassifier
+    from skce._solver._objective import LinearObjective
+
+    X, y = _data(args.rows, args.features, args.classes)
+    n, d = X.shape
+    alpha = 1.0 / n
+    K = args.classes
+    P = (d + 1) * K
+    print(f"data: {n} x {d}, {K} classes, float64 ({X.nbytes / 1e6:.0f} MB); alpha = 1/n; "
+          f"tol = {args.tol:g}")
+
+    # in memory: the same objective, solver and options, one process
+    local = SoftmaxClassifier(solver="lbfgs", alpha=alpha, tol=args.tol, max_iter=1000)
+    t0 = time.perf_counter()
+    local.fit(X, y)
+    t_local = time.perf_counter() - t0
+    loss = local._loss_spec(local._encode(y), X.dtype)
+    objective = LinearObjective(X, loss, l2=alpha)
+    evals = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        objective.loss_gradient_sum(np.zeros(P))
+        evals.append(time.perf_counter() - t0)
+
+    def f_of(est):
+        return objective.loss(objective.pack(est.coef_.T, est.intercept_))
+    f_local = f_of(local)
+    print(f"in-memory SoftmaxClassifier(solver='lbfgs'): {t_local:.2f} s, {local.n_iter_} "
+          f"iterations, {statistics.median(evals) * 1e3:.1f} ms per evaluation (median of 5)")
+
+    header = (f"{'workers':>7s} {'fit s':>7s} {'vs mem':>7s} {'rounds':>6s} {'ms/round':>8s} "
+              f"{'KB/round':>8s} {'noop ms':>8s} {'overhead/noop':>13s} {'rel. F diff':>11s}")
+    print(header)
+    print("-" * len(header))
+    for w in args.workers:
+        with LocalCluster(n_workers=w, threads_per_worker=1, processes=True,
+                          dashboard_address=None, silence_logs=40) as cluster, \
+                Client(cluster) as client:
+            chunks = -(-n // w)
+            Xd = da.from_array(X, chunks=(chunks, -1)).persist()
+            yd = da.from_array(y, chunks=chunks).persist()
+            est = skd.SoftmaxClassifier(alpha=alpha, tol=args.tol, max_iter=1000)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(Xd, yd)   # warm-up: imports on the workers
+                t0 = time.perf_counter()
+                est.fit(Xd, yd)
+                t_fit = time.perf_counter() - t0
+            rounds = est.n_rounds_
+            per_round = t_fit / rounds
+            blocks = client.compute(Xd.to_delayed().ravel().tolist())
+            noop = statistics.median(_noop_round(client, blocks, np.zeros(P)) for _ in range(15))
+            compute = statistics.median(evals) / w   # the slowest worker's share, ideal split
+            overhead = max(per_round - compute, 0.0)
+            shipped = P * 8 * (w + len(blocks))
+            f_dask = f_of(est)
+            print(f"{w:7d} {t_fit:7.2f} {t_local / t_fit:6.2f}x {rounds:6d} {per_round * 1e3:8.1f} "
+                  f"{shipped / 1e3:8.1f} {noop * 1e3:8.1f} {overhead / noop:12.2f}x "
+                  f"{(f_dask - f_local) / f_local:11.1e}")
+            client.cancel(blocks)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""skce.dask: data-parallel L-BFGS on a LocalCluster(n_workers=2, threads_per_worker=1).
+
+Oracles: scikit-learn's LogisticRegression / LinearSVC / Ridge optima (relative
+suboptimality of skce's objective), the same fit with another chunking, and
+the plain in-memory estimators."""
+import os
+import signal
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+da = pytest.importorskip("dask.array")
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+import skce  # noqa: E402
+import skce.dask as skd  # noqa: E402
+from skce._solver._objective import LinearObjective  # noqa: E402
+from skce.dask import _blocks  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _objective(est, X, y, sample_weight=None):
+    """skce's objective (the in-memory LinearObjective) at est's coefficients."""
+    local = est.to_local() if hasattr(est, "to_local") else est
+    if hasattr(local, "classes_"):
+        y_idx = local._encode(y)
+        loss = local._loss_spec(y_idx, X.dtype)
+        sw = local._weights(X, sample_weight, y_idx)
+    else:
+        loss = local._loss_spec(local._targets(X, y))
+        sw = None if sample_weight is None else np.asarray(sample_weight, float)
+    coef, intercept = local._get_coef()
+    alpha = getattr(est, "alpha_", getattr(est, "alpha", None))
+    obj = LinearObjective(X, loss, l2=alpha, sample_weight=sw)
+    return obj.loss(obj.pack(np.asarray(coef, float).T, np.asarray(intercept, float)))
+
+
+def _lr_as_skce(lr, like):
+    """A skce estimator holding LogisticRegression's coefficients."""
+    est = like.to_local()
+    est._set_coef(lr.coef_, lr.intercept_)
+    return est
+
+
+ALPHA = 1e-3
+_FITS = {}
+
+
+def _digits_fit(digits, chunks):
+    """SoftmaxClassifier(alpha=ALPHA, tol=1e-10) on digits in row blocks of
+    `chunks`, fitted once per chunking for the tests below."""
+    if chunks not in _FITS:
+        X, y = digits
+        _FITS[chunks] = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000).fit(
+            da.from_array(X, chunks=(chunks, -1)), da.from_array(y, chunks=chunks))
+    return _FITS[chunks]
+
+
+@pytest.mark.parametrize("chunks", [150, 900])
+def test_softmax_reaches_logistic_regression_optimum(client, digits, chunks):
+    X, y = digits
+    est = _digits_fit(digits, chunks)
+    lr = LogisticRegression(C=1.0 / (ALPHA * len(X)), tol=1e-12, max_iter=5000).fit(X, y)
+    f_dask = _objective(est, X, y)
+    f_lr = _objective(_lr_as_skce(lr, est), X, y)
+    f_star = min(f_dask, f_lr)
+    assert (f_dask - f_star) / f_star <= 1e-8
+    assert est.score(X, y) == pytest.approx(lr.score(X, y), abs=1e-3)
+    assert est.n_iter_ > 5 and est.n_rounds_ >= est.n_iter_
+
+
+def test_result_independent_of_chunking(client, digits):
+    X, y = digits
+    fits = [_digits_fit(digits, c) for c in (150, 900)]
+    f = [_objective(e, X, y) for e in fits]
+    assert abs(f[0] - f[1]) <= 1e-10 * f[0]
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=0, atol=1e-5)
+
+
+def test_binary_float32_sample_weight_and_dataframe(client, digits):
+    X, y = digits
+    yb = (y >= 5).astype(np.int64)
+    X32 = X.astype(np.float32)
+    sw = np.random.default_rng(0).integers(1, 4, len(X)).astype(float)
+    pd = pytest.importorskip("pandas")
+    Xdf = dd.from_pandas(pd.DataFrame(X32), npartitions=3)
+    ydf = dd.from_pandas(pd.Series(yb), npartitions=3)
+    swd = dd.from_pandas(pd.Series(sw), npartitions=3).to_dask_array(lengths=True)
+    est = skd.SoftmaxClassifier(alpha=1e-3, tol=1e-8, max_iter=500).fit(Xdf, ydf, swd)
+    assert est.coef_.dtype == np.float32 and est.coef_.shape == (1, X.shape[1])
+    # weights 1..3 = repeated rows; LogisticRegression with the same weights as the oracle
+    lr = LogisticRegression(C=1.0 / (1e-3 * sw.sum()), tol=1e-10, max_iter=5000).fit(
+        X, yb, sample_weight=sw)
+    f = _objective(est, X32.astype(float), yb, sw)
+    f_lr = _objective(_lr_as_skce(lr, est), X, yb, sw)
+    assert (f - f_lr) / f_lr <= 1e-5   # float32 products
+    proba = est.predict_proba(Xdf)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), est.to_local().predict_proba(X32), rtol=1e-5,
+                               atol=1e-7)   # float32 products of other block shapes
+
+
+def test_class_weight_balanced_matches_logistic_regression(client, digits):
+    X, y = digits
+    keep = (y != 3) | (np.arange(len(y)) % 4 == 0)   # make class 3 rare
+    X, y = X[keep], y[keep]
+    alpha = 1e-2
+    est = skd.SoftmaxClassifier(alpha=alpha, class_weight="balanced", tol=1e-10,
+                                max_iter=2000).fit(da.from_array(X, chunks=(300, -1)),
+                                                   da.from_array(y, chunks=300))
+    local = est.to_local()
+    cw = local._class_weight_vector(local._encode(y))
+    S = cw[local._encode(y)].sum()
+    lr = LogisticRegression(C=1.0 / (alpha * S), class_weight="balanced", tol=1e-12,
+                            max_iter=5000).fit(X, y)
+    f = _objective(est, X, y)
+    f_lr = _objective(_lr_as_skce(lr, est), X, y)
+    assert (f - min(f, f_lr)) / f_lr <= 1e-8
+
+
+def test_linear_svm_matches_linear_svc(client, digits):
+    X, y = digits
+    est = skd.LinearSVM(C=0.1, fit_intercept=False, tol=1e-10, max_iter=2000).fit(
+        da.from_array(X, chunks=(400, -1)), da.from_array(y, chunks=400))
+    svc = LinearSVC(C=0.1, fit_intercept=False, tol=1e-10, max_iter=100000).fit(X, y)
+    assert est.alpha_ == pytest.approx(1.0 / (0.1 * len(X)))
+    local = est.to_local()
+    ref = est.to_local()
+    ref.coef_ = svc.coef_
+    f, f_svc = _objective(local, X, y), _objective(ref, X, y)
+    assert (f - min(f, f_svc)) / f_svc <= 1e-7
+    with pytest.raises(ValueError, match="squared_hinge"):
+        skd.LinearSVM(loss="hinge").fit(da.from_array(X, chunks=(400, -1)),
+                                        da.from_array(y, chunks=400))
+
+
+def test_regressor_matches_ridge_and_lazy_predict(client):
+    X, y = make_regression(2000, 20, n_targets=2, noise=5.0, random_state=0)
+    a = 3.0
+    est = skd.LinearRegressor(alpha=a / len(X), tol=1e-12, max_iter=2000).fit(
+        da.from_array(X, chunks=(333, -1)), da.from_array(y, chunks=(333, -1)))
+    ridge = Ridge(alpha=a).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ridge.coef_, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(est.intercept_, ridge.intercept_, rtol=1e-7, atol=1e-7)
+    pred = est.predict(da.from_array(X, chunks=(500, -1)))
+    assert isinstance(pred, da.Array) and pred.shape == (2000, 2)
+    np.testing.assert_allclose(pred.compute(), ridge.predict(X), rtol=1e-6, atol=1e-6)
+
+
+def test_numpy_and_sparse_input_are_scattered(client, digits):
+    X, y = digits
+    dense = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000).fit(X, y)
+    csr = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000).fit(sp.csr_matrix(X), y)
+    f_ref = _objective(_digits_fit(digits, 150), X, y)
+    for est in (dense, csr):
+        assert abs(_objective(est, X, y) - f_ref) <= 1e-10 * f_ref
+    assert isinstance(dense.predict(X), np.ndarray)
+
+
+def test_to_local_is_the_plain_estimator(client, digits):
+    X, y = digits
+    est = _digits_fit(digits, 900)
+    local = est.to_local()
+    assert type(local) is skce.SoftmaxClassifier
+    np.testing.assert_array_equal(local.predict(X), est.predict(X))
+    lazy = est.predict(da.from_array(X, chunks=(500, -1)))
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), local.predict(X))
+    assert local.get_params()["solver"] == "lbfgs"
+
+
+def test_bad_input_errors(client, digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        skd.SoftmaxClassifier().fit(da.from_array(X, chunks=(500, -1)),
+                                    da.from_array(np.zeros(len(X), int), chunks=500))
+    with pytest.raises(ValueError, match="rows"):
+        skd.SoftmaxClassifier().fit(da.from_array(X, chunks=(500, -1)),
+                                    da.from_array(y[:100], chunks=50))
+    with pytest.raises(ValueError, match="solver"):
+        skd.SoftmaxClassifier(solver="adam").fit(X, y)
+    with pytest.raises(ValueError, match="penalty"):
+        skd.SoftmaxClassifier(penalty="l1").fit(X, y)
+
+
+def _kill_workers_at_round(client, monkeypatch, at_round, n_victims=1):
+    """SIGKILL n_victims worker processes (their nannies restart them) when the
+    client sends out the block tasks of round `at_round`."""
+    real = client.map
+    calls = {"n": 0, "killed": []}
+
+    def map_(func, *args, **kwargs):
+        if func is _blocks.loss_gradient:
+            calls["n"] += 1
+            if calls["n"] == at_round:
+                pids = client.run(os.getpid)
+                for addr in sorted(pids)[:n_victims]:
+                    os.kill(pids[addr], signal.SIGKILL)
+                    calls["killed"].append(addr)
+        return real(func, *args, **kwargs)
+    monkeypatch.setattr(client, "map", map_)
+    return calls
+
+
+def test_worker_killed_mid_fit_recovers(client, digits, monkeypatch):
+    """Blocks of a dask array are recomputed from their graph on the
+    surviving worker: the fit finishes with the same optimum."""
+    X, y = digits
+    reference = _digits_fit(digits, 150)
+    calls = _kill_workers_at_round(client, monkeypatch, at_round=3)
+    est = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000).fit(
+        da.from_array(X, chunks=(150, -1)), da.from_array(y, chunks=150))
+    monkeypatch.undo()
+    client.wait_for_workers(2, timeout=60)
+    assert calls["n"] > 3 and len(calls["killed"]) == 1
+    f, f_ref = _objective(est, X, y), _objective(reference, X, y)
+    assert abs(f - f_ref) <= 1e-10 * f_ref
+
+
+def test_worker_killed_with_scattered_data_fails_cleanly(client, digits, monkeypatch):
+    """Scattered in-memory blocks have no graph to recompute them from: with
+    every worker killed the fit raises and the estimator stays as it was
+    (here: unfitted)."""
+    X, y = digits
+    est = skd.SoftmaxClassifier(alpha=1e-3, tol=1e-10, max_iter=1000)
+    _kill_workers_at_round(client, monkeypatch, at_round=3, n_victims=2)
+    with pytest.raises(RuntimeError, match="lost a worker"):
+        est.fit(X, y)
+    monkeypatch.undo()
+    client.wait_for_workers(2, timeout=60)
+    assert not hasattr(est, "coef_") and not hasattr(est, "classes_")
+
+
+def test_plain_estimators_under_dask_ml_wrappers(client, digits):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y = digits
+    rows = (600, 0, 597, 600)   # an empty block too
+    Xd = da.from_array(X, chunks=(rows, (X.shape[1],)))
+    yd = da.from_array(y, chunks=(rows,))
+    inc = wrappers.Incremental(skce.SoftmaxClassifier(random_state=0), scoring="accuracy")
+    inc.fit(Xd, yd, classes=np.unique(y))
+    assert inc.score(Xd, yd) > 0.85
+    ppf = wrappers.ParallelPostFit(skce.SoftmaxClassifier(random_state=0).fit(X, y))
+    pred = ppf.predict(Xd)
+    assert isinstance(pred, da.Array)
+    np.testing.assert_array_equal(pred.compute(), ppf.estimator.predict(X))
+
+
+def test_grid_search_on_the_dask_joblib_backend(client, digits):
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = digits
+    grid = GridSearchCV(skce.SoftmaxClassifier(max_iter=10, random_state=0),
+                        {"alpha": [1e-4, 1e-2]}, cv=2)
+    with joblib.parallel_backend("dask"):
+        grid.fit(X, y)
+    assert grid.best_score_ > 0.85

@@ -58,7 +58,7 @@ def _objective(est, X, y, sample_weight=None):
 def _lr_as_skce(lr, like):
     """A skce estimator holding LogisticRegression's coefficients."""
     est = like.to_local()
-    est._set_coef(lr.coef_, lr.intercept_)
+    est.__dict__.update(est._coef_attrs(lr.coef_, lr.intercept_))
     return est
 
 

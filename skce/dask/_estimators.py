@@ -255,20 +255,20 @@ class _DaskFitMixin:
                 client.wait_for_workers(1, timeout=60)
 
     def _store(self, template, result, d, K, dtype):
+        """Set the fitted attributes in one step (nothing before: a failed fit
+        leaves the estimator as it was)."""
         theta = result["theta"].astype(dtype)
         P = d * K
         coef = theta[:P].reshape(d, K).T.copy()
         intercept = theta[P:].copy() if self.fit_intercept else np.zeros(K, dtype)
-        for attr in ("classes_", "_y_1d"):
-            if hasattr(template, attr):
-                setattr(self, attr, getattr(template, attr))
-        self.n_features_in_ = d
-        self._set_coef(coef, intercept)
-        self.n_iter_ = result["n_iter"]
-        self.loss_curve_ = result["curve"]
-        self.n_rounds_ = result["rounds"]
+        new = {attr: getattr(template, attr) for attr in ("classes_", "_y_1d")
+               if hasattr(template, attr)}
+        new.update(template._coef_attrs(coef, intercept), n_features_in_=d,
+                   n_iter_=result["n_iter"], loss_curve_=result["curve"],
+                   n_rounds_=result["rounds"])
         if hasattr(template, "C"):
-            self.alpha_ = result["alpha"]
+            new["alpha_"] = result["alpha"]
+        self.__dict__.update(new)
 
     # -- prediction -------------------------------------------------------------
     def _lazy(self, method, X, n_out):

@@ -419,31 +419,27 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
     def _validation_targets(self, val_rows):
         return self._y_idx_fit[val_rows]
 
-    def decision_function(self, X):
-        """Confidence scores X @ coef_.T + intercept_, shape (n_samples,) for
-        two classes, else (n_samples, n_classes); a sparse X's structure is
-        checked first (scipy's product would read a bad index out of bounds)."""
-        check_sparse_structure(X)
-        return super().decision_function(X)
-
     def _score_decision(self, scores, y_idx, sw):
         pred = (scores.ravel() > 0).astype(np.int64) if scores.shape[1] == 1 \
             else scores.argmax(axis=1)
         return float(np.average(pred == y_idx, weights=sw))
 
     def decision_function(self, X):
-        """Decision function: (n_samples,) for two classes, else (n_samples, n_classes).
+        """Confidence scores X @ coef_.T + intercept_.
 
         Parameters
         ----------
-        X : array or CSR matrix of shape (n_samples, n_features); zero rows are
-            allowed (an empty block of a dask array gives an empty result).
+        X : array or CSR matrix of shape (n_samples, n_features)
+            Zero rows are allowed (an empty block of a dask array gives an
+            empty result); a sparse X's structure is checked first (scipy's
+            product would read a bad index out of bounds).
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
         """
         check_is_fitted(self)
+        check_sparse_structure(X)
         X = validate_data(self, X, accept_sparse="csr", reset=False, ensure_min_samples=0)
         scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import warnings
@@ -45,9 +46,10 @@ def fuzz_settings(n):
 
 
 def run_python(code, timeout=240):
-    """Run `code` in a fresh interpreter; its last stdout line is JSON."""
+    """Run `code` in a fresh interpreter; its last stdout line is JSON.  It runs
+    outside the source tree, whose skce/ folder has no compiled modules."""
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, cwd=tempfile.gettempdir())
     assert proc.returncode == 0, (
         f"the subprocess died (return code {proc.returncode}: a negative one is a signal, "
         f"-11 a segfault)\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}")

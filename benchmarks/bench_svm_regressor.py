@@ -17,9 +17,7 @@ callback scores it); the references are median fit times.
 """
 import argparse
 import gzip
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp

@@ -228,7 +228,7 @@ def test_sgd_with_a_huge_step_on_unscaled_digits_raises_and_keeps_the_model(digi
     coef, intercept = good.coef_.copy(), good.intercept_.copy()
     good.set_params(eta0=1000, max_iter=100, tol=1e-3)
     with pytest.raises(TrainingDiverged, match=r"learning rate 1000 \(solver='sgd'\).*"
-                       r"solver='adam'.*feature \d+ reaches") as info:
+                       r"solver='adam'.*feature \d+ reaches"):
         good.fit(X, y)
     np.testing.assert_array_equal(good.coef_, coef)
     np.testing.assert_array_equal(good.intercept_, intercept)

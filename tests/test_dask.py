@@ -276,3 +276,14 @@ def test_grid_search_on_the_dask_joblib_backend(client, digits):
     with joblib.parallel_backend("dask"):
         grid.fit(X, y)
     assert grid.best_score_ > 0.85
+
+
+def test_class_weight_dict_matches_the_in_memory_fit(client, digits):
+    X, y = digits
+    params = dict(alpha=1e-2, class_weight={0: 3.0, 5: 0.5}, tol=1e-10, max_iter=2000)
+    est = skd.SoftmaxClassifier(**params).fit(da.from_array(X, chunks=(400, -1)),
+                                              da.from_array(y, chunks=400))
+    local = skce.SoftmaxClassifier(solver="lbfgs", **params).fit(X, y)
+    np.testing.assert_allclose(est.coef_, local.coef_, atol=1e-6)
+    with pytest.raises(ValueError, match="finite, non-negative"):
+        skd.SoftmaxClassifier(class_weight={0: -1.0}).fit(X, y)

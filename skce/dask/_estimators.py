@@ -18,7 +18,6 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import StrOptions
 
 from skce.linear_model import LinearRegressor as _LocalRegressor
@@ -164,14 +163,15 @@ class _DaskFitMixin:
                 raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; "
                                  f"y has only {classes.tolist()}")
             template.classes_ = classes
-            if self.class_weight is not None:
+            if self.class_weight == "balanced":
+                # scikit-learn's n / (K * count_k), from the blocks' label counts:
+                # no n-sized label array on the client
                 counts = sum(client.gather(client.map(
                     lambda p: _blocks.class_counts(p[1], classes), parts, pure=False)))
-                y_for_cw = np.repeat(np.arange(len(classes)), counts.astype(np.int64))
-                class_weight = compute_class_weight(
-                    self.class_weight if self.class_weight == "balanced" else
-                    {i: self.class_weight.get(c, 1.0) for i, c in enumerate(classes)},
-                    classes=np.arange(len(classes)), y=y_for_cw)
+                class_weight = counts.sum() / (len(classes) * counts)
+            elif self.class_weight is not None:
+                # a dict needs no counts: the plain estimator's own check and mapping
+                class_weight = template._class_weight_vector(np.arange(len(classes)))
         else:
             first = client.submit(lambda p: np.ndim(p[1]), parts[0], pure=False).result()
             template._y_1d = first == 1

@@ -271,6 +271,22 @@ cdef extern from "skce.h" nogil:
     void skce_csr_weight_grad_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
         const int64_t *indices, const int64_t *indptr, Py_ssize_t d, Py_ssize_t K,
         const float *G, float *D)
+    void skce_csr_weight_grad_compact_f64_i32(Py_ssize_t n, const int64_t *order,
+        const double *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t n_touched,
+        Py_ssize_t K, const double *G, const int64_t *pos, double *D)
+    void skce_csr_weight_grad_compact_f64_i64(Py_ssize_t n, const int64_t *order,
+        const double *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t n_touched,
+        Py_ssize_t K, const double *G, const int64_t *pos, double *D)
+    void skce_csr_weight_grad_compact_f32_i32(Py_ssize_t n, const int64_t *order,
+        const float *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t n_touched,
+        Py_ssize_t K, const float *G, const int64_t *pos, float *D)
+    void skce_csr_weight_grad_compact_f32_i64(Py_ssize_t n, const int64_t *order,
+        const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t n_touched,
+        Py_ssize_t K, const float *G, const int64_t *pos, float *D)
+    Py_ssize_t skce_csr_touched_i32(Py_ssize_t n, const int64_t *order, const int32_t *indices,
+        const int32_t *indptr, int64_t *pos, int64_t *touched)
+    Py_ssize_t skce_csr_touched_i64(Py_ssize_t n, const int64_t *order, const int64_t *indices,
+        const int64_t *indptr, int64_t *pos, int64_t *touched)
     void skce_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, Py_ssize_t ldg,
         double *out)
     void skce_column_sums_f32(Py_ssize_t n, Py_ssize_t K, const float *G, Py_ssize_t ldg,
@@ -279,6 +295,24 @@ cdef extern from "skce.h" nogil:
         Py_ssize_t p1, const double *partial, double *out)
     void skce_sum_partials_f32(Py_ssize_t n_parts, Py_ssize_t stride, Py_ssize_t p0,
         Py_ssize_t p1, const float *partial, float *out)
+    # ---- lazy updates of a sparse minibatch step (lazy.c) ----
+    ctypedef struct skce_lazy_history:
+        double *S
+        double *U
+        double *QS
+        double *QSU
+    void skce_lazy_history_reset(skce_lazy_history *h, int64_t t)
+    void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double c)
+    void skce_lazy_catch_up_f64(Py_ssize_t n_rows, const int64_t *rows, Py_ssize_t K,
+        const skce_lazy_history *h, int64_t t, int64_t *last, double *W, double *avg)
+    void skce_lazy_step_f64(int optimizer, Py_ssize_t n_rows, const int64_t *rows,
+        Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
+        double *theta, const double *D, double *st1, double *st2, double *st3, double *avg)
+    void skce_lazy_catch_up_f32(Py_ssize_t n_rows, const int64_t *rows, Py_ssize_t K,
+        const skce_lazy_history *h, int64_t t, int64_t *last, float *W, float *avg)
+    void skce_lazy_step_f32(int optimizer, Py_ssize_t n_rows, const int64_t *rows,
+        Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
+        float *theta, const float *D, float *st1, float *st2, float *st3, float *avg)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_BLOCK
     Py_ssize_t SKCE_NTX_KW

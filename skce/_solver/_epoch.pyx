@@ -28,6 +28,7 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t
 from libc.math cimport isfinite
+from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 from cpython.exc cimport PyErr_CheckSignals
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -57,6 +58,29 @@ def _set_small_k_max(Py_ssize_t k):
 # Most elements of a batch's per-block shares of dW (n_blocks x d K, 32 MB
 # in float64); beyond, dW is formed after the blocks.
 cdef Py_ssize_t partial_max = 1 << 22
+
+
+# CSR training steps update only the weight rows the batch touches (see
+# src/solver/skce_solver.h, "Lazy updates"); False: every row, every step.
+cdef bint lazy_csr = True
+
+
+def _set_lazy_csr(bint on):
+    """Lazy (True) or eager updates for CSR training; returns the previous
+    setting.  For tests and benchmarks."""
+    global lazy_csr
+    previous, lazy_csr = lazy_csr, on
+    return previous
+
+
+# Weight rows per chunk of the lazy step and catch-up (fixed, as PC).
+cdef Py_ssize_t LC = 256
+# The penalty history restarts (every row caught up, O(d K)) once its
+# product S falls below this.  The catch-up takes differences of prefix sums
+# of S, which lose about log10(1 / S) digits: 1e-4 keeps them to ~1e-12
+# (1e-100 lost all of them for averaged weights).  Only large lr * alpha
+# restarts often (lr * alpha = 0.01: every ~900 steps).
+cdef double LAZY_RESTART = 1e-4
 
 
 def _set_partial_max(Py_ssize_t n):
@@ -147,6 +171,9 @@ cdef struct Config:
     double eta, power_t, total_steps   # the learning-rate schedule
     skce_optim_options optim           # its lr and step are set at each step
     int64_t step, n_averaged
+    bint lazy                          # this pass: lazy CSR updates
+    bint lazy_exact                    # plain SGD: deferred steps applied exactly
+    int64_t t_epoch                    # steps of this pass (lazy)
 
 
 cdef struct Params:
@@ -177,6 +204,15 @@ cdef struct Work:
     const int64_t *y
     const void *Y
     const double *sw
+    # lazy CSR updates: per feature its position in the batch's touched list
+    # (-1: absent), the epoch step it is caught up to, and (lazy variant) the
+    # global step of its last update; the touched features; the penalty history
+    int64_t *pos
+    int64_t *last
+    int64_t *pending
+    int64_t *touched
+    Py_ssize_t n_touched
+    skce_lazy_history hist
 
 
 cdef struct Source:
@@ -209,7 +245,7 @@ cdef class EpochSettings:
     cdef Params p
     cdef Work w
     cdef readonly object theta, state1, state2, state3, average, y, Y, sample_weight
-    cdef object _buffers, _key, _partial
+    cdef object _buffers, _key, _partial, _lazy_buffers
     cdef Py_ssize_t _rows, _gathered
 
     def __init__(self, loss, opt, state, *, n_threads=1, fit_intercept=True, weight_scale=1.0,
@@ -272,6 +308,15 @@ cdef class EpochSettings:
         self.w.sw = <const double *>_data(self.sample_weight)
         self._key = None
         self._partial = None
+        self._lazy_buffers = None
+        self.c.lazy = False
+        self.c.lazy_exact = self.c.optimizer == SKCE_SGD and self.c.optim.momentum == 0.0
+        self.c.t_epoch = 0
+        if self.c.lazy_exact and state.eta * l2 >= 1.0:
+            # the deferred steps are the maps w -> (1 - lr alpha) w: they must shrink
+            raise ValueError(f"learning rate {state.eta:g} times the L2 strength {l2:g} is "
+                             ">= 1: each SGD step would flip the weights' signs; lower eta0 "
+                             "or alpha")
 
     @property
     def eta(self):
@@ -357,10 +402,37 @@ cdef class EpochSettings:
             self.w.bad = <Py_ssize_t *>_data(bad)
         self._buffers[8].fill(-1)   # no bad target seen
         self.w.partial = NULL
-        if with_partial and (small_k or not dense) and n_partial <= partial_max:
+        if with_partial and (small_k or not dense) and n_partial <= partial_max \
+                and not self.c.lazy:
             if self._partial is None or self._partial.shape[0] < n_partial:
                 self._partial = np.empty(n_partial, dtype=dtype)
             self.w.partial = _data(self._partial)
+        return 0
+
+    cdef int _reserve_lazy(self, Py_ssize_t d, Py_ssize_t steps) except -1:
+        """The lazy-update buffers for d features and passes of up to `steps`
+        steps (kept across passes: pending carries over epochs)."""
+        cur = self._lazy_buffers
+        if cur is None or cur[0].shape[0] != d or cur[4].shape[1] < steps + 1:
+            if cur is not None and cur[0].shape[0] == d:
+                pos, last, pending, touched = cur[:4]
+            else:
+                pos = np.full(d, -1, dtype=np.int64)
+                last = np.zeros(d, dtype=np.int64)
+                pending = np.full(d, self.c.step, dtype=np.int64)
+                touched = np.empty(d, dtype=np.int64)
+            hist = np.zeros((4, steps + 1))
+            self._lazy_buffers = (pos, last, pending, touched, hist)
+            self.w.pos = <int64_t *>_data(pos)
+            self.w.last = <int64_t *>_data(last)
+            self.w.pending = <int64_t *>_data(pending)
+            self.w.touched = <int64_t *>_data(touched)
+            self.w.hist.S = <double *>_data(hist[0])
+            self.w.hist.U = <double *>_data(hist[1])
+            self.w.hist.QS = <double *>_data(hist[2])
+            self.w.hist.QSU = <double *>_data(hist[3])
+        skce_lazy_history_reset(&self.w.hist, 0)
+        self.c.t_epoch = 0
         return 0
 
 
@@ -417,23 +489,92 @@ cdef inline void _step_chunk(const Config *s, Py_ssize_t n, const skce_optim_opt
             skce_running_mean_f32(n, s.n_averaged, avg + p0, theta)
 
 
-cdef void _optimizer_step(Config *s, Py_ssize_t P, const Params *pp,
-                          const floating *grad) noexcept nogil:
-    """One step (s.step += 1) on W = theta[:P] (regularized), in fixed
-    parameter chunks, then on b = theta[P:] (not); when averaging, theta is
-    folded into the epoch's running mean."""
+cdef inline skce_optim_options _next_step(Config *s, const Params *pp) noexcept nogil:
+    """Counts a step (s.step, with averaging s.n_averaged) and returns its
+    options (learning rate from the schedule)."""
     cdef skce_optim_options o = s.optim
-    cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
-    cdef Py_ssize_t c, p0
     s.step += 1
     o.lr = skce_learning_rate(s.schedule, s.eta, s.power_t, s.total_steps, s.step)
     o.step = s.step
     if pp.avg != NULL:
         s.n_averaged += 1
+    return o
+
+
+cdef void _optimizer_step(Config *s, Py_ssize_t P, const Params *pp,
+                          const floating *grad) noexcept nogil:
+    """One step (s.step += 1) on W = theta[:P] (regularized), in fixed
+    parameter chunks, then on b = theta[P:] (not); when averaging, theta is
+    folded into the epoch's running mean."""
+    cdef skce_optim_options o = _next_step(s, pp)
+    cdef Py_ssize_t n_chunks = (P + PC - 1) // PC
+    cdef Py_ssize_t c, p0
     for c in prange(n_chunks, num_threads=_threads_for(<double>P * 8, s.n_threads),
                     schedule="static"):
         p0 = c * PC
         _step_chunk(s, min(PC, P - p0), &o, pp, p0, grad)
+    _intercept_step(s, P, pp, grad, o)
+
+
+cdef void _lazy_catch_up(const Config *s, Py_ssize_t n_rows, const int64_t *rows,
+                         const Params *pp, const Work *w, floating kind) noexcept nogil:
+    """Brings weight rows rows[:n_rows] (rows NULL: rows 0 .. n_rows - 1) to
+    epoch step s.t_epoch, in fixed chunks of rows (skce_lazy_catch_up)."""
+    cdef Py_ssize_t K = s.n_outputs, n_chunks = (n_rows + LC - 1) // LC, c, r0, off
+    cdef floating *theta = <floating *>pp.theta
+    cdef floating *avg = <floating *>pp.avg
+    for c in prange(n_chunks, num_threads=_threads_for(<double>n_rows * K * 4, s.n_threads),
+                    schedule="static"):
+        r0 = c * LC
+        # all rows: the chunk's rows are rows r0.. of W; else rows[r0..] index W
+        off = r0 if rows == NULL else 0
+        if floating is double:
+            skce_lazy_catch_up_f64(min(LC, n_rows - r0), NULL if rows == NULL else rows + r0,
+                                   K, &w.hist, s.t_epoch, w.last + off, theta + off * K,
+                                   NULL if avg == NULL else avg + off * K)
+        else:
+            skce_lazy_catch_up_f32(min(LC, n_rows - r0), NULL if rows == NULL else rows + r0,
+                                   K, &w.hist, s.t_epoch, w.last + off, theta + off * K,
+                                   NULL if avg == NULL else avg + off * K)
+
+
+cdef void _lazy_optimizer_step(Config *s, Py_ssize_t P, Py_ssize_t d, const Params *pp,
+                               const floating *grad, Work *w) noexcept nogil:
+    """_optimizer_step for a CSR batch: the step on the touched weight rows
+    (their gradient in grad's first n_touched rows), the others' deferred
+    (src/solver/skce_solver.h, "Lazy updates"), then the intercept."""
+    cdef skce_optim_options o = _next_step(s, pp)
+    cdef Py_ssize_t K = s.n_outputs, m = w.n_touched, n_chunks = (m + LC - 1) // LC, c, r0
+    cdef int64_t t
+    s.t_epoch += 1
+    t = s.t_epoch
+    if s.lazy_exact:
+        skce_lazy_history_append(&w.hist, t, 1.0 - o.lr * o.weight_decay, o.lr * o.l1)
+    else:
+        skce_lazy_history_append(&w.hist, t, 1.0, 0.0)
+    for c in prange(n_chunks, num_threads=_threads_for(<double>m * K * 8, s.n_threads),
+                    schedule="static"):
+        r0 = c * LC
+        if floating is double:
+            skce_lazy_step_f64(s.optimizer, min(LC, m - r0), w.touched + r0, K, &o,
+                               NULL if s.lazy_exact else w.pending, t, w.last,
+                               <double *>pp.theta, grad + r0 * K, <double *>pp.st1,
+                               <double *>pp.st2, <double *>pp.st3, <double *>pp.avg)
+        else:
+            skce_lazy_step_f32(s.optimizer, min(LC, m - r0), w.touched + r0, K, &o,
+                               NULL if s.lazy_exact else w.pending, t, w.last,
+                               <float *>pp.theta, grad + r0 * K, <float *>pp.st1,
+                               <float *>pp.st2, <float *>pp.st3, <float *>pp.avg)
+    _intercept_step(s, P, pp, grad, o)
+    if w.hist.S[t] < LAZY_RESTART:   # every row to step t, the history restarts there
+        _lazy_catch_up(s, d, NULL, pp, w, <floating>0)
+        skce_lazy_history_reset(&w.hist, t)
+
+
+cdef void _intercept_step(Config *s, Py_ssize_t P, const Params *pp, const floating *grad,
+                          skce_optim_options o) noexcept nogil:
+    """The step on b = theta[P:] (not regularized), or with averaging and no
+    intercept its running mean."""
     if s.fit_intercept:
         o.weight_decay = 0.0
         o.l1 = 0.0
@@ -522,6 +663,49 @@ cdef inline void _csr_weight_grad(const Source *src, Py_ssize_t n, const int64_t
         else:
             skce_csr_weight_grad_f32_i32(n, order, data, <const int32_t *>src.indices,
                                          <const int32_t *>src.indptr, src.d, K, G, D)
+
+
+cdef inline Py_ssize_t _csr_touched(const Source *src, Py_ssize_t n, const int64_t *order,
+                                    const Work *w) noexcept nogil:
+    """The features of rows X[order[:n]] into w.touched (see skce_csr_touched)."""
+    if src.index64:
+        return skce_csr_touched_i64(n, order, <const int64_t *>src.indices,
+                                    <const int64_t *>src.indptr, w.pos, w.touched)
+    return skce_csr_touched_i32(n, order, <const int32_t *>src.indices,
+                                <const int32_t *>src.indptr, w.pos, w.touched)
+
+
+cdef inline void _csr_weight_grad_compact(const Source *src, Py_ssize_t n,
+                                          const int64_t *order, Py_ssize_t K, const Work *w,
+                                          floating *D) noexcept nogil:
+    """D (n_touched x K) = the touched rows of X[order[:n]]ᵀ G, in batch order."""
+    cdef const floating *data = <const floating *>src.data
+    cdef const floating *G = <const floating *>w.G
+    if floating is double:
+        if src.index64:
+            skce_csr_weight_grad_compact_f64_i64(n, order, data, <const int64_t *>src.indices,
+                                                 <const int64_t *>src.indptr, w.n_touched, K,
+                                                 G, w.pos, D)
+        else:
+            skce_csr_weight_grad_compact_f64_i32(n, order, data, <const int32_t *>src.indices,
+                                                 <const int32_t *>src.indptr, w.n_touched, K,
+                                                 G, w.pos, D)
+    else:
+        if src.index64:
+            skce_csr_weight_grad_compact_f32_i64(n, order, data, <const int64_t *>src.indices,
+                                                 <const int64_t *>src.indptr, w.n_touched, K,
+                                                 G, w.pos, D)
+        else:
+            skce_csr_weight_grad_compact_f32_i32(n, order, data, <const int32_t *>src.indices,
+                                                 <const int32_t *>src.indptr, w.n_touched, K,
+                                                 G, w.pos, D)
+
+
+cdef inline void _untouch(Work *w) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(w.n_touched):
+        w.pos[w.touched[r]] = -1
+    w.n_touched = 0
 
 
 cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
@@ -676,7 +860,7 @@ cdef int _forward_csr(const Config *cfg, const Source *src, const int64_t *order
     return status
 
 
-cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *pp,
+cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
                   const int64_t *order, Py_ssize_t n, Py_ssize_t B, bint train,
                   const floating *model, double *total, double *weight,
                   Py_ssize_t *info, _Signals signals) noexcept nogil:
@@ -684,7 +868,10 @@ cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *p
     forward pass (loss, G) and, when training, dW, db and the optimizer
     step.  Returns a status (see _batch_loss; info = the batch's position in
     order for _NONFINITE; _INTERRUPTED when a signal handler raised between
-    batches, its exception in signals.pending)."""
+    batches, its exception in signals.pending).  With cfg.lazy (CSR
+    training), each step reads and updates only the weight rows the batch
+    touches, first bringing them up to date (the caller catches up the rest
+    at the end)."""
     cdef Py_ssize_t K = cfg.n_outputs, P = src.d * K
     cdef Py_ssize_t start = 0, nb
     cdef int status = _OK
@@ -696,7 +883,12 @@ cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *p
         if start and signals.raised():
             return _INTERRUPTED
         nb = min(B, n - start)
-        if src.csr:
+        if cfg.lazy:
+            w.n_touched = _csr_touched(src, nb, order + start, w)
+            _lazy_catch_up(cfg, w.n_touched, w.touched, pp, w, <floating>0)
+            status = _forward_csr(cfg, src, order + start, nb, model, w, total, weight, info,
+                                  NULL)
+        elif src.csr:
             status = _forward_csr(cfg, src, order + start, nb, model, w, total, weight, info,
                                   partial)
         else:
@@ -706,12 +898,16 @@ cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *p
             status = _OK
             _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
         elif status != _OK:
+            if cfg.lazy:
+                _untouch(w)
             if status == _NONFINITE:
                 info[0] = start
             return status
         elif not train:
             start += nb
             continue
+        elif cfg.lazy:   # the touched rows of dW, compact
+            _csr_weight_grad_compact(src, nb, order + start, K, w, grad)
         elif src.csr:   # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
             _csr_weight_grad(src, nb, order + start, K, <const floating *>w.G, grad)
         else:
@@ -721,7 +917,11 @@ cdef int _batches(Config *cfg, const Source *src, const Work *w, const Params *p
                 skce_column_sums_f64(nb, K, <const double *>w.G, w.ldz, grad + P)
             else:
                 skce_column_sums_f32(nb, K, <const float *>w.G, w.ldz, grad + P)
-        _optimizer_step(cfg, P, pp, grad)
+        if cfg.lazy:
+            _lazy_optimizer_step(cfg, P, src.d, pp, grad, w)
+            _untouch(w)
+        else:
+            _optimizer_step(cfg, P, pp, grad)
         start += nb
     return status
 
@@ -736,6 +936,9 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     cdef int status
     dtype = np.float64 if floating is double else np.float32
     s._check(src.d, dtype)
+    s.c.lazy = src.csr and train and lazy_csr
+    if s.c.lazy:
+        s._reserve_lazy(src.d, (n + B - 1) // B)
     s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
     cdef const floating *model = <const floating *>(
         s.p.theta if train or s.p.avg == NULL else s.p.avg)
@@ -743,6 +946,10 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     with nogil:
         status = _batches(&s.c, src, &s.w, &s.p, &order[0] if n else NULL, n, B, train, model,
                           &total, &weight, &info, signals)
+        if s.c.lazy:   # every row to the pass's last step: the model is whole again
+            _lazy_catch_up(&s.c, src.d, NULL, &s.p, &s.w, <floating>0)
+            memset(s.w.last, 0, src.d * sizeof(int64_t))
+            s.c.lazy = False
     return total * s.c.loss_scale, weight, status, \
         signals.pending if status == _INTERRUPTED else info
 

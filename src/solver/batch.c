@@ -42,7 +42,49 @@
                     dst[c] += v * g[c];                                                       \
             }                                                                                 \
         }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
+                                                 const REAL *data, const INDEX *indices,      \
+                                                 const INDEX *indptr, ptrdiff_t n_touched,    \
+                                                 ptrdiff_t K, const REAL *G,                  \
+                                                 const int64_t *pos, REAL *restrict D)        \
+    {                                                                                         \
+        memset(D, 0, (size_t)(n_touched * K) * sizeof(REAL));                                 \
+        for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+            const int64_t row = order[k];                                                     \
+            const REAL *g = G + k * K;                                                        \
+            for (ptrdiff_t q = indptr[row]; q < indptr[row + 1]; q++) {                       \
+                const REAL v = data[q];                                                       \
+                REAL *dst = D + pos[indices[q]] * K;                                          \
+                for (ptrdiff_t c = 0; c < K; c++)                                             \
+                    dst[c] += v * g[c];                                                       \
+            }                                                                                 \
+        }                                                                                     \
     }
+
+/* Index-only: no REAL. */
+#define SKCE_DEFINE_TOUCHED(INDEX, ISFX)                                                      \
+    ptrdiff_t skce_csr_touched##ISFX(ptrdiff_t n, const int64_t *order, const INDEX *indices, \
+                                     const INDEX *indptr, int64_t *restrict pos,              \
+                                     int64_t *restrict touched)                               \
+    {                                                                                         \
+        ptrdiff_t m = 0;                                                                      \
+        for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+            const int64_t row = order[k];                                                     \
+            for (ptrdiff_t q = indptr[row]; q < indptr[row + 1]; q++) {                       \
+                const int64_t j = indices[q];                                                 \
+                if (pos[j] < 0) {                                                             \
+                    pos[j] = m;                                                               \
+                    touched[m++] = j;                                                         \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        return m;                                                                             \
+    }
+
+SKCE_DEFINE_TOUCHED(int32_t, _i32)
+SKCE_DEFINE_TOUCHED(int64_t, _i64)
 
 #define SKCE_DEFINE_BATCH(REAL, SFX)                                                          \
     SKCE_DEFINE_CSR(REAL, SFX, int32_t, _i32)                                                 \

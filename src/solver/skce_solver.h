@@ -102,6 +102,12 @@ SKCE_DECLARE_DENSE(float, _f32)
  * in row order in double.
  * skce_sum_partials: out[q] = sum_b partial[b * stride + q] for p0 <= q < p1,
  * added in the order b = 0 .. n_parts - 1.
+ * skce_csr_weight_grad_compact: as skce_csr_weight_grad, into the n_touched x K
+ * rows of D of the features the batch touches, feature j in row pos[j].
+ * skce_csr_touched: the features present in rows order[:n], each once in
+ * order of first appearance, into touched[0 .. m) (m returned), with pos[j]
+ * set to j's position; pos must be -1 for them on entry (the caller resets
+ * pos[touched[:m]] to -1 after the step).
  * Each result is a sum in a fixed order: any split of the rows into calls
  * (resp. of the parameters) gives the same bits. */
 #define SKCE_DECLARE_CSR(REAL, SFX, INDEX, ISFX)                                              \
@@ -110,7 +116,10 @@ SKCE_DECLARE_DENSE(float, _f32)
         REAL *Z);                                                                             \
     void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
         const INDEX *indices, const INDEX *indptr, ptrdiff_t d, ptrdiff_t K, const REAL *G,   \
-        REAL *D);
+        REAL *D);                                                                             \
+    void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
+        const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t n_touched,     \
+        ptrdiff_t K, const REAL *G, const int64_t *pos, REAL *D);
 #define SKCE_DECLARE_BATCH(REAL, SFX)                                                         \
     SKCE_DECLARE_CSR(REAL, SFX, int32_t, _i32)                                                \
     SKCE_DECLARE_CSR(REAL, SFX, int64_t, _i64)                                                \
@@ -123,5 +132,54 @@ SKCE_DECLARE_BATCH(double, _f64)
 SKCE_DECLARE_BATCH(float, _f32)
 #undef SKCE_DECLARE_BATCH
 #undef SKCE_DECLARE_CSR
+ptrdiff_t skce_csr_touched_i32(ptrdiff_t n, const int64_t *order, const int32_t *indices,
+    const int32_t *indptr, int64_t *pos, int64_t *touched);
+ptrdiff_t skce_csr_touched_i64(ptrdiff_t n, const int64_t *order, const int64_t *indices,
+    const int64_t *indptr, int64_t *pos, int64_t *touched);
+
+/* ---- Lazy updates of a sparse minibatch step (lazy.c) ----
+ *
+ * With CSR X a minibatch step updates only the weight rows (features) the
+ * batch touches.  The other rows' updates are deferred:
+ *
+ * - exact (plain SGD): an untouched row's step is w -> soft(a_s w, c_s) with
+ *   a_s = 1 - lr_s weight_decay, c_s = lr_s l1 (the dense step with a zero
+ *   data gradient).  skce_lazy_history holds, for the steps s = 0 .. t of an
+ *   epoch, S_s = prod a, U_s = sum c / S, and the prefix sums QS_s = sum S,
+ *   QSU_s = sum S U, from which skce_lazy_catch_up applies any run of such
+ *   steps, and adds them to the running mean, in O(1) (O(log t) when the L1
+ *   step zeroes the weight on the way).  append fills step t from t - 1;
+ *   reset restarts at step t (S = 1), once every row is caught up to t.
+ * - lazy (momentum SGD, Adam, RMSprop, Adagrad; a = 1, c = 0: an untouched
+ *   row and its optimizer state do not change, as torch.optim.SparseAdam's):
+ *   skce_lazy_step, given pending (each row's last updated step), applies
+ *   the weight decay and L1 of the k = step - pending[j] steps since in the
+ *   row's next step (k times, the row being unchanged since; AdamW's decay
+ *   (1 - lr wd)^k), so that the fixed point keeps the full penalty.
+ *
+ * skce_lazy_catch_up: rows rows[0 .. n_rows) (rows NULL: 0 .. n_rows - 1) of
+ * W (K columns), each at step last[j], brought to step t (last[j] = t);
+ * avg (or NULL) the running mean of each row over the epoch's steps.
+ * skce_lazy_step: the optimizer step o (o->step the global step, t the
+ * epoch's) on the touched rows, D holding their gradient (row r for row
+ * rows[r]); pending NULL for the exact case; then the running mean (avg)
+ * and last[j] = t. */
+typedef struct {
+    double *S, *U, *QS, *QSU;
+} skce_lazy_history;
+
+void skce_lazy_history_reset(skce_lazy_history *h, int64_t t);
+void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double c);
+
+#define SKCE_DECLARE_LAZY(REAL, SFX)                                                          \
+    void skce_lazy_catch_up##SFX(ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,          \
+        const skce_lazy_history *h, int64_t t, int64_t *last, REAL *W, REAL *avg);            \
+    void skce_lazy_step##SFX(int optimizer, ptrdiff_t n_rows, const int64_t *rows,            \
+        ptrdiff_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,  \
+        REAL *theta, const REAL *D, REAL *st1, REAL *st2, REAL *st3, REAL *avg);
+
+SKCE_DECLARE_LAZY(double, _f64)
+SKCE_DECLARE_LAZY(float, _f32)
+#undef SKCE_DECLARE_LAZY
 
 #endif /* SKCE_SOLVER_H */

@@ -1,0 +1,32 @@
+/* Instantiates lazy_impl.h for double and float; the penalty history. */
+#include <math.h>
+#include "skce_math.h"
+#include "skce_solver.h"
+
+#define REAL double
+#define SFX(name) name##_f64
+#include "lazy_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL float
+#define SFX(name) name##_f32
+#include "lazy_impl.h"
+#undef REAL
+#undef SFX
+
+void skce_lazy_history_reset(skce_lazy_history *h, int64_t t)
+{
+    h->S[t] = 1.0;
+    h->U[t] = 0.0;
+    h->QS[t] = 0.0;
+    h->QSU[t] = 0.0;
+}
+
+void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double c)
+{
+    h->S[t] = h->S[t - 1] * a;
+    h->U[t] = h->U[t - 1] + c / h->S[t];
+    h->QS[t] = h->QS[t - 1] + h->S[t];
+    h->QSU[t] = h->QSU[t - 1] + h->S[t] * h->U[t];
+}

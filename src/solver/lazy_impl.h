@@ -1,0 +1,84 @@
+/* Lazy updates of the weight rows of a CSR minibatch step, instantiated by
+ * lazy.c for REAL = double and float (see skce_solver.h). */
+
+/* Row j's value w after the penalty maps of steps t0+1 .. t (none of them
+ * touched it), and (*sum) the sum of its values after each of those steps.
+ * |w_s| = S_s max(0, v - U_s) with v = |w| / S_t0 + U_t0, the sign kept:
+ * the composition of s steps w -> soft(a w, c) (skce_lazy_history). */
+SKCE_INLINE double SFX(lazy_value)(double w, const skce_lazy_history *h, int64_t t0, int64_t t,
+                                    double *sum)
+{
+    if (w == 0.0 || w != w) {   /* a zero stays zero; NaN passes through to be reported */
+        *sum = w * (double)(t - t0);
+        return w;
+    }
+    const double x = w > 0 ? w : -w, sg = w > 0 ? 1.0 : -1.0;
+    const double v = x / h->S[t0] + h->U[t0];
+    int64_t s = t;
+    if (!(h->U[t] < v)) {
+        /* thresholded to zero on the way: s = the last step with U_s < v
+         * (U is non-decreasing; U_t0 < v since x > 0) */
+        int64_t lo = t0, hi = t;
+        while (hi - lo > 1) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (h->U[mid] < v)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        s = lo;
+    }
+    *sum = sg * (v * (h->QS[s] - h->QS[t0]) - (h->QSU[s] - h->QSU[t0]));
+    return s == t ? sg * h->S[t] * (v - h->U[t]) : 0.0;
+}
+
+void SFX(skce_lazy_catch_up)(ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,
+                             const skce_lazy_history *h, int64_t t, int64_t *restrict last,
+                             REAL *restrict W, REAL *restrict avg)
+{
+    for (ptrdiff_t r = 0; r < n_rows; r++) {
+        const int64_t j = rows != NULL ? rows[r] : (int64_t)r;
+        const int64_t t0 = last[j];
+        if (t0 >= t)
+            continue;
+        REAL *w = W + j * K;
+        REAL *a = avg != NULL ? avg + j * K : NULL;
+        for (ptrdiff_t c = 0; c < K; c++) {
+            double sum;
+            const double wt = SFX(lazy_value)((double)w[c], h, t0, t, &sum);
+            w[c] = (REAL)wt;
+            /* the running mean of the steps so far: t0 earlier ones, then these */
+            if (a != NULL)
+                a[c] = (REAL)(((t0 > 0 ? (double)t0 * (double)a[c] : 0.0) + sum) / (double)t);
+        }
+        last[j] = t;
+    }
+}
+
+void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,
+                         const skce_optim_options *o, int64_t *restrict pending, int64_t t,
+                         int64_t *restrict last, REAL *theta, const REAL *D, REAL *st1,
+                         REAL *st2, REAL *st3, REAL *avg)
+{
+    skce_optim_options ok = *o;
+    for (ptrdiff_t r = 0; r < n_rows; r++) {
+        const int64_t j = rows[r];
+        if (pending != NULL) {
+            /* the penalty of the steps since row j's last update (its weights
+             * unchanged since), in this step */
+            const double k = (double)(o->step - pending[j]);
+            ok.l1 = k * o->l1;
+            if (o->decoupled && o->lr > 0)   /* AdamW: decay (1 - lr wd)^k */
+                ok.weight_decay = (1.0 - pow(1.0 - o->lr * o->weight_decay, k)) / o->lr;
+            else
+                ok.weight_decay = k * o->weight_decay;
+            pending[j] = o->step;
+        }
+        const ptrdiff_t p = j * K;
+        SFX(skce_optimizer_step)(optimizer, K, &ok, theta + p, D + r * K, st1 + p, st2 + p,
+                                 st3 + p);
+        if (avg != NULL)
+            SFX(skce_running_mean)(K, t, avg + p, theta + p);
+        last[j] = t;
+    }
+}

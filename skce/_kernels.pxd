@@ -192,6 +192,8 @@ cdef extern from "skce.h" nogil:
         double lr_decay
         double initial_accumulator_value
         int64_t step
+        double beta1_pow
+        double beta2_pow
         int nesterov
         int amsgrad
         int decoupled
@@ -214,6 +216,7 @@ cdef extern from "skce.h" nogil:
         SKCE_LR_CONSTANT
         SKCE_LR_INVSCALING
         SKCE_LR_COSINE
+    void skce_optim_at_step(skce_optim_options *o, int64_t step, double lr)
     double skce_learning_rate(int schedule, double eta, double power_t, double total_steps,
         int64_t step)
     void skce_optimizer_step_f64(int optimizer, Py_ssize_t n, const skce_optim_options *o,

@@ -494,8 +494,8 @@ cdef inline skce_optim_options _next_step(Config *s, const Params *pp) noexcept 
     options (learning rate from the schedule)."""
     cdef skce_optim_options o = s.optim
     s.step += 1
-    o.lr = skce_learning_rate(s.schedule, s.eta, s.power_t, s.total_steps, s.step)
-    o.step = s.step
+    skce_optim_at_step(&o, s.step,
+                       skce_learning_rate(s.schedule, s.eta, s.power_t, s.total_steps, s.step))
     if pp.avg != NULL:
         s.n_averaged += 1
     return o
@@ -523,6 +523,8 @@ cdef void _lazy_catch_up(const Config *s, Py_ssize_t n_rows, const int64_t *rows
     cdef Py_ssize_t K = s.n_outputs, n_chunks = (n_rows + LC - 1) // LC, c, r0, off
     cdef floating *theta = <floating *>pp.theta
     cdef floating *avg = <floating *>pp.avg
+    if not s.lazy_exact and avg == NULL:
+        return   # lazy variant: untouched rows do not change
     for c in prange(n_chunks, num_threads=_threads_for(<double>n_rows * K * 4, s.n_threads),
                     schedule="static"):
         r0 = c * LC

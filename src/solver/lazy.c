@@ -3,6 +3,9 @@
 #include "skce_math.h"
 #include "skce_solver.h"
 
+#define SKCE_LAZY_AHEAD 8   /* rows prefetched ahead */
+#define SKCE_LAZY_LINE 64
+
 #define REAL double
 #define SFX(name) name##_f64
 #include "lazy_impl.h"

@@ -1,6 +1,17 @@
 /* Lazy updates of the weight rows of a CSR minibatch step, instantiated by
  * lazy.c for REAL = double and float (see skce_solver.h). */
 
+/* The touched rows are scattered over W: without prefetching each one costs
+ * a cache miss in turn (memory latency, not bandwidth, bounds these loops). */
+SKCE_INLINE void SFX(lazy_prefetch)(const REAL *p, ptrdiff_t K)
+{
+    if (p == NULL)
+        return;
+    for (ptrdiff_t o = 0; o < K * (ptrdiff_t)sizeof(REAL); o += SKCE_LAZY_LINE)
+        __builtin_prefetch((const char *)p + o, 1, 3);
+    __builtin_prefetch((const char *)(p + K) - 1, 1, 3);
+}
+
 /* Row j's value w after the penalty maps of steps t0+1 .. t (none of them
  * touched it), and (*sum) the sum of its values after each of those steps.
  * |w_s| = S_s max(0, v - U_s) with v = |w| / S_t0 + U_t0, the sign kept:
@@ -38,18 +49,35 @@ void SFX(skce_lazy_catch_up)(ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,
 {
     for (ptrdiff_t r = 0; r < n_rows; r++) {
         const int64_t j = rows != NULL ? rows[r] : (int64_t)r;
+        if (rows != NULL && r + SKCE_LAZY_AHEAD < n_rows) {
+            const int64_t jn = rows[r + SKCE_LAZY_AHEAD];
+            SFX(lazy_prefetch)(W + jn * K, K);
+            SFX(lazy_prefetch)(avg != NULL ? avg + jn * K : NULL, K);
+        }
         const int64_t t0 = last[j];
         if (t0 >= t)
             continue;
-        REAL *w = W + j * K;
-        REAL *a = avg != NULL ? avg + j * K : NULL;
-        for (ptrdiff_t c = 0; c < K; c++) {
-            double sum;
-            const double wt = SFX(lazy_value)((double)w[c], h, t0, t, &sum);
-            w[c] = (REAL)wt;
-            /* the running mean of the steps so far: t0 earlier ones, then these */
-            if (a != NULL)
-                a[c] = (REAL)(((t0 > 0 ? (double)t0 * (double)a[c] : 0.0) + sum) / (double)t);
+        REAL *restrict w = W + j * K;
+        REAL *restrict a = avg != NULL ? avg + j * K : NULL;
+        /* the running mean of the steps so far: t0 earlier ones, then these */
+        const double keep = (double)t0 / (double)t, add = 1.0 / (double)t;
+        if (h->U[t] == h->U[t0]) {
+            /* no L1 step in between: w_s = w S_s / S_t0, linear */
+            const double inv = 1.0 / h->S[t0];
+            const double f = h->S[t] * inv, g = (h->QS[t] - h->QS[t0]) * inv;
+            for (ptrdiff_t c = 0; c < K; c++) {
+                const double x = (double)w[c];
+                w[c] = (REAL)(x * f);
+                if (a != NULL)
+                    a[c] = (REAL)(keep * (double)a[c] + add * (x * g));
+            }
+        } else {
+            for (ptrdiff_t c = 0; c < K; c++) {
+                double sum;
+                w[c] = (REAL)SFX(lazy_value)((double)w[c], h, t0, t, &sum);
+                if (a != NULL)
+                    a[c] = (REAL)(keep * (double)a[c] + add * sum);
+            }
         }
         last[j] = t;
     }
@@ -63,6 +91,15 @@ void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const int64_t *rows, p
     skce_optim_options ok = *o;
     for (ptrdiff_t r = 0; r < n_rows; r++) {
         const int64_t j = rows[r];
+        if (r + SKCE_LAZY_AHEAD < n_rows) {
+            const ptrdiff_t pn = rows[r + SKCE_LAZY_AHEAD] * K;
+            SFX(lazy_prefetch)(theta + pn, K);
+            SFX(lazy_prefetch)(avg != NULL ? avg + pn : NULL, K);
+            if (optimizer != SKCE_SGD || o->momentum != 0.0)
+                SFX(lazy_prefetch)(st1 + pn, K);
+            if (optimizer == SKCE_ADAM || optimizer == SKCE_RMSPROP)
+                SFX(lazy_prefetch)(st2 + pn, K);
+        }
         if (pending != NULL) {
             /* the penalty of the steps since row j's last update (its weights
              * unchanged since), in this step */

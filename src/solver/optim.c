@@ -19,6 +19,14 @@
 #undef REAL
 #undef SFX
 
+void skce_optim_at_step(skce_optim_options *o, int64_t step, double lr)
+{
+    o->step = step;
+    o->lr = lr;
+    o->beta1_pow = pow(o->beta1, (double)step);
+    o->beta2_pow = pow(o->beta2, (double)step);
+}
+
 double skce_learning_rate(int schedule, double eta, double power_t, double total_steps,
                           int64_t step)
 {

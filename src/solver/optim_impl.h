@@ -39,8 +39,8 @@ SKCE_DISPATCH void SFX(skce_adam_step)(ptrdiff_t n, const skce_optim_options *o,
     const REAL lr = (REAL)o->lr, b1 = (REAL)o->beta1, b2 = (REAL)o->beta2;
     const REAL eps = (REAL)o->eps;
     /* torch: step_size = lr / (1 - beta1^t); denom = sqrt(v) / sqrt(1 - beta2^t) + eps */
-    const REAL step_size = (REAL)(o->lr / (1.0 - pow(o->beta1, (double)o->step)));
-    const REAL bc2_sqrt = (REAL)sqrt(1.0 - pow(o->beta2, (double)o->step));
+    const REAL step_size = (REAL)(o->lr / (1.0 - o->beta1_pow));
+    const REAL bc2_sqrt = (REAL)sqrt(1.0 - o->beta2_pow);
     const REAL l1 = (REAL)o->l1;
     const int decoupled = o->decoupled, amsgrad = o->amsgrad;
     const REAL wd = (REAL)o->weight_decay;

@@ -21,6 +21,7 @@ typedef struct {
     double rho;                    /* RMSprop (torch's alpha); momentum as SGD's */
     double lr_decay, initial_accumulator_value;   /* Adagrad */
     int64_t step;                  /* 1 on the first step */
+    double beta1_pow, beta2_pow;   /* Adam: beta1^step, beta2^step (skce_optim_at_step) */
     int nesterov, amsgrad, decoupled;
     int centered;                  /* RMSprop */
 } skce_optim_options;
@@ -30,6 +31,10 @@ typedef struct {
  * lowered between epochs). */
 typedef enum { SKCE_SGD = 0, SKCE_ADAM = 1, SKCE_RMSPROP = 2, SKCE_ADAGRAD = 3 } skce_optimizer;
 typedef enum { SKCE_LR_CONSTANT = 0, SKCE_LR_INVSCALING = 1, SKCE_LR_COSINE = 2 } skce_lr_schedule;
+
+/* Sets o's step, learning rate and what derives from the step (Adam's
+ * bias corrections), once per step rather than in every call. */
+void skce_optim_at_step(skce_optim_options *o, int64_t step, double lr);
 
 /* The learning rate of step `step` (1 on the first): eta; eta / step^power_t;
  * or cosine annealing from eta to 0 over total_steps steps (0 beyond, eta

@@ -1,5 +1,5 @@
 # Declarations of the C kernels in src/skce.h (one header per layer of src/), shared by the Cython modules.
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "skce.h" nogil:
     # the one numbering of the loss kinds (skce_loss.h)
@@ -287,9 +287,9 @@ cdef extern from "skce.h" nogil:
         const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t n_touched,
         Py_ssize_t K, const float *G, const int64_t *pos, float *D)
     Py_ssize_t skce_csr_touched_i32(Py_ssize_t n, const int64_t *order, const int32_t *indices,
-        const int32_t *indptr, int64_t *pos, int64_t *touched)
+        const int32_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched)
     Py_ssize_t skce_csr_touched_i64(Py_ssize_t n, const int64_t *order, const int64_t *indices,
-        const int64_t *indptr, int64_t *pos, int64_t *touched)
+        const int64_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched)
     void skce_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, Py_ssize_t ldg,
         double *out)
     void skce_column_sums_f32(Py_ssize_t n, Py_ssize_t K, const float *G, Py_ssize_t ldg,

@@ -26,7 +26,7 @@ its own threads would compete with OpenMP's.
 """
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport isfinite
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -204,9 +204,10 @@ cdef struct Work:
     const int64_t *y
     const void *Y
     const double *sw
-    # lazy CSR updates: per feature its position in the batch's touched list
-    # (-1: absent), the epoch step it is caught up to, and (lazy variant) the
-    # global step of its last update; the touched features; the penalty history
+    # lazy CSR updates: per feature its position in the batch's touched list,
+    # the epoch step it is caught up to, and (lazy variant) the global step of
+    # its last update; the touched features; a bitmap of them; the penalty history
+    uint64_t *bits
     int64_t *pos
     int64_t *last
     int64_t *pending
@@ -416,13 +417,16 @@ cdef class EpochSettings:
         if cur is None or cur[0].shape[0] != d or cur[4].shape[1] < steps + 1:
             if cur is not None and cur[0].shape[0] == d:
                 pos, last, pending, touched = cur[:4]
+                bits = cur[5]
             else:
-                pos = np.full(d, -1, dtype=np.int64)
+                pos = np.empty(d, dtype=np.int64)
                 last = np.zeros(d, dtype=np.int64)
                 pending = np.full(d, self.c.step, dtype=np.int64)
                 touched = np.empty(d, dtype=np.int64)
+                bits = np.zeros(d // 64 + 1, dtype=np.uint64)
             hist = np.zeros((4, steps + 1))
-            self._lazy_buffers = (pos, last, pending, touched, hist)
+            self._lazy_buffers = (pos, last, pending, touched, hist, bits)
+            self.w.bits = <uint64_t *>_data(bits)
             self.w.pos = <int64_t *>_data(pos)
             self.w.last = <int64_t *>_data(last)
             self.w.pending = <int64_t *>_data(pending)
@@ -672,9 +676,9 @@ cdef inline Py_ssize_t _csr_touched(const Source *src, Py_ssize_t n, const int64
     """The features of rows X[order[:n]] into w.touched (see skce_csr_touched)."""
     if src.index64:
         return skce_csr_touched_i64(n, order, <const int64_t *>src.indices,
-                                    <const int64_t *>src.indptr, w.pos, w.touched)
+                                    <const int64_t *>src.indptr, w.bits, w.pos, w.touched)
     return skce_csr_touched_i32(n, order, <const int32_t *>src.indices,
-                                <const int32_t *>src.indptr, w.pos, w.touched)
+                                <const int32_t *>src.indptr, w.bits, w.pos, w.touched)
 
 
 cdef inline void _csr_weight_grad_compact(const Source *src, Py_ssize_t n,
@@ -701,13 +705,6 @@ cdef inline void _csr_weight_grad_compact(const Source *src, Py_ssize_t n,
             skce_csr_weight_grad_compact_f32_i32(n, order, data, <const int32_t *>src.indices,
                                                  <const int32_t *>src.indptr, w.n_touched, K,
                                                  G, w.pos, D)
-
-
-cdef inline void _untouch(Work *w) noexcept nogil:
-    cdef Py_ssize_t r
-    for r in range(w.n_touched):
-        w.pos[w.touched[r]] = -1
-    w.n_touched = 0
 
 
 cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
@@ -900,8 +897,6 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
             status = _OK
             _sum_partials((nb + RB - 1) // RB, P, partial, grad, cfg.n_threads)
         elif status != _OK:
-            if cfg.lazy:
-                _untouch(w)
             if status == _NONFINITE:
                 info[0] = start
             return status
@@ -921,7 +916,6 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
                 skce_column_sums_f32(nb, K, <const float *>w.G, w.ldz, grad + P)
         if cfg.lazy:
             _lazy_optimizer_step(cfg, P, src.d, pp, grad, w)
-            _untouch(w)
         else:
             _optimizer_step(cfg, P, pp, grad)
         start += nb

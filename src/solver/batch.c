@@ -63,21 +63,34 @@
         }                                                                                     \
     }
 
-/* Index-only: no REAL. */
+/* Index-only: no REAL.  The touched features come out sorted (a bitmap,
+ * scanned over the words the batch set): the lazy steps then walk the weight
+ * rows in memory order, which the hardware prefetcher follows; in batch
+ * order each row was a cache miss of its own (Adam: 4x slower). */
 #define SKCE_DEFINE_TOUCHED(INDEX, ISFX)                                                      \
     ptrdiff_t skce_csr_touched##ISFX(ptrdiff_t n, const int64_t *order, const INDEX *indices, \
-                                     const INDEX *indptr, int64_t *restrict pos,              \
-                                     int64_t *restrict touched)                               \
+                                     const INDEX *indptr, uint64_t *restrict bits,            \
+                                     int64_t *restrict pos, int64_t *restrict touched)        \
     {                                                                                         \
-        ptrdiff_t m = 0;                                                                      \
+        int64_t lo = INT64_MAX, hi = -1;                                                      \
         for (ptrdiff_t k = 0; k < n; k++) {                                                   \
             const int64_t row = order[k];                                                     \
             for (ptrdiff_t q = indptr[row]; q < indptr[row + 1]; q++) {                       \
                 const int64_t j = indices[q];                                                 \
-                if (pos[j] < 0) {                                                             \
-                    pos[j] = m;                                                               \
-                    touched[m++] = j;                                                         \
-                }                                                                             \
+                bits[j >> 6] |= (uint64_t)1 << (j & 63);                                      \
+                lo = j < lo ? j : lo;                                                         \
+                hi = j > hi ? j : hi;                                                         \
+            }                                                                                 \
+        }                                                                                     \
+        ptrdiff_t m = 0;                                                                      \
+        for (int64_t wi = lo >> 6; wi <= hi >> 6 && hi >= 0; wi++) {                         \
+            uint64_t word = bits[wi];                                                         \
+            bits[wi] = 0;                                                                     \
+            while (word) {                                                                    \
+                const int64_t j = (wi << 6) + __builtin_ctzll(word);                          \
+                word &= word - 1;                                                             \
+                pos[j] = m;                                                                   \
+                touched[m++] = j;                                                             \
             }                                                                                 \
         }                                                                                     \
         return m;                                                                             \

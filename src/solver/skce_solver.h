@@ -110,9 +110,9 @@ SKCE_DECLARE_DENSE(float, _f32)
  * skce_csr_weight_grad_compact: as skce_csr_weight_grad, into the n_touched x K
  * rows of D of the features the batch touches, feature j in row pos[j].
  * skce_csr_touched: the features present in rows order[:n], each once in
- * order of first appearance, into touched[0 .. m) (m returned), with pos[j]
- * set to j's position; pos must be -1 for them on entry (the caller resets
- * pos[touched[:m]] to -1 after the step).
+ * increasing order, into touched[0 .. m) (m returned), with pos[j] set to
+ * j's position (pos of other features is not touched); bits: a zeroed bitmap
+ * of the features (d / 64 + 1 words), zeroed again on return.
  * Each result is a sum in a fixed order: any split of the rows into calls
  * (resp. of the parameters) gives the same bits. */
 #define SKCE_DECLARE_CSR(REAL, SFX, INDEX, ISFX)                                              \
@@ -138,9 +138,9 @@ SKCE_DECLARE_BATCH(float, _f32)
 #undef SKCE_DECLARE_BATCH
 #undef SKCE_DECLARE_CSR
 ptrdiff_t skce_csr_touched_i32(ptrdiff_t n, const int64_t *order, const int32_t *indices,
-    const int32_t *indptr, int64_t *pos, int64_t *touched);
+    const int32_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched);
 ptrdiff_t skce_csr_touched_i64(ptrdiff_t n, const int64_t *order, const int64_t *indices,
-    const int64_t *indptr, int64_t *pos, int64_t *touched);
+    const int64_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched);
 
 /* ---- Lazy updates of a sparse minibatch step (lazy.c) ----
  *

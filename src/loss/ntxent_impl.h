@@ -139,9 +139,9 @@ typedef float skce_ntx_vecf __attribute__((vector_size(32)));
 #endif
 SKCE_INLINE skce_ntx_vecf skce_ntx_splatf(float x)
 {
-    skce_ntx_vecf v;
-    for (int i = 0; i < SKCE_NTX_VWF; i++) v[i] = x;
-    return v;
+    /* vector + scalar broadcasts (one vbroadcastss; a loop over the lanes
+     * compiled to a chain of inserts that cost as much as the FMAs) */
+    return (skce_ntx_vecf){0} + x;
 }
 SKCE_INLINE skce_ntx_vecf skce_ntx_ldf(const float *p)
 {

@@ -317,7 +317,7 @@ cdef extern from "skce.h" nogil:
         Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
         float *theta, const float *D, float *st1, float *st2, float *st3, float *avg)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
-    Py_ssize_t SKCE_NTX_BLOCK
+    Py_ssize_t SKCE_NTX_TB
     Py_ssize_t SKCE_NTX_KW
     Py_ssize_t SKCE_NTX_KW_F32
 
@@ -331,6 +331,7 @@ cdef extern from "skce.h" nogil:
         int normalize
 
     size_t skce_ntxent_work_size(const skce_ntxent_options *opt)
+    Py_ssize_t skce_ntxent_round_size(Py_ssize_t n_tiles, Py_ssize_t round)
 
     Py_ssize_t skce_ntxent_pack_block_f64(Py_ssize_t r0, Py_ssize_t r1,
         const skce_ntxent_options *opt, const double *a, skce_strides2 as_, const double *b,
@@ -338,22 +339,26 @@ cdef extern from "skce.h" nogil:
     Py_ssize_t skce_ntxent_pack_block_f32(Py_ssize_t r0, Py_ssize_t r1,
         const skce_ntxent_options *opt, const float *a, skce_strides2 as_, const float *b,
         skce_strides2 bs, float *u, float *up, double *norms)
-    double skce_ntxent_loss_block_f64(Py_ssize_t r0, Py_ssize_t r1,
-        const skce_ntxent_options *opt, const double *u, const double *up, double *lse,
-        double *loss_out, double *work)
-    double skce_ntxent_loss_block_f32(Py_ssize_t r0, Py_ssize_t r1,
-        const skce_ntxent_options *opt, const float *u, const float *up, double *lse,
-        float *loss_out, double *work)
-    void skce_ntxent_grad_block_f64(Py_ssize_t r0, Py_ssize_t r1,
+    void skce_ntxent_lse_tile_f64(Py_ssize_t round, Py_ssize_t k, const skce_ntxent_options *opt,
+        const double *u, const double *up, double *m, double *s, double *spos, double *work)
+    void skce_ntxent_lse_tile_f32(Py_ssize_t round, Py_ssize_t k, const skce_ntxent_options *opt,
+        const float *u, const float *up, double *m, double *s, double *spos, double *work)
+    double skce_ntxent_lse_finish_f64(const skce_ntxent_options *opt, const double *m,
+        const double *s, const double *spos, double *lse, double *loss_out)
+    double skce_ntxent_lse_finish_f32(const skce_ntxent_options *opt, const double *m,
+        const double *s, const double *spos, double *lse, float *loss_out)
+    void skce_ntxent_grad_tile_f64(Py_ssize_t round, Py_ssize_t k, const skce_ntxent_options *opt,
+        const double *u, const double *up, const double *lse, double *g, double *work)
+    void skce_ntxent_grad_tile_f32(Py_ssize_t round, Py_ssize_t k, const skce_ntxent_options *opt,
+        const float *u, const float *up, const double *lse, double *g, double *work)
+    void skce_ntxent_grad_rows_f64(Py_ssize_t r0, Py_ssize_t r1,
         const skce_ntxent_options *opt, const double *a, skce_strides2 as_, const double *b,
-        skce_strides2 bs, const double *u, const double *up, const double *norms,
-        const double *lse, double *grad_a, skce_strides2 gas, double *grad_b,
-        skce_strides2 gbs, double *work)
-    void skce_ntxent_grad_block_f32(Py_ssize_t r0, Py_ssize_t r1,
+        skce_strides2 bs, const double *norms, const double *g, double *grad_a,
+        skce_strides2 gas, double *grad_b, skce_strides2 gbs, double *ub)
+    void skce_ntxent_grad_rows_f32(Py_ssize_t r0, Py_ssize_t r1,
         const skce_ntxent_options *opt, const float *a, skce_strides2 as_, const float *b,
-        skce_strides2 bs, const float *u, const float *up, const double *norms,
-        const double *lse, float *grad_a, skce_strides2 gas, float *grad_b,
-        skce_strides2 gbs, double *work)
+        skce_strides2 bs, const double *norms, const double *g, float *grad_a,
+        skce_strides2 gas, float *grad_b, skce_strides2 gbs, double *ub)
 
 
 cdef inline skce_strides2 strides2(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize) except *:

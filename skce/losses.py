@@ -671,13 +671,18 @@ def nt_xent(z_a, z_b, *, temperature=0.5, normalize=True, reduction="mean", n_th
 
     Notes
     -----
-    Cost: three (2N)^2 D products (S twice, then the gradient), in the
-    input's dtype (float32 input: float32 products whose chunk sums are
-    added in float64; exp and log-sum-exp in float64), with per-thread work
-    buffers of 32 rows of S (48 * 2N doubles); the 2N x 2N similarity
-    matrix is never stored.  float32 results stay within a few 1e-6 of the
-    float64 result (as torch's float32 does).  Results are bitwise identical
-    for any thread count.
+    Cost: two (2N)^2 D products: S and W are symmetric, so each of the two
+    passes (log-sum-exp, then gradient) computes every similarity once, in
+    96 x 96 tiles of the upper triangle, and the gradient's W u uses each
+    tile of W for both of its blocks of rows.  All in the input's dtype:
+    float32 input gives float32 products (chunk sums added in float64) and
+    float32 exponentials and W; shifted logits, the sums of exponentials,
+    the log-sum-exp and the positives' cancelling W entries are float64.
+    Memory: per-thread buffers of three tiles, and a (2N, D) float64
+    gradient accumulator; the 2N x 2N similarity matrix is never stored
+    (pass 2 recomputes its tiles).  float32 results stay within a few 1e-6
+    of the float64 result (as torch's float32 does).  Results are bitwise
+    identical for any thread count.
     """
     a = _check_view(z_a, "z_a")
     b = _check_view(z_b, "z_b")

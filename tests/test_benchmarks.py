@@ -164,3 +164,15 @@ def test_compare_quick(tmp_path, capsys):
         assert png.exists() and png.stat().st_size > 0
     except ImportError:
         pass
+
+
+def test_bench_ntxent_tiny(capsys):
+    sys.path.insert(0, str(BENCH))
+    try:
+        bench = importlib.import_module("bench_ntxent")
+        results = bench.main(["--sizes", "40x8", "--threads", "1", "--repeat", "1"])
+    finally:
+        sys.path.remove(str(BENCH))
+    assert set(results) == {(40, 8, "float64", 1), (40, 8, "float32", 1)}
+    assert all(t > 0 for t, _ in results.values())
+    assert "torch/skce" in capsys.readouterr().out

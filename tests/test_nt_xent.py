@@ -72,8 +72,29 @@ def test_matches_torch(n, d, temperature, normalize, reduction, dtype):
     assert_close(gb, ref_gb, dtype, "grad_b")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("n, d", [(48, 5), (49, 131), (97, 64), (150, 37)])
+def test_matches_torch_tiles(n, d, normalize, dtype):
+    """The similarity matrix in 96 x 96 tiles: 2N = 96 (one tile), just over
+    (2 tiles, the second of 2 rows), 3 tiles (an odd count: a bye in every
+    round), 4 tiles with padding; D past the 128-column chunk of S."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(n + d)
+    a, b = make(rng, n, d, dtype)
+    if not normalize:
+        a, b = a / np.sqrt(d), b / np.sqrt(d)
+    for reduction in ("none", "mean"):
+        ref_loss, ref_ga, ref_gb = torch_reference(a, b, 0.2, normalize, reduction)
+        loss, (ga, gb) = losses.nt_xent(a, b, temperature=0.2, normalize=normalize,
+                                        reduction=reduction, return_grad=True)
+        assert_close(loss, ref_loss, dtype, "loss")
+        assert_close(ga, ref_ga, dtype, "grad_a")
+        assert_close(gb, ref_gb, dtype, "grad_b")
+
+
 def test_matches_torch_block_boundaries():
-    """2N crossing several 32-row blocks and padded panels, D not a multiple of 12."""
+    """2N crossing tiles and padded panels, D not a multiple of 12."""
     pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     a, b = make(rng, 49, 131)
@@ -173,10 +194,13 @@ def test_low_temperature_is_finite(dtype):
     assert loss == pytest.approx(ref, rel=RTOL[np.dtype(dtype)])
 
 
-def test_single_pair_has_zero_loss():
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_single_pair_has_zero_loss(normalize, dtype):
     rng = np.random.default_rng(6)
-    a, b = make(rng, 1, 4)
-    loss, (ga, gb) = losses.nt_xent(a, b, reduction="none", return_grad=True)
+    a, b = make(rng, 1, 4, dtype)
+    loss, (ga, gb) = losses.nt_xent(a, b, normalize=normalize, reduction="none",
+                                    return_grad=True)
     np.testing.assert_array_equal(loss, [0.0, 0.0])
     np.testing.assert_array_equal(ga, 0.0)
     np.testing.assert_array_equal(gb, 0.0)
@@ -197,19 +221,39 @@ def test_extreme_magnitudes_with_normalize():
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_thread_count_invariance(dtype, reduction):
+@pytest.mark.parametrize("n, normalize", [(150, True), (290, False)])
+def test_thread_count_invariance(n, normalize, dtype, reduction):
+    # 300 rows: 4 tiles of 96, 2 per round; 580 rows: 7 tiles (a bye each round)
     rng = np.random.default_rng(8)
-    a, b = make(rng, 150, 37, dtype)   # 300 rows: 10 blocks
-    ref_loss, (ref_ga, ref_gb) = losses.nt_xent(a, b, temperature=0.1, reduction=reduction,
-                                                return_grad=True, n_threads=1)
+    a, b = make(rng, n, 37, dtype)
+    kw = dict(temperature=0.1, normalize=normalize, reduction=reduction)
+    ref_loss, (ref_ga, ref_gb) = losses.nt_xent(a, b, return_grad=True, n_threads=1, **kw)
     for nt in (2, 3):
-        loss, (ga, gb) = losses.nt_xent(a, b, temperature=0.1, reduction=reduction,
-                                        return_grad=True, n_threads=nt)
+        loss, (ga, gb) = losses.nt_xent(a, b, return_grad=True, n_threads=nt, **kw)
         np.testing.assert_array_equal(loss, ref_loss)
         np.testing.assert_array_equal(ga, ref_ga)
         np.testing.assert_array_equal(gb, ref_gb)
-        np.testing.assert_array_equal(
-            losses.nt_xent(a, b, temperature=0.1, reduction=reduction, n_threads=nt), ref_loss)
+        np.testing.assert_array_equal(losses.nt_xent(a, b, n_threads=nt, **kw), ref_loss)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_thread_count_invariance_oversubscribed(dtype):
+    """The wrapper itself with 1..5 threads (the public n_threads is capped at
+    the CPU count): 580 rows, 7 tiles, so 4 per round with a bye."""
+    from skce._loss import _ntxent
+
+    rng = np.random.default_rng(11)
+    a, b = make(rng, 290, 20, dtype)
+    results = []
+    for nt in range(1, 6):
+        rows, ga, gb = np.empty(580, dtype), np.empty_like(a), np.empty_like(b)
+        total, bad = _ntxent.nt_xent(a, b, 0.3, True, 1.0, rows, ga, gb, nt)
+        assert bad == -1
+        results.append((total, rows, ga, gb))
+    for total, rows, ga, gb in results[1:]:
+        assert total == results[0][0]
+        for x, ref in zip((rows, ga, gb), results[0][1:]):
+            np.testing.assert_array_equal(x, ref)
 
 
 def test_float32_in_float32_out():

@@ -1,12 +1,14 @@
-"""OpenMP row loops over the NT-Xent C kernels (ntxent.c).
+"""OpenMP loops over the NT-Xent C kernels (ntxent.c).
 
 Inputs arrive from skce.losses already validated: two (N, D) views of the
 same dtype, any strides.  The 2N stacked rows are packed (normalized) into
-two zero-padded work copies, then processed in blocks of SKCE_NTX_BLOCK rows
-in parallel, each thread with its own work buffer (SKCE_NTX_BLOCK rows of
-S = u u^T / T, never the full 2N x 2N matrix).  Every row's result is a
-fixed-order computation and block sums are added in block order, so results
-are bitwise the same for any number of threads.
+two zero-padded work copies; then both passes run over the upper-triangle
+tiles of the similarity matrix S = u u^T / T in the rounds of
+skce_ntxent_tile_pair (a round's tiles share no rows, so they run in
+parallel, each thread with its own work buffer of a few tiles; S is never
+stored whole).  The tiling is fixed by the sizes alone and every row receives
+its tiles' contributions in round order, so results are bitwise the same for
+any number of threads.
 """
 from cython.parallel cimport prange, threadid
 from cython cimport floating
@@ -15,12 +17,33 @@ import numpy as np
 
 from skce._kernels cimport *
 
-# Rows per parallel work item of the packing pass.
-cdef Py_ssize_t PACK_BLOCK = 256
+# Rows per parallel work item of the packing and gradient-row passes.
+cdef Py_ssize_t ROW_BLOCK = 256
 
 
 cdef inline Py_ssize_t _round_up(Py_ssize_t x, Py_ssize_t m) noexcept nogil:
     return (x + m - 1) // m * m
+
+
+cdef void _tiles(bint grad, const skce_ntxent_options *opt, const floating *u,
+                 const floating *up, double *m, double *s, double *spos, const double *lse,
+                 double *g, double[:, ::1] work, int n_threads) noexcept nogil:
+    """One pass (lse_tile, or grad_tile if grad) over every tile, round by round."""
+    cdef Py_ssize_t n_tiles = opt.rows_pad // SKCE_NTX_TB
+    cdef Py_ssize_t rnd, k
+    for rnd in range(n_tiles + n_tiles % 2):
+        # dynamic: the tiles cost the same, but other processes may stall a thread
+        for k in prange(skce_ntxent_round_size(n_tiles, rnd), num_threads=n_threads,
+                        schedule="dynamic"):
+            if grad:
+                if floating is double:
+                    skce_ntxent_grad_tile_f64(rnd, k, opt, u, up, lse, g, &work[threadid(), 0])
+                else:
+                    skce_ntxent_grad_tile_f32(rnd, k, opt, u, up, lse, g, &work[threadid(), 0])
+            elif floating is double:
+                skce_ntxent_lse_tile_f64(rnd, k, opt, u, up, m, s, spos, &work[threadid(), 0])
+            else:
+                skce_ntxent_lse_tile_f32(rnd, k, opt, u, up, m, s, spos, &work[threadid(), 0])
 
 
 def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
@@ -42,12 +65,11 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     cdef floating *gb = NULL
     cdef floating *lo = NULL
     cdef double *lse_p = NULL
-    cdef Py_ssize_t n_blocks = (M + SKCE_NTX_BLOCK - 1) // SKCE_NTX_BLOCK
-    cdef Py_ssize_t n_pack = (M + PACK_BLOCK - 1) // PACK_BLOCK
-    cdef Py_ssize_t b_, r0, r1, ws
-    cdef double total = 0.0
-    cdef double[::1] block_sums, norms, lse
-    cdef double[:, ::1] work
+    cdef Py_ssize_t n_rb = (M + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t b_, r0, r1
+    cdef double total
+    cdef double[::1] norms, m, s, spos, lse
+    cdef double[:, ::1] work, g
     cdef floating[::1] u, up
     cdef Py_ssize_t[::1] bad
     if N == 0 or D == 0:
@@ -57,7 +79,7 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     # tile widths: 12 columns (double), 24 (float)
     kw = SKCE_NTX_KW if floating is double else SKCE_NTX_KW_F32
     opt.dim_pad = _round_up(D, kw)
-    opt.rows_pad = _round_up(M, kw)
+    opt.rows_pad = _round_up(M, SKCE_NTX_TB)
     opt.inv_temperature = 1.0 / temperature
     opt.grad_scale = grad_scale
     opt.normalize = normalize
@@ -65,26 +87,27 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     u = np.zeros(opt.rows_pad * opt.dim_pad, dtype=dtype)
     up = np.zeros(opt.rows_pad * D, dtype=dtype)
     norms = np.empty(M)
-    bad = np.full(n_pack, -1, dtype=np.intp)
+    bad = np.full(n_rb, -1, dtype=np.intp)
     with nogil:
-        for b_ in prange(n_pack, num_threads=n_threads, schedule="static"):
-            r0 = b_ * PACK_BLOCK
-            r1 = min(r0 + PACK_BLOCK, M)
+        for b_ in prange(n_rb, num_threads=n_threads, schedule="static"):
+            r0 = b_ * ROW_BLOCK
+            r1 = min(r0 + ROW_BLOCK, M)
             if floating is double:
                 bad[b_] = skce_ntxent_pack_block_f64(r0, r1, &opt, &a[0, 0], as_, &b[0, 0], bs,
                                                      &u[0], &up[0], &norms[0])
             else:
                 bad[b_] = skce_ntxent_pack_block_f32(r0, r1, &opt, &a[0, 0], as_, &b[0, 0], bs,
                                                      &u[0], &up[0], &norms[0])
-    for b_ in range(n_pack):
+    for b_ in range(n_rb):
         if bad[b_] >= 0:
             return 0.0, bad[b_]
 
-    ws = <Py_ssize_t>skce_ntxent_work_size(&opt)
-    work = np.empty((max(n_threads, 1), ws))
-    block_sums = np.zeros(n_blocks)
+    work = np.empty((max(n_threads, 1), <Py_ssize_t>skce_ntxent_work_size(&opt)))
+    m = np.full(M, -np.inf)
+    s = np.zeros(M)
+    spos = np.empty(M)
     if grad_a is not None:
-        lse = np.empty(M)
+        lse = np.empty(opt.rows_pad)
         lse_p = &lse[0]
         gas = strides2(grad_a.strides[0], grad_a.strides[1], sizeof(floating))
         gbs = strides2(grad_b.strides[0], grad_b.strides[1], sizeof(floating))
@@ -93,28 +116,23 @@ def nt_xent(const floating[:, :] a, const floating[:, :] b, double temperature,
     if loss_out is not None:
         lo = &loss_out[0]
     with nogil:
-        for b_ in prange(n_blocks, num_threads=n_threads, schedule="static"):
-            r0 = b_ * SKCE_NTX_BLOCK
-            r1 = min(r0 + SKCE_NTX_BLOCK, M)
+        _tiles(False, &opt, &u[0], &up[0], &m[0], &s[0], &spos[0], NULL, NULL, work, n_threads)
+        if floating is double:
+            total = skce_ntxent_lse_finish_f64(&opt, &m[0], &s[0], &spos[0], lse_p, lo)
+        else:
+            total = skce_ntxent_lse_finish_f32(&opt, &m[0], &s[0], &spos[0], lse_p, lo)
+    if ga == NULL:
+        return total, -1
+    g = np.zeros((opt.rows_pad, opt.dim_pad))
+    with nogil:
+        _tiles(True, &opt, &u[0], &up[0], NULL, NULL, NULL, lse_p, &g[0, 0], work, n_threads)
+        for b_ in prange(n_rb, num_threads=n_threads, schedule="static"):
+            r0 = b_ * ROW_BLOCK
+            r1 = min(r0 + ROW_BLOCK, M)
             if floating is double:
-                block_sums[b_] = skce_ntxent_loss_block_f64(
-                    r0, r1, &opt, &u[0], &up[0], lse_p, lo, &work[threadid(), 0])
+                skce_ntxent_grad_rows_f64(r0, r1, &opt, &a[0, 0], as_, &b[0, 0], bs, &norms[0],
+                                          &g[0, 0], ga, gas, gb, gbs, &work[threadid(), 0])
             else:
-                block_sums[b_] = skce_ntxent_loss_block_f32(
-                    r0, r1, &opt, &u[0], &up[0], lse_p, lo, &work[threadid(), 0])
-    if ga != NULL:
-        with nogil:
-            for b_ in prange(n_blocks, num_threads=n_threads, schedule="static"):
-                r0 = b_ * SKCE_NTX_BLOCK
-                r1 = min(r0 + SKCE_NTX_BLOCK, M)
-                if floating is double:
-                    skce_ntxent_grad_block_f64(
-                        r0, r1, &opt, &a[0, 0], as_, &b[0, 0], bs, &u[0], &up[0], &norms[0],
-                        lse_p, ga, gas, gb, gbs, &work[threadid(), 0])
-                else:
-                    skce_ntxent_grad_block_f32(
-                        r0, r1, &opt, &a[0, 0], as_, &b[0, 0], bs, &u[0], &up[0], &norms[0],
-                        lse_p, ga, gas, gb, gbs, &work[threadid(), 0])
-    for b_ in range(n_blocks):
-        total += block_sums[b_]
+                skce_ntxent_grad_rows_f32(r0, r1, &opt, &a[0, 0], as_, &b[0, 0], bs, &norms[0],
+                                          &g[0, 0], ga, gas, gb, gbs, &work[threadid(), 0])
     return total, -1

@@ -1,34 +1,40 @@
 /* NT-Xent (SimCLR) kernels, instantiated by ntxent.c for REAL = double and
- * REAL = float (SFX(name) appends _f64 / _f32).  The products S = u u^T
- * and W u run in SREAL with tiles of SKW columns: double (4 x 12) for
- * double input, float (4 x 24, twice the lanes) for float input, its chunk
- * sums added in double (torch's float32 result is no closer to float64:
- * see tests/test_nt_xent.py).  exp, log-sum-exp and W are computed in
- * double for both (W rounded to float for its product): the gradient sums
- * P_jk + P_kj - 2 [pos], terms of order 1/T that cancel.
+ * REAL = float (SFX(name) appends _f64 / _f32), each computing in REAL: the
+ * products S = u u^T / T and W u run in REAL register tiles of SKW columns
+ * (double 4 x 12, float 4 x 24: twice the lanes), their chunk sums added in
+ * double.  The exponentials and W are REAL, of arguments S - shift formed in
+ * double (S and the shifts are ~1/T, their differences small) and summed in
+ * double (in float, 1 + exp(-20) = 1 would make a loss of 4e-9 zero).
  *
  * The 2N stacked rows z_r (z_a then z_b) are first packed (and, with
  * normalize, divided by their norms) into two REAL copies u: row-major with
- * rows padded to Dp = roundup(D, 16) columns, and "panel" layout (16 rows
- * side by side per d) for the S = u u^T / T products.  Both products are
- * register-tiled (4 rows x 16 columns of double accumulators), so plain C
- * vectorizes them; every dot product is a fixed-order sum over d (resp. k)
- * in double, so S[i, k] does not depend on blocking or threads, and
- * S[i, k] == S[k, i] bitwise.
+ * rows padded to dim_pad columns, and "panel" layout (SKW rows side by side
+ * per d) for the S products.  Every element of S is a fixed-order sum over
+ * d, independent of blocking and threads.
  *
- * Pass 1 (loss_block): rows of S, lse_i = log sum_{k != i} exp(S_ik), and
- *   loss_i = (max_i - S_i,pos) + log(sum_i), pos = i + N mod 2N.
- * Pass 2 (grad_block, needs every lse): rows of S again, then
+ * S and W are symmetric, so the kernels work on the tiles (I, J), I <= J, of
+ * a fixed partition of the rows_pad rows into blocks of SKCE_NTX_TB (padding
+ * rows are zero and masked): each similarity is computed once per pass, and
+ * a tile updates the rows of block I (its rows) and of block J (its columns).
+ * The caller runs the tiles in rounds in which every block occurs once
+ * (skce_ntxent_tile_pair), so a round's tiles are independent and each row
+ * receives its tiles' contributions in the fixed round order, whatever the
+ * number of threads.
+ *
+ * Pass 1 (lse_tile): running (max m_i, sum s_i of exp(S_ik - m_i)) per row,
+ *   k != i; lse_finish: lse_i = m_i + log s_i, loss_i = (m_i - S_i,pos) +
+ *   log s_i, pos = i + N mod 2N.
+ * Pass 2 (grad_tile, needs every lse): the tile of S again, then
  *   W_jk = c/T (exp(S_jk - lse_j) + exp(S_jk - lse_k) - 2 [k = pos(j)]),
- *   W_jj = 0, g_j = sum_k W_jk u_k (the gradient wrt u_j), and through the
- *   normalization grad_j = (g_j - (g_j . u_j) u_j) / |z_j|.
- * Work memory per thread: SKCE_NTX_BLOCK rows of S (double) plus their
- * gradient rows; no 2N x 2N matrix is ever formed. */
+ *   W_jj = 0, accumulating g_j = sum_k W_jk u_k (the gradient wrt u_j, in
+ *   double); grad_rows maps it through the normalization,
+ *   grad_j = (g_j - (g_j . u_j) u_j) / |z_j|.
+ * Work memory per thread: three TB x TB tiles; the 2N x 2N matrix is never
+ * formed (S is recomputed in pass 2 instead of stored). */
 
 /* acc[r][c] (+)= sum_{t < K} A[r * lda + t] * B[t * ldb + c] for a 4 x 12
  * tile (r < 4, c < SKCE_NTX_KW = 12), in double, t in increasing order;
- * written to C (row stride ldc).  A is double (packed by the caller), B is
- * REAL.  With GCC/Clang the accumulators are written as vectors (generic
+ * written to C (row stride ldc).  A is double, B is REAL.  With GCC/Clang the accumulators are written as vectors (generic
  * vector extension): 12 registers of 4 doubles (AVX2; also the x86-64-v3
  * clone of the dispatch build), or, for a baseline-only x86-64 build with
  * 16 SSE registers, two passes over 6 columns with 2-double vectors; the
@@ -117,7 +123,7 @@ typedef double skce_ntx_vec __attribute__((vector_size(32)));
 /* The float32 tile of S = u u^T and of W u: as SKCE_NTX_TILE with A, B and
  * the accumulators in float (8-lane vectors; twice the lanes of double),
  * 4 x 24 (r < 4, c < SKCE_NTX_KW_F32); the float sum over t (one chunk of
- * at most SKCE_NTX_DC / SKCE_NTX_KC terms) is added to C in double when
+ * at most SKCE_NTX_DC / SKCE_NTX_TB terms) is added to C in double when
  * `accumulate`, so long sums do not pile up float rounding.  Each element
  * is one fixed-order sum. */
 #if SKCE_NTX_KW_F32 != 24
@@ -133,9 +139,9 @@ typedef float skce_ntx_vecf __attribute__((vector_size(32)));
 #endif
 SKCE_INLINE skce_ntx_vecf skce_ntx_splatf(float x)
 {
-    skce_ntx_vecf v;
-    for (int i = 0; i < SKCE_NTX_VWF; i++) v[i] = x;
-    return v;
+    /* vector + scalar broadcasts (one vbroadcastss; a loop over the lanes
+     * compiled to a chain of inserts that cost as much as the FMAs) */
+    return (skce_ntx_vecf){0} + x;
 }
 SKCE_INLINE skce_ntx_vecf skce_ntx_ldf(const float *p)
 {
@@ -265,111 +271,175 @@ SKCE_DISPATCH ptrdiff_t SFX(skce_ntxent_pack_block)(ptrdiff_t r0, ptrdiff_t r1,
     return bad;
 }
 
-/* Rows [r0, r0 + nr4) of S (nr4 a multiple of 4) into s (row stride Mp);
- * ablk (nr4 x D of SREAL, in a buffer of doubles) receives those rows of u
- * (packed in the tile's type, so the tile broadcasts them straight from
- * memory). */
-SKCE_INLINE void SFX(ntx_s_rows)(ptrdiff_t r0, ptrdiff_t nr4, const skce_ntxent_options *opt,
-                                 const REAL *u, const REAL *up, double *s, double *ablk_buf)
+/* The similarity tile (I, J): rows [I0, I0 + TB) x columns [J0, J0 + TB) of
+ * S = u u^T / T into s (TB x TB, double: the products' chunk sums).  Each
+ * element is one fixed-order sum over d, so the tile does not depend on
+ * which thread computes it. */
+SKCE_INLINE void SFX(ntx_s_tile)(ptrdiff_t I0, ptrdiff_t J0, const skce_ntxent_options *opt,
+                                 const REAL *u, const REAL *up, double *s)
 {
-    const ptrdiff_t D = opt->dim, Dp = opt->dim_pad, Mp = opt->rows_pad;
-    const ptrdiff_t n_panels = Mp / SKW;
-    SREAL *ablk = (SREAL *)ablk_buf;
-    for (ptrdiff_t q = 0; q < nr4; q++) {
-        const REAL *restrict src = u + (r0 + q) * Dp;
-        SREAL *restrict dst = ablk + q * D;
-        SKCE_SIMD
-        for (ptrdiff_t d = 0; d < D; d++) dst[d] = (SREAL)src[d];
-    }
+    const ptrdiff_t D = opt->dim, Dp = opt->dim_pad, TB = SKCE_NTX_TB;
     for (ptrdiff_t d0 = 0; d0 < D; d0 += SKCE_NTX_DC) {
         const ptrdiff_t dl = D - d0 < SKCE_NTX_DC ? D - d0 : SKCE_NTX_DC;
-        for (ptrdiff_t p = 0; p < n_panels; p++) {
-            const REAL *panel = up + p * (D * SKW) + d0 * SKW;
-            for (ptrdiff_t t = 0; t < nr4; t += 4)
-                S_TILE(dl, ablk + t * D + d0, D, panel, SKW, s + t * Mp + p * SKW, Mp,
+        for (ptrdiff_t p = 0; p < TB / SKW; p++) {
+            const REAL *panel = up + (J0 / SKW + p) * (D * SKW) + d0 * SKW;
+            for (ptrdiff_t t = 0; t < TB; t += 4)
+                S_TILE(dl, u + (I0 + t) * Dp + d0, Dp, panel, SKW, s + t * TB + p * SKW, TB,
                        d0 > 0);
         }
     }
     const double it = opt->inv_temperature;
-    const ptrdiff_t len = nr4 * Mp;
     SKCE_SIMD
-    for (ptrdiff_t k = 0; k < len; k++) s[k] *= it;
+    for (ptrdiff_t k = 0; k < TB * TB; k++) s[k] *= it;
 }
 
-SKCE_DISPATCH double SFX(skce_ntxent_loss_block)(ptrdiff_t r0, ptrdiff_t r1,
-    const skce_ntxent_options *opt, const REAL *u, const REAL *up, double *lse,
-    REAL *loss_out, double *work)
+SKCE_INLINE ptrdiff_t SFX(ntx_pos)(const skce_ntxent_options *opt, ptrdiff_t i)
 {
-    const ptrdiff_t M = 2 * opt->n, Mp = opt->rows_pad;
-    const ptrdiff_t nr = r1 - r0, nr4 = (nr + 3) & ~(ptrdiff_t)3;
-    double *s = work;
-    SFX(ntx_s_rows)(r0, nr4, opt, u, up, s, work + SKCE_NTX_BLOCK * Mp);
+    return i < opt->n ? i + opt->n : i - opt->n;
+}
+
+/* Running log-sum-exp of a row, (m, s) = (max so far, sum of exp(x - m)):
+ * rescaled to the new max mn, plus the tile's terms t (shifted by mn). */
+SKCE_INLINE void SFX(ntx_lse_add)(double *m, double *s, double mn, double t)
+{
+    *s = *s * skce_expneg_f64(*m - mn) + t;   /* m = -inf (no terms yet): 0 */
+    *m = mn;
+}
+
+SKCE_DISPATCH void SFX(skce_ntxent_lse_tile)(ptrdiff_t round, ptrdiff_t k,
+    const skce_ntxent_options *opt, const REAL *u, const REAL *up, double *m, double *s,
+    double *spos, double *work)
+{
+    ptrdiff_t I, J;
+    if (!skce_ntxent_tile_pair(opt->rows_pad / SKCE_NTX_TB, round, k, &I, &J)) return;
+    const ptrdiff_t M = 2 * opt->n, TB = SKCE_NTX_TB, I0 = I * TB, J0 = J * TB;
+    const ptrdiff_t nr = M - I0 < TB ? M - I0 : TB, nc = M - J0 < TB ? M - J0 : TB;
+    double *st = work, *cm = work + TB * TB, *cs = cm + TB;
+    SFX(ntx_s_tile)(I0, J0, opt, u, up, st);
+    /* candidates only: the diagonal and the padding get -inf */
+    if (I == J)
+        for (ptrdiff_t r = 0; r < TB; r++) st[r * TB + r] = -INFINITY;
+    for (ptrdiff_t r = 0; r < TB; r++)
+        for (ptrdiff_t c = r < nr ? nc : 0; c < TB; c++) st[r * TB + c] = -INFINITY;
+    for (ptrdiff_t r = 0; r < nr; r++) {
+        const ptrdiff_t p = SFX(ntx_pos)(opt, I0 + r) - J0;
+        if (p >= 0 && p < nc) spos[I0 + r] = st[r * TB + p];
+    }
+    /* rows of block I: the tile's rows.  Exponentials in REAL of the shifted
+     * logits (formed in double), summed in double. */
+    for (ptrdiff_t r = 0; r < nr; r++) {
+        const double *restrict row = st + r * TB;
+        double mn = m[I0 + r];
+        SKCE_SIMD_REDUCTION(max, mn)
+        for (ptrdiff_t c = 0; c < TB; c++) mn = row[c] > mn ? row[c] : mn;
+        double t = 0.0;
+        SKCE_SIMD_REDUCTION(+, t)
+        for (ptrdiff_t c = 0; c < TB; c++) t += (double)EXPNEG((REAL)(row[c] - mn));
+        SFX(ntx_lse_add)(m + I0 + r, s + I0 + r, mn, t);
+    }
+    if (I == J) return;
+    /* rows of block J (I < J): the tile's columns, by symmetry */
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        const ptrdiff_t p = SFX(ntx_pos)(opt, J0 + c) - I0;
+        if (p >= 0 && p < nr) spos[J0 + c] = st[p * TB + c];
+    }
+    for (ptrdiff_t c = 0; c < TB; c++) {
+        cm[c] = c < nc ? m[J0 + c] : 0.0;   /* padding columns: exp(-inf - 0) = 0 */
+        cs[c] = 0.0;
+    }
+    for (ptrdiff_t r = 0; r < nr; r++) {
+        const double *restrict row = st + r * TB;
+        SKCE_SIMD
+        for (ptrdiff_t c = 0; c < TB; c++) cm[c] = row[c] > cm[c] ? row[c] : cm[c];
+    }
+    for (ptrdiff_t r = 0; r < nr; r++) {
+        const double *restrict row = st + r * TB;
+        SKCE_SIMD
+        for (ptrdiff_t c = 0; c < TB; c++) cs[c] += (double)EXPNEG((REAL)(row[c] - cm[c]));
+    }
+    for (ptrdiff_t c = 0; c < nc; c++) SFX(ntx_lse_add)(m + J0 + c, s + J0 + c, cm[c], cs[c]);
+}
+
+double SFX(skce_ntxent_lse_finish)(const skce_ntxent_options *opt, const double *m,
+                                    const double *s, const double *spos, double *lse,
+                                    REAL *loss_out)
+{
+    const ptrdiff_t M = 2 * opt->n;
     double total = 0.0;
-    for (ptrdiff_t q = 0; q < nr; q++) {
-        const ptrdiff_t i = r0 + q, pos = i < opt->n ? i + opt->n : i - opt->n;
-        double *restrict row = s + q * Mp;
-        const double spos = row[pos];
-        row[i] = -INFINITY;   /* self-similarity is not a candidate */
-        double m = -INFINITY;
-        SKCE_SIMD_REDUCTION(max, m)
-        for (ptrdiff_t k = 0; k < M; k++) m = row[k] > m ? row[k] : m;
-        double acc = 0.0;
-        SKCE_SIMD_REDUCTION(+, acc)
-        for (ptrdiff_t k = 0; k < M; k++) acc += skce_exp_f64(row[k] - m);
-        const double log_s = log(acc);
-        if (lse) lse[i] = m + log_s;
-        const double loss = (m - spos) + log_s;
+    for (ptrdiff_t i = 0; i < M; i++) {
+        const double log_s = log(s[i]);
+        const double loss = (m[i] - spos[i]) + log_s;
+        if (lse) lse[i] = m[i] + log_s;
         if (loss_out) loss_out[i] = (REAL)loss;
         total += loss;
     }
+    /* padding rows: exp(S - lse) = 0, so their W terms vanish */
+    if (lse)
+        for (ptrdiff_t i = M; i < opt->rows_pad; i++) lse[i] = INFINITY;
     return total;
 }
 
-SKCE_DISPATCH void SFX(skce_ntxent_grad_block)(ptrdiff_t r0, ptrdiff_t r1,
-    const skce_ntxent_options *opt, const REAL *a, skce_strides2 as, const REAL *b,
-    skce_strides2 bs, const REAL *u, const REAL *up, const double *norms, const double *lse,
-    REAL *grad_a, skce_strides2 gas, REAL *grad_b, skce_strides2 gbs, double *work)
+/* g_rows += w (TB x TB, row stride TB) times the TB rows of u from u_rows. */
+SKCE_INLINE void SFX(ntx_w_times_u)(const skce_ntxent_options *opt, const REAL *w,
+                                    const REAL *u_rows, double *g_rows)
 {
-    const ptrdiff_t M = 2 * opt->n, Mp = opt->rows_pad, D = opt->dim, Dp = opt->dim_pad;
-    const ptrdiff_t nr = r1 - r0, nr4 = (nr + 3) & ~(ptrdiff_t)3;
+    const ptrdiff_t Dp = opt->dim_pad, TB = SKCE_NTX_TB;
+    for (ptrdiff_t c0 = 0; c0 < Dp; c0 += SKW)
+        for (ptrdiff_t t = 0; t < TB; t += 4)
+            S_TILE(TB, w + t * TB, TB, u_rows + c0, Dp, g_rows + t * Dp + c0, Dp, 1);
+}
+
+SKCE_DISPATCH void SFX(skce_ntxent_grad_tile)(ptrdiff_t round, ptrdiff_t k,
+    const skce_ntxent_options *opt, const REAL *u, const REAL *up, const double *lse,
+    double *g, double *work)
+{
+    ptrdiff_t I, J;
+    if (!skce_ntxent_tile_pair(opt->rows_pad / SKCE_NTX_TB, round, k, &I, &J)) return;
+    const ptrdiff_t M = 2 * opt->n, Dp = opt->dim_pad, TB = SKCE_NTX_TB;
+    const ptrdiff_t I0 = I * TB, J0 = J * TB, nr = M - I0 < TB ? M - I0 : TB;
     const double cT = opt->grad_scale * opt->inv_temperature;
-    double *w = work;                                /* nr4 x Mp: S, then W */
-    double *g = work + SKCE_NTX_BLOCK * Mp;          /* nr4 x Dp (first the packed rows) */
-    double *ub = g + SKCE_NTX_BLOCK * Dp;             /* Dp */
-    /* W in the tile's type: w itself for double, a float copy (row stride
-     * Mp) after ub for float */
-    SREAL *wt = SKW == SKCE_NTX_KW ? (SREAL *)w : (SREAL *)(ub + Dp);
-    SFX(ntx_s_rows)(r0, nr4, opt, u, up, w, g);
-    for (ptrdiff_t q = 0; q < nr; q++) {
-        const ptrdiff_t j = r0 + q, pos = j < opt->n ? j + opt->n : j - opt->n;
-        double *restrict row = w + q * Mp;
-        const double lj = lse[j];
+    double *st = work;
+    REAL *w = (REAL *)(work + TB * TB), *wt = (REAL *)(work + 2 * TB * TB);
+    const double *lc = lse + J0;
+    SFX(ntx_s_tile)(I0, J0, opt, u, up, st);
+    /* W = c/T (P_jk + P_kj - 2 [k = pos(j)]) is symmetric: one tile serves
+     * g_I += W u_J and g_J += W^T u_I.  P in REAL from the shifted logits
+     * formed in double (S - lse <= 0 off the diagonal, whose terms are then
+     * set to 0). */
+    for (ptrdiff_t r = 0; r < TB; r++) {
+        const double *restrict srow = st + r * TB;
+        REAL *restrict row = w + r * TB;
+        const double l = lse[I0 + r];
         SKCE_SIMD
-        for (ptrdiff_t k = 0; k < M; k++) {
-            const double sk = row[k];
-            row[k] = cT * (skce_exp_f64(sk - lj) + skce_exp_f64(sk - lse[k]));
-        }
-        row[j] = 0.0;
-        row[pos] -= 2.0 * cT;
-        if ((void *)wt != (void *)w) {
-            SREAL *restrict wq = wt + q * Mp;
-            SKCE_SIMD
-            for (ptrdiff_t k = 0; k < M; k++) wq[k] = (SREAL)row[k];
+        for (ptrdiff_t c = 0; c < TB; c++)
+            row[c] = (REAL)cT * (EXPNEG((REAL)(srow[c] - l)) + EXPNEG((REAL)(srow[c] - lc[c])));
+    }
+    if (I == J)
+        for (ptrdiff_t r = 0; r < TB; r++) w[r * TB + r] = 0;
+    /* the positives in double: P + P' - 2 cancels (P near 1 for a good fit) */
+    for (ptrdiff_t r = 0; r < nr; r++) {
+        const ptrdiff_t i = I0 + r, p = SFX(ntx_pos)(opt, i) - J0;
+        if (p >= 0 && p < TB) {
+            const double x = st[r * TB + p];
+            w[r * TB + p] = (REAL)(cT * ((skce_expneg_f64(x - lse[i]) - 1.0)
+                                          + (skce_expneg_f64(x - lc[p]) - 1.0)));
         }
     }
-    for (ptrdiff_t q = nr; q < nr4; q++)
-        for (ptrdiff_t k = 0; k < M; k++) wt[q * Mp + k] = 0;
-    /* g = W u: k in chunks (a chunk of u stays in cache across row tiles) */
-    for (ptrdiff_t k0 = 0; k0 < M; k0 += SKCE_NTX_KC) {
-        const ptrdiff_t kl = M - k0 < SKCE_NTX_KC ? M - k0 : SKCE_NTX_KC;
-        for (ptrdiff_t c0 = 0; c0 < Dp; c0 += SKW)
-            for (ptrdiff_t t = 0; t < nr4; t += 4)
-                S_TILE(kl, wt + t * Mp + k0, Mp, u + k0 * Dp + c0, Dp, g + t * Dp + c0, Dp,
-                       k0 > 0);
-    }
-    for (ptrdiff_t q = 0; q < nr; q++) {
-        const ptrdiff_t j = r0 + q;
-        const double *restrict gj = g + q * Dp;
+    SFX(ntx_w_times_u)(opt, w, u + J0 * Dp, g + I0 * Dp);
+    if (I == J) return;
+    for (ptrdiff_t r = 0; r < TB; r++)
+        for (ptrdiff_t c = 0; c < TB; c++) wt[c * TB + r] = w[r * TB + c];
+    SFX(ntx_w_times_u)(opt, wt, u + I0 * Dp, g + J0 * Dp);
+}
+
+SKCE_DISPATCH void SFX(skce_ntxent_grad_rows)(ptrdiff_t r0, ptrdiff_t r1,
+    const skce_ntxent_options *opt, const REAL *a, skce_strides2 as, const REAL *b,
+    skce_strides2 bs, const double *norms, const double *g, REAL *grad_a, skce_strides2 gas,
+    REAL *grad_b, skce_strides2 gbs, double *ub)
+{
+    const ptrdiff_t D = opt->dim, Dp = opt->dim_pad;
+    for (ptrdiff_t j = r0; j < r1; j++) {
+        const double *restrict gj = g + j * Dp;
         REAL *out;
         ptrdiff_t os;
         if (j < opt->n) {

@@ -225,45 +225,58 @@ SKCE_DECLARE_LOSS_ROWS(float, _f32)
  * fills, for rows [r0, r1), norms[r] and the (normalized) rows into u
  * (row-major, row stride dim_pad) and up (panels of KW rows, KW =
  * SKCE_NTX_KW for double and SKCE_NTX_KW_F32 for float: element (r, d) at
- * (r / KW) * D * KW + d * KW + r % KW); both must be
- * zeroed beforehand, with rows_pad rows.  It returns the first row whose norm
- * is zero (normalize only), or -1.  skce_ntxent_loss_block returns the sum of
- * the loss of rows [r0, r1) and stores their log-sum-exp into lse (if not
- * NULL) and losses into loss_out (if not NULL).  skce_ntxent_grad_block
- * needs every lse and writes the gradient rows of the reduced loss (times
- * grad_scale) into grad_a / grad_b.  Blocks hold at most SKCE_NTX_BLOCK rows
- * and start at multiples of it; `work` is the caller's per-thread buffer of
- * skce_ntxent_work_size() doubles. */
-#define SKCE_NTX_BLOCK 32   /* rows per block */
-#define SKCE_NTX_KW 12      /* columns of a register tile; rows_pad, dim_pad are multiples */
-#define SKCE_NTX_KW_F32 24  /* float: columns of its tiles; rows_pad, dim_pad are multiples */
+ * (r / KW) * D * KW + d * KW + r % KW); both must be zeroed beforehand, with
+ * rows_pad rows.  It returns the first row whose norm is zero (normalize
+ * only), or -1.
+ *
+ * The rows_pad rows form n_tiles = rows_pad / SKCE_NTX_TB blocks; tile (I, J),
+ * I <= J, of the similarity matrix updates the rows of both blocks, so the
+ * tiles run in rounds round = 0 .. n_tiles + (n_tiles & 1) - 1, each of
+ * skce_ntxent_round_size() items k, tile_pair giving item k's tile (0 for a
+ * bye; the tile kernels take (round, k)): within a round the tiles share no
+ * block (run them in parallel), rounds one after the other.  Pass 1: skce_ntxent_lse_tile over all rounds
+ * updates the running max m and sum s (initially -inf and 0, 2N each) and
+ * the positives' logits spos; skce_ntxent_lse_finish then returns the sum
+ * of the row losses and stores them into loss_out and the log-sum-exp into
+ * lse (rows_pad; each if not NULL).  Pass 2: skce_ntxent_grad_tile over all
+ * rounds accumulates into g (rows_pad x dim_pad, zeroed) the gradient wrt u
+ * of the loss sum times grad_scale, and skce_ntxent_grad_rows maps rows
+ * [r0, r1) of it to grad_a / grad_b.  `work` is the caller's per-thread
+ * buffer of skce_ntxent_work_size() doubles (ub of grad_rows: dim_pad). */
+#define SKCE_NTX_TB 96      /* rows and columns of a similarity tile; rows_pad a multiple */
+#define SKCE_NTX_KW 12      /* columns of a register tile; dim_pad a multiple */
+#define SKCE_NTX_KW_F32 24  /* float: columns of its tiles; dim_pad a multiple */
 #define SKCE_NTX_DC 128     /* feature chunk of S = u u^T */
-#define SKCE_NTX_KC 256     /* row chunk of W u */
 
 typedef struct {
     ptrdiff_t n;                  /* N */
     ptrdiff_t dim;                /* D */
     ptrdiff_t dim_pad;            /* D rounded up to a multiple of KW (see above) */
-    ptrdiff_t rows_pad;           /* 2N rounded up to a multiple of KW (see above) */
+    ptrdiff_t rows_pad;           /* 2N rounded up to a multiple of SKCE_NTX_TB */
     double inv_temperature;
     double grad_scale;            /* 1/(2N) for 'mean', else 1 */
     int normalize;
 } skce_ntxent_options;
 
 size_t skce_ntxent_work_size(const skce_ntxent_options *opt);
+ptrdiff_t skce_ntxent_round_size(ptrdiff_t n_tiles, ptrdiff_t round);
+int skce_ntxent_tile_pair(ptrdiff_t n_tiles, ptrdiff_t round, ptrdiff_t k, ptrdiff_t *I,
+                          ptrdiff_t *J);
 
 #define SKCE_DECLARE_NTX(REAL, SFX)                                                          \
     ptrdiff_t skce_ntxent_pack_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                         \
         const skce_ntxent_options *opt, const REAL *a, skce_strides2 as, const REAL *b,       \
         skce_strides2 bs, REAL *u, REAL *up, double *norms);                                  \
-    double skce_ntxent_loss_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                            \
-        const skce_ntxent_options *opt, const REAL *u, const REAL *up, double *lse,           \
-        REAL *loss_out, double *work);                                                        \
-    void skce_ntxent_grad_block##SFX(ptrdiff_t r0, ptrdiff_t r1,                              \
+    void skce_ntxent_lse_tile##SFX(ptrdiff_t round, ptrdiff_t k, const skce_ntxent_options *opt,  \
+        const REAL *u, const REAL *up, double *m, double *s, double *spos, double *work);     \
+    double skce_ntxent_lse_finish##SFX(const skce_ntxent_options *opt, const double *m,       \
+        const double *s, const double *spos, double *lse, REAL *loss_out);                    \
+    void skce_ntxent_grad_tile##SFX(ptrdiff_t round, ptrdiff_t k, const skce_ntxent_options *opt, \
+        const REAL *u, const REAL *up, const double *lse, double *g, double *work);           \
+    void skce_ntxent_grad_rows##SFX(ptrdiff_t r0, ptrdiff_t r1,                               \
         const skce_ntxent_options *opt, const REAL *a, skce_strides2 as, const REAL *b,       \
-        skce_strides2 bs, const REAL *u, const REAL *up, const double *norms,                 \
-        const double *lse, REAL *grad_a, skce_strides2 gas, REAL *grad_b, skce_strides2 gbs,  \
-        double *work);
+        skce_strides2 bs, const double *norms, const double *g, REAL *grad_a,                 \
+        skce_strides2 gas, REAL *grad_b, skce_strides2 gbs, double *ub);
 
 SKCE_DECLARE_NTX(double, _f64)
 SKCE_DECLARE_NTX(float, _f32)

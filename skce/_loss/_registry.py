@@ -41,8 +41,9 @@ LOSSES = {info.name: info for info in [
     LossInfo("hinge", _elementwise.HINGE, "dense", "identity", smooth=False),
     LossInfo("squared_hinge", _elementwise.HINGE, "dense", "identity", curvature=2.0),
     LossInfo("multi_margin", _margin.MULTI_MARGIN, "index", "identity", smooth=False),
-    # Crammer-Singer: (margin + z_j - z_t)_+^2 has Hessian 2 (e_j - e_t)(e_j - e_t)ᵀ,
-    # norm 4; the mean over j (torch's) stays below 2
+    # the mean over j != t (torch's) of (margin + z_j - z_t)_+^2: the terms' Hessians
+    # 2 (e_j - e_t)(e_j - e_t)ᵀ add up to norm <= 2 K; Crammer-Singer's max over j
+    # is not differentiable where two j tie (svrg refuses it, see check_svrg)
     LossInfo("squared_multi_margin", _margin.MULTI_MARGIN, "index", "identity",
-             curvature=4.0),
+             curvature=2.0),
 ]}

@@ -353,7 +353,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         if train_rows is not None or state.average is not None:
             raise ValueError("solver='svrg' trains on all the rows (no early_stopping) and "
                              "without averaging")
-        check_svrg(LOSSES[loss.name])
+        check_svrg(loss)
     X, loss, sample_weight = _readable_inputs(X, loss, sample_weight)
     n_threads = effective_n_threads(n_threads)
     n_features = X.shape[1]
@@ -383,7 +383,7 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                             fit_intercept=fit_intercept, n_threads=n_threads)
         settings.eta = 1.0 / (STEP_FACTOR * smoothness(
             X, LOSSES[loss.name].curvature, sample_weight, fit_intercept, batch_size, l2))
-        halvings = 0
+        halvings, growing = 0, True
 
     rng = random_state
     order = rows.copy() if shuffle else rows
@@ -434,11 +434,14 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                             f"{settings.eta:g} (solver='svrg'). "
                             + divergence_advice(X, loss, opt, settings.eta))
                     settings.eta /= 2.0
+                    growing = False
                     if verbose:
                         print(f"   the epoch raised the objective: undone, learning rate "
                               f"halved to {settings.eta:.3g}")
                 else:
                     halvings = 0
+                    if growing:   # (see skce._solver._svrg: the bound is loose for most data)
+                        settings.eta *= 2.0
             elif status == _solver.NONFINITE:
                 raise diverged(
                     f"the training loss became NaN or infinite in epoch {epoch} (batch starting "

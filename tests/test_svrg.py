@@ -293,7 +293,7 @@ def test_smoothness_of_squared_error_bounds_the_hessian(regression):
     Xt = np.hstack([X, np.ones((len(X), 1))])
     top = np.linalg.eigvalsh(Xt.T @ Xt / len(X))[-1]
     L = _svrg.smoothness(X, LOSSES["squared_error"].curvature, None, True, len(X), 0.1)
-    assert L == pytest.approx(top + 0.1, rel=1e-4)
+    assert L == pytest.approx(top + 0.1, rel=1e-3)
     # one-row batches: the largest row's
     L1 = _svrg.smoothness(X, 1.0, None, True, 1, 0.0)
     assert L1 == pytest.approx(np.max(np.sum(Xt ** 2, axis=1)), rel=1e-12)

@@ -333,9 +333,10 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     (train=False); otherwise it is the mean of the epoch's minibatch losses.
 
     opt.solver="svrg" (see skce._solver._svrg; all rows, no averaging, a
-    smooth loss): the step is 1 / (STEP_FACTOR L_B) from the data
-    (state.eta and opt.learning_rate are not used), halved after an epoch
-    that raised the objective or overflowed (that epoch is undone); the
+    smooth loss): the step starts at 1 / (STEP_FACTOR L_B) from the data
+    (state.eta and opt.learning_rate are not used), doubles after each
+    epoch that lowered the objective until one raises it or overflows;
+    such an epoch is undone and the step halved (for good); the
     objective is the exact one after each epoch; training stops when the
     max-norm of its gradient is <= tol (n_iter_no_change is not used), after
     0 epochs if it is at the start.

@@ -267,6 +267,14 @@ def test_set_snapshot_checks_its_arrays(wine):
         settings.set_snapshot(np.zeros((len(y), 3)), np.zeros(5), 1.0)
     with pytest.raises(ValueError, match="row_gradients"):
         settings.set_snapshot(np.zeros((len(y), 3), np.float32), theta.copy(), 1.0)
+    # rows of another X: refused by the epoch (it reads them by row index)
+    settings.set_snapshot(np.zeros((len(y) - 1, 3)), theta.copy(), 1.0)
+    order = np.arange(len(y), dtype=np.int64)
+    with pytest.raises(ValueError, match="rows"):
+        _solver.epoch_dense(settings, X, order, 16)
+    with pytest.raises(ValueError, match="rows"):
+        Xs = sp.csr_matrix(X)
+        _solver.epoch_csr(settings, Xs.data, Xs.indices, Xs.indptr, X.shape[1], order, 16)
 
 
 # --------------------------------------------------------------------------

@@ -347,6 +347,14 @@ cdef class EpochSettings:
     def n_averaged(self, int64_t value):
         self.c.n_averaged = value
 
+    cdef int _check_rows(self, Py_ssize_t n_rows) except -1:
+        """The snapshot's row gradients must cover X's rows (the epoch reads
+        them by row index, unchecked)."""
+        if self._snapshot is not None and self._snapshot[0].shape[0] != n_rows:
+            raise ValueError(f"the snapshot's row_gradients have {self._snapshot[0].shape[0]} "
+                             f"rows, X has {n_rows}")
+        return 0
+
     cdef int _check(self, Py_ssize_t d, dtype) except -1:
         cdef Py_ssize_t size = (d + 1) * self.c.n_outputs
         if self.theta.shape[0] != size:
@@ -854,6 +862,7 @@ def epoch_dense(EpochSettings s, const floating[:, :] X, const int64_t[::1] orde
     # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
     # are a matrix already: the products read them in place, no row buffer
     src.in_place = src.d > 0 and src.cs == 1 and src.rs >= src.d
+    s._check_rows(X.shape[0])
     while src.in_place and k < n:
         src.in_place = order[k] == order[k - 1] + 1
         k += 1
@@ -877,6 +886,7 @@ def epoch_csr(EpochSettings s, const floating[::1] data, indices, indptr,
     src.indptr = _data(indptr)
     src.index64 = indices.dtype == np.int64
     src.in_place = False
+    s._check_rows(indptr.shape[0] - 1)
     return _epoch(s, &src, order, batch_size, train, <floating>0)
 
 

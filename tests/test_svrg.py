@@ -18,6 +18,7 @@ from skce._solver import EpochSettings, LossSpec, OptimizerSpec, SolverState
 from skce._solver import _epoch as _solver
 from skce._solver import _svrg, _train
 from skce._solver._objective import LinearObjective
+from skce.exceptions import TrainingDiverged
 from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -349,3 +350,13 @@ def test_no_partial_fit_nor_early_stopping(wine):
     assert not hasattr(clf, "partial_fit")
     with pytest.raises(ValueError, match="early_stopping"):
         SoftmaxClassifier(solver="svrg", early_stopping=True).fit(X, y)
+
+
+def test_overflowing_start_raises_and_leaves_the_model(regression):
+    X, Y = regression
+    reg = LinearRegressor(solver="svrg", warm_start=True, max_iter=2).fit(X, Y)
+    reg.coef_ = np.full_like(reg.coef_, 1e200)
+    coef = reg.coef_.copy()
+    with pytest.raises(TrainingDiverged, match="not finite at the starting parameters"):
+        reg.fit(X, Y)
+    np.testing.assert_array_equal(reg.coef_, coef)

@@ -400,8 +400,10 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         return TrainingDiverged(message + " The model was left unchanged")
 
     # the level a diverging objective is told by (fit only: partial_fit
-    # calls see one epoch each, and a part of the data)
-    reference = _reference_objective(X, loss, sample_weight) if check_convergence else None
+    # calls see one epoch each, and a part of the data; svrg: its objective
+    # never rises, an epoch that would raise it is undone)
+    reference = _reference_objective(X, loss, sample_weight) \
+        if check_convergence and not svrg else None
     rising = 0
 
     # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
@@ -542,7 +544,8 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                        + divergence_advice(X, loss, opt, settings.eta))
     if check_convergence and not converged and max_iter > 1 and tol is not None:
         warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
-                      "has not converged; consider increasing max_iter or eta0",
+                      "has not converged; consider increasing max_iter or "
+                      + ("tol (the gradient's max-norm)" if svrg else "eta0"),
                       ConvergenceWarning)
     return TrainResult(epoch, loss_curve, val_scores,
                        best_score if validation_score is not None else None)

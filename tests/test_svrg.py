@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_regression
+from sklearn.datasets import load_breast_cancer, load_wine, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
@@ -26,7 +26,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @parametrize_with_checks(
     [SoftmaxClassifier(solver="svrg"), LinearSVM(solver="svrg"),
-     LinearSVM(solver="svrg", batch_size=16), LinearRegressor(solver="svrg"), LinearRegressor(solver="svrg", loss="huber")],
+     LinearSVM(solver="svrg", batch_size=16), LinearRegressor(solver="svrg"),
+     LinearRegressor(solver="svrg", loss="huber")],
     expected_failed_checks=minibatch_expected_failures)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():

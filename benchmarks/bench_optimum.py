@@ -9,9 +9,12 @@ optimum of ``LogisticRegression(C=1)``.  F* is the least objective any
 solver reaches (each at tol=1e-10); a solver's time to suboptimality s is
 the training time until (F - F*) / F* <= s, for s = 1e-2 ... 1e-8:
 
-* skce ``SoftmaxClassifier(solver="lbfgs", tol=1e-10)`` and skce's default
-  fit (Adam): one fit each, the objective after every iteration / epoch
-  read by the fit callback (its time excluded);
+* skce ``SoftmaxClassifier(solver="lbfgs", tol=1e-10)``,
+  ``SoftmaxClassifier(solver="svrg", tol=1e-10)`` (batch_size 256, the
+  default, and 64) and skce's default fit (Adam): one fit each, the
+  objective after every iteration / epoch read by the fit callback (its
+  time excluded; --repeat runs each that many times and reports the median
+  time per level);
 * scikit-learn ``LogisticRegression`` (lbfgs, saga), ``SGDClassifier``
   (log_loss; one-vs-rest for more than two classes, so not a minimizer of
   this objective), sklearnex's ``LogisticRegression`` and cyanure's
@@ -152,6 +155,12 @@ def solvers(n, binary, threads):
     out = {
         "skce lbfgs": ("trace", lambda: SoftmaxClassifier(
             solver="lbfgs", alpha=1.0 / n, tol=1e-10, max_iter=10_000, n_jobs=threads)),
+        "skce svrg": ("trace", lambda: SoftmaxClassifier(
+            solver="svrg", alpha=1.0 / n, tol=1e-10, max_iter=300, random_state=0,
+            n_jobs=threads)),
+        "skce svrg (batch 64)": ("trace", lambda: SoftmaxClassifier(
+            solver="svrg", alpha=1.0 / n, tol=1e-10, max_iter=300, batch_size=64,
+            random_state=0, n_jobs=threads)),
         "skce default (adam)": ("trace", lambda: SoftmaxClassifier(
             alpha=1.0 / n, random_state=0, n_jobs=threads)),
         "LogisticRegression(lbfgs)": ("sweep", lambda tol: LogisticRegression(
@@ -183,7 +192,19 @@ def time_to(trace, f_star, level):
     return min(times) if times else None
 
 
-def run(name, quick, threads, budget, plot, only=None):
+def time_to_median(traces, f_star, level):
+    """Median over repeated traces of the time to `level` (None unless every run reached it)."""
+    times = [time_to(trace, f_star, level) for trace in traces]
+    return None if any(t is None for t in times) else float(np.median(times))
+
+
+def epochs_to(trace, f_star, level):
+    """Iterations (epochs) of a trace until its suboptimality is <= level, or None."""
+    hits = [k for k, (_, f) in enumerate(trace, 1) if (f - f_star) / f_star <= level]
+    return hits[0] if hits else None
+
+
+def run(name, quick, threads, budget, plot, only=None, repeat=1):
     data = load(name, quick)
     if data is None:
         print(f"{name}: data file not found under {DATA}: skipped")
@@ -199,27 +220,33 @@ def run(name, quick, threads, budget, plot, only=None):
             continue
         t0 = time.perf_counter()
         try:
-            traces[label] = (skce_trace(make, X, y, F) if kind == "trace"
-                             else sweep(make, X, y, F, budget, binary))
+            traces[label] = ([skce_trace(make, X, y, F) for _ in range(repeat)] if kind == "trace"
+                             else [sweep(make, X, y, F, budget, binary)])
         except Exception as exc:   # a peer that cannot run this set
             print(f"  {label}: failed ({type(exc).__name__}: {exc})")
             continue
-        print(f"  {label}: {len(traces[label])} points, {time.perf_counter() - t0:.1f} s")
-    f_star = min(f for trace in traces.values() for _, f in trace)
-    rows = {label: [time_to(trace, f_star, s) for s in LEVELS]
-            for label, trace in traces.items()}
+        print(f"  {label}: {len(traces[label][0])} points, {time.perf_counter() - t0:.1f} s")
+    f_star = min(f for runs in traces.values() for trace in runs for _, f in trace)
+    rows = {label: [time_to_median(runs, f_star, s) for s in LEVELS]
+            for label, runs in traces.items()}
     print(f"  F* = {f_star:.12g}; seconds to (F - F*)/F* <= level:")
     header = f"  {'solver':28s}" + "".join(f"{s:>9.0e}" for s in LEVELS)
     print(header)
     for label, times in rows.items():
         print(f"  {label:28s}" + "".join(
             f"{t:9.3f}" if t is not None else f"{'-':>9s}" for t in times))
+    print("  iterations (skce: epochs) to the level:")
+    for label, runs in traces.items():
+        if label.startswith("skce"):
+            print(f"  {label:28s}" + "".join(
+                f"{e:9d}" if e is not None else f"{'-':>9s}"
+                for e in (epochs_to(runs[0], f_star, s) for s in LEVELS)))
     ours = rows.get("skce lbfgs", [None])[-1]
     peers = [rows[p][-1] for p in PEERS if p in rows and rows[p][-1] is not None]
     if ours and peers:
         print(f"  fastest peer / skce lbfgs at 1e-8: {min(peers) / ours:.2f}x")
     if plot:
-        _plot(name, traces, f_star)
+        _plot(name, {label: runs[0] for label, runs in traces.items()}, f_star)
     return rows
 
 
@@ -257,6 +284,8 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=120.0,
                         help="seconds: a sweep run slower than this ends the sweep")
     parser.add_argument("--plot", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="fits per skce solver (median time per level)")
     parser.add_argument("--solvers", default="",
                         help="comma-separated substrings of the solver names to run (default all)")
     args = parser.parse_args(argv)
@@ -264,7 +293,8 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
     with threadpool_limits(args.threads):
         only = [s for s in args.solvers.split(",") if s]
-        return {name: run(name, args.quick, args.threads, args.budget, args.plot, only)
+        return {name: run(name, args.quick, args.threads, args.budget, args.plot, only,
+                          args.repeat)
                 for name in args.datasets.split(",")}
 
 

@@ -108,8 +108,9 @@ cdef inline int _threads_for(double work, int n_threads) noexcept nogil:
 
 
 # OptimizerSpec.solver and .learning_rate -> the C codes (skce_solver.h)
+# (svrg: plain SGD steps on the variance-reduced gradient, see set_snapshot)
 _OPTIMIZERS = {"sgd": SKCE_SGD, "adam": SKCE_ADAM, "rmsprop": SKCE_RMSPROP,
-               "adagrad": SKCE_ADAGRAD}
+               "adagrad": SKCE_ADAGRAD, "svrg": SKCE_SGD}
 _SCHEDULES = {"constant": SKCE_LR_CONSTANT, "adaptive": SKCE_LR_CONSTANT,
               "invscaling": SKCE_LR_INVSCALING, "cosine": SKCE_LR_COSINE}
 
@@ -174,6 +175,7 @@ cdef struct Config:
     bint lazy                          # this pass: lazy CSR updates
     bint lazy_exact                    # plain SGD: deferred steps applied exactly
     int64_t t_epoch                    # steps of this pass (lazy)
+    double snapshot_scale              # SVRG: see EpochSettings.set_snapshot
 
 
 cdef struct Params:
@@ -214,6 +216,12 @@ cdef struct Work:
     int64_t *touched
     Py_ssize_t n_touched
     skce_lazy_history hist
+    # SVRG (NULL otherwise, see EpochSettings.set_snapshot): the snapshot's
+    # dloss/dZ of every row of X (n, K), its full loss gradient (d K + K,),
+    # and the rows of X in the batch (B,)
+    const void *Gs
+    const void *mu
+    int64_t *rowb
 
 
 cdef struct Source:
@@ -246,7 +254,7 @@ cdef class EpochSettings:
     cdef Params p
     cdef Work w
     cdef readonly object theta, state1, state2, state3, average, y, Y, sample_weight
-    cdef object _buffers, _key, _partial, _lazy_buffers
+    cdef object _buffers, _key, _partial, _lazy_buffers, _snapshot
     cdef Py_ssize_t _rows, _gathered
 
     def __init__(self, loss, opt, state, *, n_threads=1, fit_intercept=True, weight_scale=1.0,
@@ -318,6 +326,45 @@ cdef class EpochSettings:
             raise ValueError(f"learning rate {state.eta:g} times the L2 strength {l2:g} is "
                              ">= 1: each SGD step would flip the weights' signs; lower eta0 "
                              "or alpha")
+        self._snapshot = None
+        self.w.Gs = NULL
+        self.w.mu = NULL
+        self.c.snapshot_scale = 0.0
+
+    def set_snapshot(self, row_gradients, mean_gradient, double scale):
+        """SVRG: make every training step use the variance-reduced gradient
+        g_B(theta) - g_B(snapshot) + mean_gradient, with g_B the batch's loss
+        gradient (as the steps use it) and mean_gradient the snapshot's full
+        loss gradient (no penalty: the step adds it at theta).
+
+        row_gradients: (n_samples, n_outputs) C-contiguous array of theta's
+        dtype, dloss/dZ of every row of X at the snapshot as
+        LinearObjective's (row weight times its scale / weight sum); scale:
+        that objective's weight sum / the loss's scale, so that grad_scale *
+        scale * row_gradients[i] is row i's G at the snapshot.  Subtracted
+        from G, g_B(snapshot) costs no second pass over the batch: the one
+        product dW = X_bᵀ G (and db) forms the difference.  mean_gradient:
+        (d K + K,) of theta's dtype.  None for both: plain steps again.  The
+        arrays are referenced, not copied (their contents may change between
+        epochs)."""
+        if row_gradients is None:
+            self._snapshot = None
+            self.w.Gs = NULL
+            self.w.mu = NULL
+            return
+        dtype = self.theta.dtype
+        if row_gradients.dtype != dtype or not row_gradients.flags.c_contiguous or \
+                row_gradients.ndim != 2 or row_gradients.shape[1] != self.c.n_outputs:
+            raise ValueError(f"row_gradients must be a C-contiguous {dtype} array of shape "
+                             f"(n_samples, {self.c.n_outputs})")
+        if mean_gradient.dtype != dtype or not mean_gradient.flags.c_contiguous or \
+                mean_gradient.shape != self.theta.shape:
+            raise ValueError(f"mean_gradient must be a C-contiguous {dtype} array of shape "
+                             f"{self.theta.shape}")
+        self._snapshot = (row_gradients, mean_gradient)
+        self.w.Gs = _data(row_gradients)
+        self.w.mu = _data(mean_gradient)
+        self.c.snapshot_scale = scale
 
     @property
     def eta(self):
@@ -345,6 +392,14 @@ cdef class EpochSettings:
     @n_averaged.setter
     def n_averaged(self, int64_t value):
         self.c.n_averaged = value
+
+    cdef int _check_rows(self, Py_ssize_t n_rows) except -1:
+        """The snapshot's row gradients must cover X's rows (the epoch reads
+        them by row index, unchecked)."""
+        if self._snapshot is not None and self._snapshot[0].shape[0] != n_rows:
+            raise ValueError(f"the snapshot's row_gradients have {self._snapshot[0].shape[0]} "
+                             f"rows, X has {n_rows}")
+        return 0
 
     cdef int _check(self, Py_ssize_t d, dtype) except -1:
         cdef Py_ssize_t size = (d + 1) * self.c.n_outputs
@@ -386,7 +441,8 @@ cdef class EpochSettings:
             grad = np.zeros(d * K + K, dtype=dtype)
             block_loss = np.zeros(n_blocks)
             bad = np.empty(n_blocks, dtype=np.intp)
-            self._buffers = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, Wp)
+            rowb = np.empty(B, dtype=np.int64)
+            self._buffers = (Xb, Z, G, Yb, yb, swb, grad, block_loss, bad, Wp, rowb)
             self._key, self._rows, self._gathered = key, B, gathered
             if self._partial is not None and self._partial.dtype != np.dtype(dtype):
                 self._partial = None
@@ -401,6 +457,7 @@ cdef class EpochSettings:
             self.w.swb = <double *>_data(swb)
             self.w.block_loss = <double *>_data(block_loss)
             self.w.bad = <Py_ssize_t *>_data(bad)
+            self.w.rowb = <int64_t *>_data(rowb)
         self._buffers[8].fill(-1)   # no bad target seen
         self.w.partial = NULL
         if with_partial and (small_k or not dense) and n_partial <= partial_max \
@@ -451,19 +508,33 @@ cdef inline void _gather_targets(const Config *s, Py_ssize_t k, int64_t row, con
         for c in range(K):
             Yb[k * K + c] = Y[row * K + c]
     w.swb[k] = w.sw[row] if w.sw != NULL else 1.0
+    w.rowb[k] = row
 
 
 cdef inline double _loss_rows(const Config *s, Py_ssize_t r0, Py_ssize_t r1, const floating *Z,
                               Py_ssize_t ldz, const Work *w, double grad_scale,
                               Py_ssize_t *bad) noexcept nogil:
     """Weighted loss of batch rows [r0, r1) and their gradient (times
-    grad_scale) into w.G (Z and G with row stride ldz)."""
+    grad_scale) into w.G (Z and G with row stride ldz).  SVRG (w.Gs): minus
+    the rows' G at the snapshot, so that what follows (dW = X_bᵀ G, db)
+    forms g_B(theta) - g_B(snapshot) in one product."""
+    cdef double value
+    cdef Py_ssize_t k, c, K = s.n_outputs
+    cdef floating *G = <floating *>w.G
+    cdef const floating *Gs = <const floating *>w.Gs
+    cdef floating f
     if floating is double:
-        return skce_loss_rows_f64(&s.loss, r0, r1, Z, ldz, w.yb, <const double *>w.Yb, w.swb,
-                                  grad_scale, <double *>w.G, bad)
+        value = skce_loss_rows_f64(&s.loss, r0, r1, Z, ldz, w.yb, <const double *>w.Yb, w.swb,
+                                   grad_scale, <double *>w.G, bad)
     else:
-        return skce_loss_rows_f32(&s.loss, r0, r1, Z, ldz, w.yb, <const float *>w.Yb, w.swb,
-                                  grad_scale, <float *>w.G, bad)
+        value = skce_loss_rows_f32(&s.loss, r0, r1, Z, ldz, w.yb, <const float *>w.Yb, w.swb,
+                                   grad_scale, <float *>w.G, bad)
+    if Gs != NULL:
+        f = <floating>(grad_scale * s.snapshot_scale)
+        for k in range(r0, r1):
+            for c in range(K):
+                G[k * ldz + c] -= f * Gs[w.rowb[k] * K + c]
+    return value
 
 
 cdef inline void _gemm(char *ta, char *tb, int m, int n, int k, floating alpha,
@@ -593,6 +664,21 @@ cdef void _intercept_step(Config *s, Py_ssize_t P, const Params *pp, const float
         else:
             skce_running_mean_f32(s.n_outputs, s.n_averaged, <float *>pp.avg + P,
                                   <float *>pp.theta + P)
+
+
+cdef void _add_snapshot_gradient(const Config *cfg, Py_ssize_t P, const Work *w,
+                                 floating *grad) noexcept nogil:
+    """SVRG: grad += the snapshot's full loss gradient w.mu (the intercept's
+    part only with fit_intercept: grad[P:] holds no gradient otherwise)."""
+    cdef const floating *mu = <const floating *>w.mu
+    cdef Py_ssize_t n = P + (cfg.n_outputs if cfg.fit_intercept else 0)
+    cdef Py_ssize_t n_chunks = (n + PC - 1) // PC
+    cdef Py_ssize_t ch, p, p0
+    for ch in prange(n_chunks, num_threads=_threads_for(<double>n, cfg.n_threads),
+                     schedule="static"):
+        p0 = ch * PC
+        for p in range(p0, min(p0 + PC, n)):
+            grad[p] += mu[p]
 
 
 cdef int _batch_loss(Py_ssize_t n_blocks, const Work *w, const int64_t *order, Py_ssize_t nb,
@@ -914,6 +1000,8 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
                 skce_column_sums_f64(nb, K, <const double *>w.G, w.ldz, grad + P)
             else:
                 skce_column_sums_f32(nb, K, <const float *>w.G, w.ldz, grad + P)
+        if w.mu != NULL:
+            _add_snapshot_gradient(cfg, P, w, grad)
         if cfg.lazy:
             _lazy_optimizer_step(cfg, P, src.d, pp, grad, w)
         else:
@@ -932,7 +1020,8 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     cdef int status
     dtype = np.float64 if floating is double else np.float32
     s._check(src.d, dtype)
-    s.c.lazy = src.csr and train and lazy_csr
+    # SVRG's mean gradient is dense: its steps move every row (eager path)
+    s.c.lazy = src.csr and train and lazy_csr and s.w.mu == NULL
     if s.c.lazy:
         s._reserve_lazy(src.d, (n + B - 1) // B)
     s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
@@ -977,6 +1066,7 @@ def epoch_dense(EpochSettings s, const floating[:, :] X, const int64_t[::1] orde
     # consecutive rows of a C-ordered X (the evaluation pass, shuffle=False)
     # are a matrix already: the products read them in place, no row buffer
     src.in_place = src.d > 0 and src.cs == 1 and src.rs >= src.d
+    s._check_rows(X.shape[0])
     while src.in_place and k < n:
         src.in_place = order[k] == order[k - 1] + 1
         k += 1
@@ -1000,6 +1090,7 @@ def epoch_csr(EpochSettings s, const floating[::1] data, indices, indptr,
     src.indptr = _data(indptr)
     src.index64 = indices.dtype == np.int64
     src.in_place = False
+    s._check_rows(indptr.shape[0] - 1)
     return _epoch(s, &src, order, batch_size, train, <floating>0)
 
 

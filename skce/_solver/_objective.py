@@ -230,9 +230,11 @@ class LinearObjective:
             None if G is None else G.reshape(m, 1, K), self.n_threads)
         return total
 
-    def _pass(self, theta, grad):
+    def _pass(self, theta, grad, row_gradients=None):
         """The mean loss (without penalty) at theta; its gradient into grad
-        (float64, shape of theta) when grad is not None."""
+        (float64, shape of theta) when grad is not None, and then dloss/dZ
+        of every row into row_gradients when given (see
+        `loss_gradient_rows`)."""
         W, b = self.unpack(theta)
         Wd = np.ascontiguousarray(W, dtype=self.dtype)
         bd = b.astype(self.dtype)
@@ -244,7 +246,8 @@ class LinearObjective:
         for r0, r1, Xc in self._chunks:
             m = r1 - r0
             Z = self._Z[:m]
-            G = None if grad is None else self._G[:m]
+            G = None if grad is None else \
+                self._G[:m] if row_gradients is None else row_gradients[r0:r1]
             if self._sparse:
                 Z[:] = 0
                 if K == 1:   # the one-vector kernel: 3x faster than matvecs on a9a
@@ -291,6 +294,33 @@ class LinearObjective:
         grad = np.zeros(np.shape(theta), dtype=np.float64)
         mean = self._pass(theta, grad)
         return mean * self.weight_sum, grad * self.weight_sum
+
+    def loss_gradient_rows(self, theta, row_gradients):
+        """(mean loss, its gradient w.r.t. theta), both without the penalty,
+        and the gradient w.r.t. the scores of every row into row_gradients:
+        G_i = scale * s_i * dloss_i/dZ_i / sum_i s_i, so that the loss
+        gradient is [Xᵀ G, column sums of G].  What SVRG's snapshot keeps
+        (skce._solver._svrg): an epoch then needs no second pass at it.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+        row_gradients : ndarray of shape (n_samples, n_outputs)
+            C-contiguous, of X's dtype; overwritten.
+
+        Returns
+        -------
+        loss : float
+        gradient : ndarray of shape (n_params,), float64
+        """
+        shape = (self.n_samples, self.n_outputs)
+        if row_gradients.shape != shape or row_gradients.dtype != self.dtype or \
+                not row_gradients.flags.c_contiguous:
+            raise ValueError(f"row_gradients must be a C-contiguous {self.dtype} array of "
+                             f"shape {shape}")
+        grad = np.empty(self.n_params)
+        value = self._pass(np.asarray(theta, dtype=np.float64), grad, row_gradients)
+        return value, grad
 
     def loss(self, theta):
         """F(theta) (float)."""

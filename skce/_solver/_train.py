@@ -1,5 +1,5 @@
 """The one training loop of every skce estimator: minibatch SGD, Adam,
-RMSprop or Adagrad.
+RMSprop, Adagrad or SVRG.
 
 An estimator describes its problem as a `LossSpec` (which C loss kernel, how
 many outputs, its encoded targets) and its hyperparameters as an
@@ -20,6 +20,11 @@ sum_{i in batch} s_i grad(loss_i) / (batch size * mean(s)).  L2 enters the
 gradient as torch.optim's weight_decay, for every solver (or, with
 decoupled_weight_decay and Adam, as AdamW's decay); L1 is a proximal (soft-threshold) step after each
 update, so exact zeros appear.
+
+solver="svrg" (skce._solver._svrg) runs the same loop with a snapshot:
+each epoch's steps use the variance-reduced gradient, the objective after
+an epoch is the exact one of a full-gradient pass, an epoch that raises it
+is undone with half the step, and tol bounds the max-norm of the gradient.
 """
 import dataclasses
 import threading
@@ -34,10 +39,12 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from skce._config import effective_n_threads
+from skce._loss import LOSSES
 from skce._solver import _epoch as _solver
 from skce._solver._epoch import EpochSettings
 from skce._validation import check_sparse_structure, readable, readable_csr
 from skce._solver._objective import LinearObjective, intercept_only, penalty
+from skce._solver._svrg import STEP_FACTOR, Snapshot, check_svrg, smoothness
 from skce.exceptions import TrainingDiverged
 
 __all__ = ["EpochSettings", "LossSpec", "OptimizerSpec", "SolverState", "TrainingDiverged",
@@ -259,6 +266,10 @@ DIVERGENCE_FACTOR = 10.0
 # ... and so does one that rose this many epochs in a row while over twice
 # that level (clearly worse than a constant: not the noise near an optimum).
 RISING_EPOCHS = 5
+# svrg: the step halvings in a row (each after an epoch that raised the
+# objective) after which the run counts as diverging: 2**-30 of the step of
+# the smoothness bound is no step at all
+MAX_HALVINGS = 30
 
 
 def _reference_objective(X, loss, sample_weight):
@@ -321,6 +332,15 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     each epoch, and the objective is computed for it in a pass without steps
     (train=False); otherwise it is the mean of the epoch's minibatch losses.
 
+    opt.solver="svrg" (see skce._solver._svrg; all rows, no averaging, a
+    smooth loss): the step starts at 1 / (STEP_FACTOR L_B) from the data
+    (state.eta and opt.learning_rate are not used), doubles after each
+    epoch that lowered the objective until one raises it or overflows;
+    such an epoch is undone and the step halved (for good); the
+    objective is the exact one after each epoch; training stops when the
+    max-norm of its gradient is <= tol (n_iter_no_change is not used), after
+    0 epochs if it is at the start.
+
     Raises TrainingDiverged if a batch loss or the objective is not finite,
     or (when check_convergence) the objective diverges while finite: above
     DIVERGENCE_FACTOR times that of the best constant model, or rising for
@@ -329,6 +349,12 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     `state` is then left as it was before the call.  A CSR X with an
     inconsistent structure raises ValueError before any kernel reads it.
     """
+    svrg = opt.solver == "svrg"
+    if svrg:
+        if train_rows is not None or state.average is not None:
+            raise ValueError("solver='svrg' trains on all the rows (no early_stopping) and "
+                             "without averaging")
+        check_svrg(loss)
     X, loss, sample_weight = _readable_inputs(X, loss, sample_weight)
     n_threads = effective_n_threads(n_threads)
     n_features = X.shape[1]
@@ -347,9 +373,18 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                          "sum to zero: give some rows a positive weight")
     start_state = state.copy()
     settings = EpochSettings(
-        loss, opt, state, n_threads=n_threads, fit_intercept=fit_intercept,
+        loss, dataclasses.replace(opt, learning_rate="constant") if svrg else opt, state,
+        n_threads=n_threads, fit_intercept=fit_intercept,
         weight_scale=weight_scale, total_steps=(total_epochs or max_iter) * steps_per_epoch,
         sample_weight=sample_weight)
+    snapshot = None
+    if svrg:
+        l1, l2 = opt.l1_l2()
+        snapshot = Snapshot(X, loss, l1, l2, sample_weight=sample_weight,
+                            fit_intercept=fit_intercept, n_threads=n_threads)
+        settings.eta = 1.0 / (STEP_FACTOR * smoothness(
+            X, LOSSES[loss.name].curvature, sample_weight, fit_intercept, batch_size, l2))
+        halvings, growing = 0, True
 
     rng = random_state
     order = rows.copy() if shuffle else rows
@@ -365,14 +400,24 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         return TrainingDiverged(message + " The model was left unchanged")
 
     # the level a diverging objective is told by (fit only: partial_fit
-    # calls see one epoch each, and a part of the data)
-    reference = _reference_objective(X, loss, sample_weight) if check_convergence else None
+    # calls see one epoch each, and a part of the data; svrg: its objective
+    # never rises, an epoch that would raise it is undone)
+    reference = _reference_objective(X, loss, sample_weight) \
+        if check_convergence and not svrg else None
     rising = 0
 
     # BLAS runs single-threaded inside the OpenMP blocks (as scikit-learn's
     # KMeans does): no oversubscription, and results independent of threads.
     with _single_threaded_blas():
-        for epoch in range(1, max_iter + 1):
+        if snapshot is not None:
+            if not np.isfinite(snapshot.refresh(state.theta)):
+                raise diverged(
+                    "the objective is not finite at the starting parameters: the scores "
+                    "overflow. Standardize X (e.g. with StandardScaler) or start without "
+                    "warm_start.")
+            settings.set_snapshot(snapshot.G, snapshot.mu, snapshot.scale)
+            converged = tol is not None and snapshot.optimality <= tol
+        for epoch in range(1, 0 if converged else max_iter + 1):
             if shuffle:   # rng.permutation(rows), reusing one buffer
                 order[:] = rows
                 rng.shuffle(order)
@@ -381,7 +426,26 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
             if status == _solver.INTERRUPTED:   # Ctrl-C between two batches
                 state.restore(start_state)
                 raise info
-            if status == _solver.NONFINITE:
+            if snapshot is not None and status in (_solver.OK, _solver.NONFINITE):
+                # the next snapshot, or back to the last one with half the step
+                if not snapshot.advance(state.theta, status == _solver.OK):
+                    halvings += 1
+                    if halvings > MAX_HALVINGS:
+                        raise diverged(
+                            f"training diverged: {MAX_HALVINGS} epochs in a row raised the "
+                            f"objective or overflowed, down to learning rate "
+                            f"{settings.eta:g} (solver='svrg'). "
+                            + divergence_advice(X, loss, opt, settings.eta))
+                    settings.eta /= 2.0
+                    growing = False
+                    if verbose:
+                        print(f"   the epoch raised the objective: undone, learning rate "
+                              f"halved to {settings.eta:.3g}")
+                else:
+                    halvings = 0
+                    if growing:   # (see skce._solver._svrg: the bound is loose for most data)
+                        settings.eta *= 2.0
+            elif status == _solver.NONFINITE:
                 raise diverged(
                     f"the training loss became NaN or infinite in epoch {epoch} (batch starting "
                     f"at row {int(order[info])}) with learning rate {settings.eta:g} "
@@ -402,8 +466,11 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                                    f"with learning rate {settings.eta:g}. "
                                    + divergence_advice(X, loss, opt, settings.eta))
             W = state.model[:n_features * K]
-            with np.errstate(over="ignore"):   # an overflow is reported just below
-                objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
+            if snapshot is not None:   # the exact objective, of the full-gradient pass
+                objective = snapshot.value
+            else:
+                with np.errstate(over="ignore"):   # an overflow is reported just below
+                    objective = (total / weight if weight > 0 else 0.0) + penalty_value(W, opt)
             if not np.isfinite(objective):
                 # finite batch losses, yet weights so large that the objective
                 # (the penalty, or the loss sum) overflowed: the final state
@@ -435,6 +502,8 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 msg = f"-- Epoch {epoch}: avg. loss {objective:.6g}"
                 if score is not None:
                     msg += f", validation score {score:.6g}"
+                if snapshot is not None:
+                    msg += f", max |gradient| {snapshot.optimality:.3g}"
                 msg += (f", lr {settings.eta:.3g}, steps {settings.step}, "
                         f"{time.perf_counter() - t_start:.2f} s")
                 print(msg)
@@ -443,6 +512,11 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                 if callback(epoch, coef, intercept, objective):
                     converged = True
                     break
+            if snapshot is not None:
+                if tol is not None and snapshot.optimality <= tol:
+                    converged = True
+                    break
+                continue
             if validation_score is not None:
                 improved = tol is None or score > best_score + tol
                 if score > best_score:
@@ -470,7 +544,8 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
                        + divergence_advice(X, loss, opt, settings.eta))
     if check_convergence and not converged and max_iter > 1 and tol is not None:
         warnings.warn(f"Maximum number of epochs ({max_iter}) reached and the optimization "
-                      "has not converged; consider increasing max_iter or eta0",
+                      "has not converged; consider increasing max_iter or "
+                      + ("tol (the gradient's max-norm)" if svrg else "eta0"),
                       ConvergenceWarning)
     return TrainResult(epoch, loss_curve, val_scores,
                        best_score if validation_score is not None else None)

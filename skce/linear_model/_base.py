@@ -83,10 +83,12 @@ def _check_classification_targets(y):
 
 
 def _check_minibatch_solver(est):
-    """partial_fit exists for the minibatch solvers only (as MLPClassifier's)."""
-    if est.solver == "lbfgs":
-        raise AttributeError("partial_fit needs a minibatch solver (solver='sgd' or 'adam'); "
-                             "solver='lbfgs' is full-batch: use fit")
+    """partial_fit exists for the minibatch solvers only (as MLPClassifier's);
+    svrg's epochs need the full gradient of all the data."""
+    if est.solver in ("lbfgs", "svrg"):
+        raise AttributeError(f"partial_fit needs a minibatch solver (solver='sgd' or 'adam'); "
+                             f"solver={est.solver!r} needs all the data's full gradient: "
+                             "use fit")
     return True
 
 
@@ -116,7 +118,7 @@ class _BaseSGD(BaseEstimator):
     by the estimators; subclasses say how targets become a LossSpec."""
 
     _parameter_constraints = {
-        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "lbfgs"})],
+        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "lbfgs", "svrg"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "eta0": [Interval(Real, 0, None, closed="neither"), None],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -151,8 +153,10 @@ class _BaseSGD(BaseEstimator):
     }
 
     # eta0=None: measured on standardized digits and letter (see README)
-    # lbfgs has no learning rate (its line search sets each step)
-    _DEFAULT_ETA0 = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.01, "adagrad": 0.1, "lbfgs": 0.0}
+    # lbfgs has no learning rate (its line search sets each step), svrg
+    # derives its own from the data (skce._solver._svrg)
+    _DEFAULT_ETA0 = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.01, "adagrad": 0.1, "lbfgs": 0.0,
+                     "svrg": 0.0}
 
     def _eta0(self):
         """eta0, or the measured default of the solver (_DEFAULT_ETA0)."""
@@ -182,10 +186,10 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self._momentum() <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
-        if self.solver == "lbfgs" and self.early_stopping:
-            raise ValueError("early_stopping=True needs solver='sgd' or 'adam'; solver='lbfgs' "
-                             "minimizes the full training objective (stop it with tol / "
-                             "max_iter)")
+        if self.solver in ("lbfgs", "svrg") and self.early_stopping:
+            raise ValueError(f"early_stopping=True needs solver='sgd' or 'adam'; "
+                             f"solver={self.solver!r} minimizes the full training objective "
+                             "(stop it with tol / max_iter)")
         effective_n_threads(self.n_jobs, name="n_jobs")   # checked before any data work
         for name, value in self.get_params(deep=False).items():
             if isinstance(value, Integral) and not isinstance(value, bool) \
@@ -357,8 +361,9 @@ class _BaseSGD(BaseEstimator):
                     f"{(n_outputs, n_features)}; fit with warm_start=False")
         elif self.fit_intercept and loss is not None:
             intercept = intercept_only(loss, sw)
+        # (svrg converges without averaging: its snapshots are the iterates)
         return SolverState.new(n_features, n_outputs, dtype, self._eta0(), coef, intercept,
-                               average=self.average)
+                               average=self.average and self.solver != "svrg")
 
 
 class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
@@ -531,5 +536,6 @@ _OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size,
         The training loop's options, with the meanings documented in
         SoftmaxClassifier (the same loop, `skce._solver.train`, runs here;
         solver="lbfgs" the same full-batch solver, `skce._solver._lbfgs`,
-        for smooth losses with penalty="l2" or None; tol is then its
-        gradient tolerance)."""
+        for smooth losses with penalty="l2" or None; solver="svrg" the
+        variance-reduced minibatch solver, `skce._solver._svrg`, for smooth
+        losses with any penalty; tol is then their gradient tolerance)."""

@@ -18,8 +18,9 @@ from skce.linear_model._base import (_OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged
 class LinearRegressor(RegressorMixin, _BaseSGD):
     """Linear least-squares or Huber regression, single or multi-output,
     trained by minibatch SGD or Adam on skce's compiled solver core, or to
-    the optimum by full-batch L-BFGS (solver="lbfgs"; insensitive to the
-    scale of X and y, which the SGD step is not).  A cold fit starts from
+    the optimum by minibatch SVRG (solver="svrg") or full-batch L-BFGS
+    (solver="lbfgs"); both are insensitive to the scale of X and y (svrg
+    derives its step from X), which the SGD step is not.  A cold fit starts from
     the weighted mean of y as intercept.
 
     Objective (s_i sample weights, S their sum, r_ik = y_ik - f_k(x_i))::

@@ -13,7 +13,7 @@ from skce.linear_model._base import _BaseSGDClassifier
 class SoftmaxClassifier(_BaseSGDClassifier):
     """Multinomial logistic regression (softmax cross-entropy) trained by
     minibatch SGD or Adam in compiled, OpenMP-parallel code, or to the
-    optimum by full-batch L-BFGS.
+    optimum by minibatch SVRG or full-batch L-BFGS.
 
     A true multinomial model (one joint softmax over the classes, not
     one-vs-rest); binary problems use one logit and the logistic loss, as
@@ -24,7 +24,7 @@ class SoftmaxClassifier(_BaseSGDClassifier):
 
     Parameters
     ----------
-    solver : {"adam", "sgd", "rmsprop", "adagrad", "lbfgs"}, default="adam"
+    solver : {"adam", "sgd", "rmsprop", "adagrad", "svrg", "lbfgs"}, default="adam"
         Minibatch: torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW
         with decoupled_weight_decay), torch.optim.SGD (momentum, dampening,
         nesterov), torch.optim.RMSprop (rho, momentum, centered, epsilon) or
@@ -36,7 +36,17 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         optimum.  lbfgs takes penalty="l2" or None (L1 and elastic-net: use a
         minibatch solver), has no partial_fit (as MLPClassifier's) nor
         early_stopping, and ignores the learning-rate, batch and averaging
-        options.
+        options.  "svrg": minibatch SVRG (skce._solver._svrg), which,
+        unlike the other minibatch solvers, converges to the optimum with a
+        constant step: each epoch starts from a snapshot whose full gradient
+        (one pass over X) corrects every minibatch gradient, and takes plain
+        SGD steps (L1 / elastic-net: proximal steps).  Its step comes from
+        the data (a smoothness bound of the loss, doubled after each epoch
+        that lowered the objective until one raises it; that epoch is
+        undone and the step halved): eta0, learning_rate, momentum and
+        average are ignored.  As lbfgs, it has no partial_fit nor
+        early_stopping, and tol bounds the gradient.  Memory: the
+        snapshot's gradient of every row, n_samples x n_classes values.
     learning_rate : {"constant", "adaptive", "invscaling", "cosine"}, default="constant"
         Schedule of the step size: eta0; eta0 divided by 5 each time the
         objective (or validation score) did not improve by tol for
@@ -53,7 +63,8 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     batch_size : int, default=256
         Rows per minibatch (larger than n_samples: full batch).
     max_iter : int, default=100
-        Epochs (passes over the data); lbfgs: iterations.
+        Epochs (passes over the data; svrg: each with one more, its full
+        gradient); lbfgs: iterations.
     tol : float or None, default=1e-3
         sgd / adam: stop (or, with learning_rate="adaptive", lower the step)
         when the epoch's objective has not improved by tol for
@@ -62,7 +73,10 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         (scipy's gtol, as LogisticRegression's tol, whose default is 1e-4;
         tol=1e-10 met LogisticRegression(tol=1e-10)'s objective to 1e-12
         relative on digits) or when the objective decreases by less than
-        64 machine epsilons (relative) in an iteration.
+        64 machine epsilons (relative) in an iteration.  svrg: stop when
+        the max-norm of the gradient at the end of an epoch (from its full
+        gradient pass; with L1 the minimum-norm subgradient) is <= tol;
+        n_iter_no_change is not used.
     n_iter_no_change : int, default=2
     early_stopping : bool, default=False
         Hold out validation_fraction of the data (stratified), stop on its
@@ -128,7 +142,8 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         Objective (weighted mean training loss + penalty) per epoch: that of
         the averaged model after the epoch with ``average=True``; else the
         mean of the minibatch losses during the epoch.  lbfgs: the exact
-        objective after each iteration.
+        objective after each iteration; svrg: after each epoch (an undone
+        epoch repeats the previous value).
 
     Notes
     -----

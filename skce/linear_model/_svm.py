@@ -11,7 +11,8 @@ from skce.linear_model._base import _OPTIMIZER_PARAMS_DOC, _BaseSGDClassifier
 
 class LinearSVM(_BaseSGDClassifier):
     """Linear support vector machine (hinge or squared hinge loss) trained by
-    minibatch SGD or Adam on skce's compiled solver core.
+    minibatch SGD or Adam on skce's compiled solver core, or (squared hinge)
+    to the optimum by minibatch SVRG or full-batch L-BFGS.
 
     Binary problems: one weight vector, ``decision_function`` of shape (n,),
     the hinge loss ``max(0, margin - y f(x))`` (squared with
@@ -39,8 +40,10 @@ class LinearSVM(_BaseSGDClassifier):
     C : float > 0, default=1.0
         Inverse regularization strength, as in LinearSVC.
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
-        solver="lbfgs" needs "squared_hinge" (the hinge is not
-        differentiable: a ValueError says so); hinge trains with sgd / adam.
+        solver="lbfgs" and "svrg" need "squared_hinge" (the hinge is not
+        differentiable: a ValueError says so; svrg also refuses
+        multi_class="crammer_singer", whose maximum over the classes is not
+        differentiable either); hinge trains with sgd / adam.
     multi_class : {"ovr", "crammer_singer"}, default="ovr"
         Used for three or more classes.
     margin : float > 0, default=1.0

@@ -249,7 +249,8 @@ class _BaseSGD(BaseEstimator):
             else copy.deepcopy(self._rng)
         if self.solver == "lbfgs":
             # the full-batch solver (fit only: partial_fit is minibatch_only)
-            opt = self._optimizer_spec(self._alpha_for(sw, None, X.shape[0]))
+            alpha = self._alpha_for(sw, None, X.shape[0])
+            opt = self._optimizer_spec(alpha)
             check_lbfgs(LOSSES[loss.name], opt)
             result = fit_lbfgs(
                 X, loss, opt, state, sample_weight=sw, fit_intercept=self.fit_intercept,
@@ -260,8 +261,9 @@ class _BaseSGD(BaseEstimator):
             if self.early_stopping and not partial:
                 train_rows, val_rows = self._validation_split(X.shape[0], y_for_split, rng)
                 validation_score = self._make_validation_score(X, val_rows, sw)
+            alpha = self._alpha_for(sw, train_rows, X.shape[0])
             result = train(
-                X, loss, self._optimizer_spec(self._alpha_for(sw, train_rows, X.shape[0])),
+                X, loss, self._optimizer_spec(alpha),
                 state, sample_weight=sw,
                 fit_intercept=self.fit_intercept, batch_size=self.batch_size,
                 max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
@@ -271,6 +273,8 @@ class _BaseSGD(BaseEstimator):
                 check_convergence=not partial,
                 total_epochs=self.max_iter, callback=callback)
         new = {"_rng": rng, "_solver_state": state, "t_": state.step}
+        if alpha is not None:
+            new["alpha_"] = alpha
         if partial:
             new["n_iter_"] = getattr(self, "n_iter_", 0) + result.n_iter
             new["loss_curve_"] = getattr(self, "loss_curve_", []) + result.loss_curve
@@ -288,6 +292,14 @@ class _BaseSGD(BaseEstimator):
     def _alpha_for(self, sw, train_rows, n_samples):
         """The penalty strength of skce's objective (None: self.alpha)."""
         return None
+
+    @staticmethod
+    def _weight_total(sw, train_rows, n_samples):
+        """S: the sum of the training rows' weights (sample times class
+        weight; their count without weights), the scale of scikit-learn's C."""
+        if sw is None:
+            return n_samples if train_rows is None else len(train_rows)
+        return float(sw.sum() if train_rows is None else sw[train_rows].sum())
 
     def _coef_attrs(self, coef, intercept):
         """The attributes that store coef (n_outputs, n_features) and

@@ -19,7 +19,8 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     one-vs-rest); binary problems use one logit and the logistic loss, as
     scikit-learn's LogisticRegression.  The objective is the weighted mean
     cross-entropy plus ``alpha`` times the penalty (see `skce._solver`); with
-    ``alpha = 1 / (C * n_samples)`` and ``penalty="l2"`` its optimum is
+    ``alpha = 1 / (C * n_samples)`` (the default alpha=None: C=1) and
+    ``penalty="l2"`` its optimum is
     LogisticRegression(C=C)'s.
 
     Parameters
@@ -82,8 +83,12 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         Hold out validation_fraction of the data (stratified), stop on its
         accuracy, and keep the best validated coefficients.
     validation_fraction : float, default=0.1
-    alpha : float, default=1e-4
-        Regularization strength.
+    alpha : float or None, default=None
+        Regularization strength.  None: 1 / S, S the sum of the training
+        rows' weights (sample weight times class weight; n_samples without
+        weights) of the fit (partial_fit: of the call), so that the default
+        fit has the optimum of LogisticRegression()'s (C=1) objective.  A
+        float is used as given (SGDClassifier's default is 1e-4).
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
     l1_ratio : float, default=0.15
         Share of L1 in elasticnet.
@@ -138,6 +143,9 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         Epochs run (lbfgs: L-BFGS iterations).
     t_ : int
         Optimizer steps taken (lbfgs: objective evaluations).
+    alpha_ : float
+        The penalty strength of the last fit / partial_fit call (``alpha``,
+        or 1 / S for ``alpha=None``).
     loss_curve_ : list of float
         Objective (weighted mean training loss + penalty) per epoch: that of
         the averaged model after the epoch with ``average=True``; else the
@@ -163,11 +171,12 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     _parameter_constraints = {
         **_BaseSGDClassifier._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="both")],
+        "alpha": [Interval(Real, 0, None, closed="left"), None],
     }
 
     def __init__(self, *, solver="adam", learning_rate="constant", eta0=None, power_t=0.5,
                  batch_size=256, max_iter=100, tol=1e-3, n_iter_no_change=2,
-                 early_stopping=False, validation_fraction=0.1, alpha=1e-4, penalty="l2",
+                 early_stopping=False, validation_fraction=0.1, alpha=None, penalty="l2",
                  l1_ratio=0.15, momentum=None, dampening=0.0, nesterov=False, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False,
                  rho=0.99, centered=False, lr_decay=0.0, initial_accumulator_value=0.0,
@@ -207,6 +216,11 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+
+    def _alpha_for(self, sw, train_rows, n_samples):
+        if self.alpha is not None:
+            return self.alpha
+        return 1.0 / self._weight_total(sw, train_rows, n_samples)
 
     def _loss_spec(self, y_idx, dtype):
         K = len(self.classes_)

@@ -122,12 +122,7 @@ class LinearSVM(_BaseSGDClassifier):
         self.n_jobs = n_jobs
 
     def _alpha_for(self, sw, train_rows, n_samples):
-        if sw is None:
-            total = n_samples if train_rows is None else len(train_rows)
-        else:
-            total = float(sw.sum() if train_rows is None else sw[train_rows].sum())
-        self.alpha_ = 1.0 / (self.C * total)
-        return self.alpha_
+        return 1.0 / (self.C * self._weight_total(sw, train_rows, n_samples))
 
     def _loss_spec(self, y_idx, dtype):
         K = len(self.classes_)

@@ -226,12 +226,12 @@ class _DaskFitMixin:
             return f, g
 
         res = minimize(fun, theta0, method="L-BFGS-B", jac=True,
-                       options=lbfgs_options(P + K, self.max_iter, self.tol))
+                       options=lbfgs_options(P + K, self.max_iter, self._tol("lbfgs")))
         if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
             raise FloatingPointError("the distributed L-BFGS fit produced non-finite "
                                      "parameters: standardize X (and y)")
         if res.status == 1:
-            warnings.warn(f"L-BFGS reached max_iter={self.max_iter} before tol={self.tol}; "
+            warnings.warn(f"L-BFGS reached max_iter={self.max_iter} before tol={self._tol('lbfgs')}; "
                           "increase max_iter", ConvergenceWarning)
         return {"theta": res.x, "n_iter": int(res.nit), "curve": curve, "alpha": alpha,
                 "rounds": rounds["n"], "round_time": rounds["time"]}

@@ -254,7 +254,7 @@ class _BaseSGD(BaseEstimator):
             check_lbfgs(LOSSES[loss.name], opt)
             result = fit_lbfgs(
                 X, loss, opt, state, sample_weight=sw, fit_intercept=self.fit_intercept,
-                max_iter=max_iter, tol=self.tol, n_threads=effective_n_threads(self.n_jobs),
+                max_iter=max_iter, tol=self._tol(), n_threads=effective_n_threads(self.n_jobs),
                 verbose=self.verbose, callback=callback)
         else:
             train_rows, validation_score = None, None
@@ -266,7 +266,7 @@ class _BaseSGD(BaseEstimator):
                 X, loss, self._optimizer_spec(alpha),
                 state, sample_weight=sw,
                 fit_intercept=self.fit_intercept, batch_size=self.batch_size,
-                max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                max_iter=max_iter, tol=self._tol(), n_iter_no_change=self.n_iter_no_change,
                 train_rows=train_rows, validation_score=validation_score,
                 shuffle=self.shuffle, random_state=rng,
                 n_threads=effective_n_threads(self.n_jobs), verbose=self.verbose,
@@ -292,6 +292,10 @@ class _BaseSGD(BaseEstimator):
     def _alpha_for(self, sw, train_rows, n_samples):
         """The penalty strength of skce's objective (None: self.alpha)."""
         return None
+
+    def _tol(self, solver=None):
+        """The stopping tolerance of `solver` (default: self.solver)."""
+        return self.tol
 
     @staticmethod
     def _weight_total(sw, train_rows, n_samples):

@@ -2,7 +2,7 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skce._loss import LOSSES, decision_to_proba
@@ -66,8 +66,9 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     max_iter : int, default=100
         Epochs (passes over the data; svrg: each with one more, its full
         gradient); lbfgs: iterations.
-    tol : float or None, default=1e-3
-        sgd / adam: stop (or, with learning_rate="adaptive", lower the step)
+    tol : float, None or "auto", default="auto"
+        "auto": 1e-3 for the minibatch solvers, 1e-4 (LogisticRegression's
+        default) for lbfgs and svrg; None: no stopping rule.  sgd / adam: stop (or, with learning_rate="adaptive", lower the step)
         when the epoch's objective has not improved by tol for
         n_iter_no_change epochs (with early_stopping: the validation
         accuracy).  lbfgs: stop when the max-norm of the gradient is <= tol
@@ -172,10 +173,11 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         **_BaseSGDClassifier._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="both")],
         "alpha": [Interval(Real, 0, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left"), None, StrOptions({"auto"})],
     }
 
     def __init__(self, *, solver="adam", learning_rate="constant", eta0=None, power_t=0.5,
-                 batch_size=256, max_iter=100, tol=1e-3, n_iter_no_change=2,
+                 batch_size=256, max_iter=100, tol="auto", n_iter_no_change=2,
                  early_stopping=False, validation_fraction=0.1, alpha=None, penalty="l2",
                  l1_ratio=0.15, momentum=None, dampening=0.0, nesterov=False, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, amsgrad=False, decoupled_weight_decay=False,
@@ -216,6 +218,11 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+
+    def _tol(self, solver=None):
+        if self.tol != "auto":
+            return self.tol
+        return 1e-4 if (solver or self.solver) in ("lbfgs", "svrg") else 1e-3
 
     def _alpha_for(self, sw, train_rows, n_samples):
         if self.alpha is not None:

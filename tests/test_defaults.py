@@ -1,0 +1,67 @@
+"""The defaults a LogisticRegression user expects: SoftmaxClassifier's
+alpha=None is 1/S (C=1) and tol="auto" is LogisticRegression's 1e-4 for the
+full-gradient solvers (1e-3, SGDClassifier's, for the minibatch ones)."""
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from skce import SoftmaxClassifier
+import skce._solver._lbfgs as lbfgs_module
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X)[:600], y[:600]
+
+
+def test_default_alpha_is_one_over_the_weight_sum(digits):
+    X, y = digits
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    assert SoftmaxClassifier(max_iter=2).fit(X, y).alpha_ == pytest.approx(1 / len(y))
+    assert SoftmaxClassifier(max_iter=2).fit(X, y, sample_weight=sw).alpha_ == \
+        pytest.approx(1 / sw.sum())
+    balanced = SoftmaxClassifier(max_iter=2, class_weight="balanced").fit(X, y)
+    assert balanced.alpha_ == pytest.approx(1 / len(y))   # balanced weights sum to n
+    assert SoftmaxClassifier(max_iter=2, alpha=0.01).fit(X, y).alpha_ == 0.01
+
+
+def test_default_objective_is_logistic_regressions(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lr = LogisticRegression(tol=1e-10, max_iter=5000).fit(X, y)
+    ours = SoftmaxClassifier(solver="lbfgs", tol=1e-10, max_iter=5000).fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), lr.predict_proba(X), atol=1e-6)
+    # a different alpha moves the optimum: the comparison can fail
+    other = SoftmaxClassifier(solver="lbfgs", alpha=1e-4, tol=1e-10, max_iter=5000).fit(X, y)
+    assert np.abs(other.predict_proba(X) - lr.predict_proba(X)).max() > 1e-3
+
+
+def _gtol_used(monkeypatch, est, X, y):
+    seen = []
+    original = lbfgs_module.minimize
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["options"]["gtol"])
+        return original(*args, **kwargs)
+    monkeypatch.setattr(lbfgs_module, "minimize", spy)
+    est.fit(X, y)
+    return seen[0]
+
+
+def test_tol_auto_is_per_solver(monkeypatch, digits):
+    X, y = digits
+    assert _gtol_used(monkeypatch, SoftmaxClassifier(solver="lbfgs"), X, y) == 1e-4
+    assert _gtol_used(monkeypatch, SoftmaxClassifier(solver="lbfgs", tol=1e-6), X, y) == 1e-6
+    auto = SoftmaxClassifier(random_state=0).fit(X, y)
+    explicit = SoftmaxClassifier(random_state=0, tol=1e-3).fit(X, y)
+    assert auto.n_iter_ == explicit.n_iter_
+    np.testing.assert_array_equal(auto.coef_, explicit.coef_)
+    svrg_auto = SoftmaxClassifier(solver="svrg", random_state=0).fit(X, y)
+    svrg_explicit = SoftmaxClassifier(solver="svrg", random_state=0, tol=1e-4).fit(X, y)
+    np.testing.assert_array_equal(svrg_auto.coef_, svrg_explicit.coef_)

@@ -58,3 +58,10 @@ def assert_steps_match_torch(spec, dtype, torch_optimizer, n_steps=25, seed=0, z
         np.testing.assert_allclose(state.theta, expect, rtol=tol, atol=tol,
                                    err_msg=f"step {t + 1}")
     assert settings.step == n_steps
+
+
+def standardized(loader):
+    """(X standardized, y) of a scikit-learn dataset loader."""
+    from sklearn.preprocessing import StandardScaler
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X), y

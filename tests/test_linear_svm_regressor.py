@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _checks import minibatch_expected_failures
+from _checks import minibatch_expected_failures, standardized
 from skce import LinearRegressor, LinearSVM
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -41,14 +41,9 @@ def test_sklearn_compatible(estimator, check):
         check(estimator)
 
 
-def _standardized(loader):
-    X, y = loader(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
 @pytest.fixture(scope="module")
 def digits():
-    return _standardized(load_digits)
+    return standardized(load_digits)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +97,7 @@ SVM_SOLVERS = {
 ])
 def test_reaches_linear_svc_optimum(loader, loss, multi_class, solver):
     """fit_intercept=False on both: LinearSVC penalizes its intercept, skce does not."""
-    X, y = _standardized(loader)
+    X, y = standardized(loader)
     C = 0.1
     ref = LinearSVC(C=C, loss=loss, multi_class=multi_class, fit_intercept=False, dual=True,
                     tol=1e-12, max_iter=200000).fit(X, y)
@@ -120,7 +115,7 @@ def test_reaches_linear_svc_optimum(loader, loss, multi_class, solver):
 
 def test_sample_and_class_weights_map_to_linear_svc():
     """alpha = 1 / (C * sum of sample weight x class weight): LinearSVC's C_i."""
-    X, y = _standardized(load_breast_cancer)
+    X, y = standardized(load_breast_cancer)
     sw = np.random.default_rng(0).uniform(0.2, 3, len(y))
     cw = {0: 2.0, 1: 0.5}
     C = 0.1
@@ -350,7 +345,7 @@ def test_warm_start(regression):
     seen = [est.fit(X, Y).loss_curve_[-1] for _ in range(5)]
     assert seen[-1] < seen[0]
     svm = LinearSVM(random_state=0, max_iter=1, tol=None, warm_start=True)
-    X, y = _standardized(load_wine)
+    X, y = standardized(load_wine)
     seen = [svm.fit(X, y).loss_curve_[-1] for _ in range(5)]
     assert seen[-1] < seen[0]
 
@@ -404,13 +399,13 @@ def test_regressor_partial_fit(regression):
     (LinearRegressor, dict(alpha=-1.0), "'alpha'"),
 ])
 def test_bad_hyperparameters(cls, params, match):
-    X, y = _standardized(load_wine)
+    X, y = standardized(load_wine)
     with pytest.raises((ValueError, TypeError), match=match):
         cls(**params).fit(X, y)
 
 
 def test_bad_input_messages():
-    X, y = _standardized(load_wine)
+    X, y = standardized(load_wine)
     with pytest.raises(ValueError, match="one class"):
         LinearSVM().fit(X[:40], y[:40])
     with pytest.raises(ValueError, match="Unknown label type"):

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _checks import minibatch_expected_failures
+from _checks import minibatch_expected_failures, standardized
 from skce._loss import LOSSES
 from skce._solver import EpochSettings, LossSpec, OptimizerSpec, SolverState
 from skce._solver import _epoch as _solver
@@ -35,19 +35,14 @@ def test_sklearn_compatible(estimator, check):
         check(estimator)
 
 
-def _standardized(loader):
-    X, y = loader(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
 @pytest.fixture(scope="module")
 def cancer():
-    return _standardized(load_breast_cancer)
+    return standardized(load_breast_cancer)
 
 
 @pytest.fixture(scope="module")
 def wine():
-    return _standardized(load_wine)
+    return standardized(load_wine)
 
 
 @pytest.fixture(scope="module")

@@ -321,11 +321,6 @@ cdef class EpochSettings:
         self.c.lazy = False
         self.c.lazy_exact = self.c.optimizer == SKCE_SGD and self.c.optim.momentum == 0.0
         self.c.t_epoch = 0
-        if self.c.lazy_exact and state.eta * l2 >= 1.0:
-            # the deferred steps are the maps w -> (1 - lr alpha) w: they must shrink
-            raise ValueError(f"learning rate {state.eta:g} times the L2 strength {l2:g} is "
-                             ">= 1: each SGD step would flip the weights' signs; lower eta0 "
-                             "or alpha")
         self._snapshot = None
         self.w.Gs = NULL
         self.w.mu = NULL

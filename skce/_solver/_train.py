@@ -371,6 +371,13 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
     if not weight_scale > 0:
         raise ValueError("the sample weights (times the class weights) of the training rows "
                          "sum to zero: give some rows a positive weight")
+    l1, l2 = opt.l1_l2()
+    if opt.solver == "sgd" and opt.momentum == 0 and state.eta * l2 >= 1.0:
+        # plain SGD's penalty step is w -> (1 - lr alpha) w (lazily composed
+        # for CSR X, src/solver/lazy_impl.h): it must shrink the weights
+        raise ValueError(f"learning rate {state.eta:g} times the L2 strength {l2:g} is "
+                         ">= 1: each SGD step would flip the weights' signs; lower eta0 "
+                         "or alpha")
     start_state = state.copy()
     settings = EpochSettings(
         loss, dataclasses.replace(opt, learning_rate="constant") if svrg else opt, state,
@@ -379,7 +386,6 @@ def train(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, batch_
         sample_weight=sample_weight)
     snapshot = None
     if svrg:
-        l1, l2 = opt.l1_l2()
         snapshot = Snapshot(X, loss, l1, l2, sample_weight=sample_weight,
                             fit_intercept=fit_intercept, n_threads=n_threads)
         settings.eta = 1.0 / (STEP_FACTOR * smoothness(

@@ -24,13 +24,36 @@ from skce._solver._objective import LinearObjective  # noqa: E402
 from skce.dask import _blocks  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
+def _local_client():
+    """A client on a LocalCluster(2 worker processes, 1 thread each).
+
+    Closing a SpecCluster whose nannies restarted a killed worker can raise
+    KeyError from distributed's own worker-status bookkeeping
+    (SpecCluster._update_worker_status, dask/distributed#5407): a race in the
+    cluster's teardown, after every assertion has run, not skce's behaviour.
+    Only that error is tolerated, and only at close."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=40)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
+    try:
+        with distributed.Client(cluster) as c:
+            yield c
+    finally:
+        try:
+            cluster.close()
+        except KeyError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def client():
+    yield from _local_client()
+
+
+@pytest.fixture
+def killable_client():
+    """A cluster of its own for the tests that SIGKILL workers, so that the
+    shared one never holds restarted workers."""
+    yield from _local_client()
 
 
 @pytest.fixture(scope="module")
@@ -222,32 +245,33 @@ def _kill_workers_at_round(client, monkeypatch, at_round, n_victims=1):
     return calls
 
 
-def test_worker_killed_mid_fit_recovers(client, digits, monkeypatch):
+def test_worker_killed_mid_fit_recovers(killable_client, digits, monkeypatch):
     """Blocks of a dask array are recomputed from their graph on the
     surviving worker: the fit finishes with the same optimum."""
     X, y = digits
     reference = _digits_fit(digits, 150)
-    calls = _kill_workers_at_round(client, monkeypatch, at_round=3)
+    calls = _kill_workers_at_round(killable_client, monkeypatch, at_round=3)
     est = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000).fit(
         da.from_array(X, chunks=(150, -1)), da.from_array(y, chunks=150))
     monkeypatch.undo()
-    client.wait_for_workers(2, timeout=60)
+    killable_client.wait_for_workers(2, timeout=60)
     assert calls["n"] > 3 and len(calls["killed"]) == 1
     f, f_ref = _objective(est, X, y), _objective(reference, X, y)
     assert abs(f - f_ref) <= 1e-10 * f_ref
 
 
-def test_worker_killed_with_scattered_data_fails_cleanly(client, digits, monkeypatch):
+def test_worker_killed_with_scattered_data_fails_cleanly(killable_client, digits,
+                                                         monkeypatch):
     """Scattered in-memory blocks have no graph to recompute them from: with
     every worker killed the fit raises and the estimator stays as it was
     (here: unfitted)."""
     X, y = digits
     est = skd.SoftmaxClassifier(alpha=1e-3, tol=1e-10, max_iter=1000)
-    _kill_workers_at_round(client, monkeypatch, at_round=3, n_victims=2)
+    _kill_workers_at_round(killable_client, monkeypatch, at_round=3, n_victims=2)
     with pytest.raises(RuntimeError, match="lost a worker"):
         est.fit(X, y)
     monkeypatch.undo()
-    client.wait_for_workers(2, timeout=60)
+    killable_client.wait_for_workers(2, timeout=60)
     assert not hasattr(est, "coef_") and not hasattr(est, "classes_")
 
 

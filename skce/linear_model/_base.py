@@ -152,6 +152,15 @@ class _BaseSGD(BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
+    def _store_params(self, params):
+        """Store every __init__ argument unchanged under its own name, the
+        scikit-learn convention get_params and clone rely on (validation
+        waits for fit).  params: locals() taken first thing in an __init__,
+        so it holds exactly that __init__'s arguments."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     # eta0=None: measured on standardized digits and letter (see README)
     # lbfgs has no learning rate (its line search sets each step), svrg
     # derives its own from the data (skce._solver._svrg)

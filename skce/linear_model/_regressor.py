@@ -79,40 +79,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
                  decoupled_weight_decay=False, rho=0.99, centered=False, lr_decay=0.0,
                  initial_accumulator_value=0.0, fit_intercept=True, shuffle=True,
                  average=False, warm_start=False, random_state=None, verbose=0, n_jobs=None):
-        self.loss = loss
-        self.delta = delta
-        self.alpha = alpha
-        self.penalty = penalty
-        self.l1_ratio = l1_ratio
-        self.solver = solver
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
-        self.decoupled_weight_decay = decoupled_weight_decay
-        self.rho = rho
-        self.centered = centered
-        self.lr_decay = lr_decay
-        self.initial_accumulator_value = initial_accumulator_value
-        self.fit_intercept = fit_intercept
-        self.shuffle = shuffle
-        self.average = average
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_jobs = n_jobs
+        self._store_params(locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -184,40 +184,7 @@ class SoftmaxClassifier(_BaseSGDClassifier):
                  rho=0.99, centered=False, lr_decay=0.0, initial_accumulator_value=0.0,
                  class_weight=None, label_smoothing=0.0, fit_intercept=True, shuffle=True,
                  average=True, warm_start=False, random_state=None, verbose=0, n_jobs=None):
-        self.solver = solver
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.alpha = alpha
-        self.penalty = penalty
-        self.l1_ratio = l1_ratio
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
-        self.decoupled_weight_decay = decoupled_weight_decay
-        self.rho = rho
-        self.centered = centered
-        self.lr_decay = lr_decay
-        self.initial_accumulator_value = initial_accumulator_value
-        self.class_weight = class_weight
-        self.label_smoothing = label_smoothing
-        self.fit_intercept = fit_intercept
-        self.shuffle = shuffle
-        self.average = average
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_jobs = n_jobs
+        self._store_params(locals())
 
     def _tol(self, solver=None):
         if self.tol != "auto":

@@ -84,42 +84,7 @@ class LinearSVM(_BaseSGDClassifier):
                  centered=False, lr_decay=0.0, initial_accumulator_value=0.0,
                  class_weight=None, fit_intercept=True, shuffle=True, average=True,
                  warm_start=False, random_state=None, verbose=0, n_jobs=None):
-        self.C = C
-        self.loss = loss
-        self.multi_class = multi_class
-        self.margin = margin
-        self.penalty = penalty
-        self.l1_ratio = l1_ratio
-        self.solver = solver
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
-        self.decoupled_weight_decay = decoupled_weight_decay
-        self.rho = rho
-        self.centered = centered
-        self.lr_decay = lr_decay
-        self.initial_accumulator_value = initial_accumulator_value
-        self.class_weight = class_weight
-        self.fit_intercept = fit_intercept
-        self.shuffle = shuffle
-        self.average = average
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_jobs = n_jobs
+        self._store_params(locals())
 
     def _alpha_for(self, sw, train_rows, n_samples):
         return 1.0 / (self.C * self._weight_total(sw, train_rows, n_samples))

@@ -1,16 +1,13 @@
 """TemperatureScaledClassifier: calibration of an over-confident model."""
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris, make_classification
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skce import SoftmaxClassifier, losses
 from skce.calibration import TemperatureScaledClassifier
@@ -26,21 +23,6 @@ def expected_calibration_error(proba, y_idx, n_bins=15):
         if m.any():
             ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
     return ece
-
-
-SPLIT_REASON = ("the held-out split is random: the repeated copies of a row land on both "
-                "sides of it, a row weighted 2 on one side only")
-
-
-@parametrize_with_checks(
-    [TemperatureScaledClassifier(SoftmaxClassifier(max_iter=20))],
-    expected_failed_checks=lambda est: {
-        "check_sample_weight_equivalence_on_dense_data": SPLIT_REASON,
-        "check_sample_weight_equivalence_on_sparse_data": SPLIT_REASON})
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
 
 
 @pytest.fixture(scope="module")

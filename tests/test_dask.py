@@ -9,9 +9,8 @@ import signal
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_digits, make_regression
+from sklearn.datasets import make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 da = pytest.importorskip("dask.array")
@@ -54,12 +53,6 @@ def killable_client():
     """A cluster of its own for the tests that SIGKILL workers, so that the
     shared one never holds restarted workers."""
     yield from _local_client()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def _objective(est, X, y, sample_weight=None):

@@ -1,13 +1,10 @@
 """skce.datasets: the bundled letter data against the LIBSVM file it was made from."""
-import gzip
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from skce.datasets import load_letter
 
-LETTER = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "letter.scale.gz"
 
 
 def test_letter_shape_and_values():
@@ -23,10 +20,8 @@ def test_letter_shape_and_values():
     assert X32.dtype == np.float32 and np.array_equal(y2, y)
 
 
-@pytest.mark.skipif(not LETTER.exists(), reason="letter.scale.gz not present")
-def test_letter_is_the_libsvm_file():
-    with gzip.open(LETTER) as f:
-        ref = np.loadtxt(f)
+def test_letter_is_the_libsvm_file(letter_file):
+    ref = letter_file
     X, y = load_letter(return_X_y=True, scaled=True)
     # the text file has 6 significant digits
     np.testing.assert_allclose(X, ref[:, 1:], atol=1e-6, rtol=0)

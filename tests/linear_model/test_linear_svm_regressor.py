@@ -1,49 +1,23 @@
-"""LinearSVM and LinearRegressor on the shared solver core: scikit-learn's
-estimator checks, the optima of LinearSVC and Ridge, Huber against
-HuberRegressor, layouts, dtypes, threads, partial_fit and failure modes."""
+"""LinearSVM and LinearRegressor on the shared solver core: the optima of
+LinearSVC and Ridge, Huber against HuberRegressor, layouts, dtypes,
+threads, partial_fit and failure modes."""
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor, Ridge
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _checks import minibatch_expected_failures, standardized
+from _checks import standardized
 from skce import LinearRegressor, LinearSVM
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@parametrize_with_checks(
-    # (SGD steps small enough for the checks' unscaled data: larger ones
-    # diverge there, which raises TrainingDiverged)
-    [LinearSVM(), LinearSVM(solver="sgd", loss="hinge", eta0=1e-3),
-     LinearSVM(multi_class="crammer_singer", batch_size=16, learning_rate="cosine"),
-     # (the sample-weight equivalence check, to rtol 1e-7, needs the optimum:
-     # at C=1 its squared-hinge problem is so flat that L-BFGS's ftol, 64 eps
-     # as LogisticRegression's, stops 3e-6 from it in the decision values)
-     LinearSVM(solver="lbfgs", C=0.1, tol=1e-10), LinearRegressor(solver="lbfgs"),
-     LinearRegressor(), LinearRegressor(solver="sgd"),
-     LinearRegressor(solver="adam", loss="huber", batch_size=16, learning_rate="cosine")],
-    expected_failed_checks=minibatch_expected_failures)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return standardized(load_digits)
 
 
 @pytest.fixture(scope="module")

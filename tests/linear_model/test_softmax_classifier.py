@@ -1,11 +1,9 @@
-"""SoftmaxClassifier and the shared solver core: scikit-learn's estimator
-checks, torch.optim as the optimizer oracle, LogisticRegression's optimum,
-layouts, dtypes, threads, partial_fit and failure modes."""
-import gzip
+"""SoftmaxClassifier and the shared solver core: torch.optim as the
+optimizer oracle, LogisticRegression's optimum, layouts, dtypes, threads,
+partial_fit and failure modes."""
 import pickle
 import tracemalloc
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,35 +14,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _checks import assert_steps_match_torch, minibatch_expected_failures
+from _checks import assert_steps_match_torch
 from skce import SoftmaxClassifier, losses
 from skce._solver import _epoch as _solver
 from skce._loss import LOSSES
 from skce._solver import (EpochSettings, LossSpec, OptimizerSpec, SolverState,
                           TrainingDiverged)
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-@parametrize_with_checks(
-    # (an SGD step small enough for the checks' unscaled data: a larger one
-    # diverges there, which raises TrainingDiverged)
-    [SoftmaxClassifier(), SoftmaxClassifier(solver="sgd", eta0=1e-3),
-     SoftmaxClassifier(solver="lbfgs"),
-     SoftmaxClassifier(solver="adam", batch_size=16, learning_rate="cosine")],
-    expected_failed_checks=minibatch_expected_failures)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 # --------------------------------------------------------------------------
@@ -160,11 +137,9 @@ def test_reaches_logistic_regression_optimum_binary():
     assert ours.coef_.shape == (1, 4)
 
 
-@pytest.mark.skipif(not (DATA / "letter.scale.gz").exists(), reason="shared/data absent")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_reaches_logistic_regression_optimum_letter():
-    data = np.loadtxt(gzip.open(DATA / "letter.scale.gz"))
-    X, y = data[:, 1:], data[:, 0].astype(int)
+def test_reaches_logistic_regression_optimum_letter(letter_file):
+    X, y = letter_file[:, 1:], letter_file[:, 0].astype(int)
     _check_logreg_optimum(X, y, C=0.1, solver="sgd", eta0=3.0, nesterov=True, max_iter=250)
 
 

@@ -4,19 +4,18 @@ Each case runs 30 steps of the solver's own compiled step (the code path of
 training, `skce._solver._epoch.optimizer_step`) and of torch.optim.RMSprop /
 Adagrad on the same gradients, the weights with weight_decay = alpha (L2)
 and the intercept without, and compares the parameters after every step
-(see _checks.assert_steps_match_torch).  The
-estimators are checked with scikit-learn's parametrize_with_checks.
+(see _checks.assert_steps_match_torch).  scikit-learn's checks of the
+estimators with these solvers are in linear_model/test_sklearn_checks.py.
 """
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skce import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce._solver import OptimizerSpec
 
-from _checks import assert_steps_match_torch, minibatch_expected_failures
+from _checks import assert_steps_match_torch
 
 CASES = {
     "rmsprop": dict(solver="rmsprop"),
@@ -91,18 +90,3 @@ def test_momentum_default_per_solver():
     assert SoftmaxClassifier(solver="sgd")._optimizer_spec().momentum == 0.9
     assert SoftmaxClassifier(solver="rmsprop")._optimizer_spec().momentum == 0.0
     assert SoftmaxClassifier(solver="rmsprop", momentum=0.5)._optimizer_spec().momentum == 0.5
-
-
-@parametrize_with_checks(
-    # (steps small enough for the checks' unscaled data, |x| ~ 100: the
-    # default ones diverge there, which raises TrainingDiverged)
-    [SoftmaxClassifier(solver="rmsprop", eta0=1e-3, max_iter=20, centered=True, momentum=0.5),
-     SoftmaxClassifier(solver="adagrad", eta0=1e-2, max_iter=20, lr_decay=0.01),
-     LinearSVM(solver="rmsprop", eta0=1e-3, max_iter=20),
-     LinearSVM(solver="adagrad", eta0=1e-2, max_iter=20),
-     LinearRegressor(solver="rmsprop", eta0=1e-2, max_iter=20),
-     LinearRegressor(solver="adagrad", eta0=0.1, max_iter=20, initial_accumulator_value=0.1)],
-    expected_failed_checks=minibatch_expected_failures,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)

@@ -4,6 +4,7 @@ invariance, error messages."""
 import numpy as np
 import pytest
 
+from _checks import crammer_singer_ref
 from skce import losses as L
 
 REDUCTIONS = ["none", "mean", "sum"]
@@ -174,22 +175,6 @@ def _np_reduce(loss_rows, grad_rows, reduction, sw, per_sample):
     return loss.sum() / d, grad / d
 
 
-def _crammer_singer_ref(x, t, p, margin, weight):
-    n, C = x.shape
-    loss, grad = np.zeros(n), np.zeros((n, C))
-    for i in range(n):
-        others = [j for j in range(C) if j != t[i]]
-        js = others[int(np.argmax(x[i, others]))]
-        z = margin + x[i, js] - x[i, t[i]]
-        w = 1.0 if weight is None else weight[t[i]]
-        if z > 0:
-            loss[i] = w * z ** p
-            d = w * (1 if p == 1 else 2 * z)
-            grad[i, js] += d
-            grad[i, t[i]] -= d
-    return loss, grad
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("p", [1, 2])
@@ -206,7 +191,7 @@ def test_crammer_singer_vs_numpy(dtype, reduction, p, opts):
     loss, grad = L.multi_margin_loss(x, t, p=p, margin=margin, weight=weight, sample_weight=sw,
                                      kind="crammer_singer", reduction=reduction,
                                      return_grad=True)
-    rl, rg = _crammer_singer_ref(x.astype(np.float64), t, p, margin, weight)
+    rl, rg = crammer_singer_ref(x.astype(np.float64), t, p, margin, weight)
     el, eg = _np_reduce(rl, rg, reduction, sw, 1)
     np.testing.assert_allclose(loss, el, **_tol(dtype))
     np.testing.assert_allclose(grad, eg, **_tol(dtype))

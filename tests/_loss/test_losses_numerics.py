@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp
 
+from _checks import crammer_singer_ref
 from skce import losses
 
 DTYPES = [np.float32, np.float64]
@@ -226,28 +227,6 @@ def test_gradient_finite_differences_unbatched(fname):
 # --------------------------------------------------------------------------
 # Crammer-Singer against an independent numpy reference
 # --------------------------------------------------------------------------
-def crammer_singer_ref(x, y, p, margin, weight, sample_weight, reduction):
-    """Loss and gradient (of the reduced loss) of the Crammer-Singer hinge."""
-    n, C = x.shape
-    w = np.ones(C) if weight is None else np.asarray(weight, dtype=np.float64)
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    per = np.zeros(n)
-    g = np.zeros((n, C))
-    for i in range(n):
-        others = x[i].astype(np.float64).copy()
-        others[y[i]] = -np.inf
-        j = int(np.argmax(others))
-        z = margin + x[i, j] - x[i, y[i]]
-        if z > 0:
-            per[i] = sw[i] * w[y[i]] * z**p
-            d = sw[i] * w[y[i]] * p * z ** (p - 1)
-            g[i, j] += d
-            g[i, y[i]] -= d
-    if reduction == "none":
-        return per, g
-    if reduction == "sum":
-        return per.sum(), g
-    return per.sum() / sw.sum(), g / sw.sum()
 
 
 @pytest.mark.parametrize("p", [1, 2])

@@ -1,8 +1,6 @@
 """solver="lbfgs": the optimum of skce's objective, against scikit-learn's
 solvers of the same problem; the divergence checks of the minibatch loop;
 the intercept-only start of cold fits."""
-import gzip
-import os
 import warnings
 
 import numpy as np
@@ -18,13 +16,6 @@ from skce.exceptions import TrainingDiverged
 from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce._solver._objective import LinearObjective
 
-LETTER = "/work/shared/data/letter.scale.gz"
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def _objective(est, X, y, sw=None):
@@ -75,12 +66,9 @@ def test_weighted_and_sparse_binary_optimum():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists(LETTER), reason="letter.scale.gz not present")
-def test_softmax_reaches_the_logistic_regression_optimum_on_letter():
-    with gzip.open(LETTER) as f:   # label, then 16 values in [-1, 1] (data/README.md)
-        data = np.loadtxt(f)
-    X = StandardScaler().fit_transform(data[:, 1:])
-    _assert_optimum_of_logistic_regression(X, data[:, 0].astype(int), max_iter=5000)
+def test_softmax_reaches_the_logistic_regression_optimum_on_letter(letter_file):
+    X = StandardScaler().fit_transform(letter_file[:, 1:])
+    _assert_optimum_of_logistic_regression(X, letter_file[:, 0].astype(int), max_iter=5000)
 
 
 def test_integer_weights_equal_repeated_rows(digits):

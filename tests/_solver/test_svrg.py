@@ -10,9 +10,8 @@ from sklearn.datasets import load_breast_cancer, load_wine, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _checks import minibatch_expected_failures, standardized
+from _checks import standardized
 from skce._loss import LOSSES
 from skce._solver import EpochSettings, LossSpec, OptimizerSpec, SolverState
 from skce._solver import _epoch as _solver
@@ -22,17 +21,6 @@ from skce.exceptions import TrainingDiverged
 from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@parametrize_with_checks(
-    [SoftmaxClassifier(solver="svrg"), LinearSVM(solver="svrg"),
-     LinearSVM(solver="svrg", batch_size=16), LinearRegressor(solver="svrg"),
-     LinearRegressor(solver="svrg", loss="huber")],
-    expected_failed_checks=minibatch_expected_failures)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from scipy.sparse._sparsetools import csc_matvec, csc_matvecs, csr_matvec, csr_m
 
 from skce._loss import _elementwise, _margin, _softmax
 
-__all__ = ["LinearObjective", "penalty", "intercept_only", "target_sums"]
+__all__ = ["LinearObjective", "penalty", "regularized", "intercept_only", "target_sums"]
 
 # Rows per chunk: large enough for efficient GEMMs and few kernel calls,
 # small enough that Z and G stay in the last-level cache for narrow K.
@@ -63,6 +63,16 @@ def _add_penalty_gradient(w, l1, l2, out):
         out += l2 * w
     if l1:
         out += l1 * np.sign(w)
+
+
+def regularized(mean_loss, grad, theta, n_weights, l1, l2):
+    """(F, its gradient): the penalty of W = theta[:n_weights] joined to the
+    mean loss and its gradient (grad, updated in place).  The one place that
+    happens, for the in-memory objective and for skce.dask's driver, which
+    gets the mean from its blocks' sums."""
+    W = theta[:n_weights]
+    _add_penalty_gradient(W, l1, l2, grad[:n_weights])
+    return mean_loss + penalty(W, l1, l2), grad
 
 
 def target_sums(loss, sample_weight=None):
@@ -332,9 +342,8 @@ class LinearObjective:
         theta = np.asarray(theta, dtype=np.float64)
         grad = np.empty(self.n_params)
         value = self._pass(theta, grad)
-        W = self.unpack(theta)[0]
-        _add_penalty_gradient(W.ravel(), self.l1, self.l2, grad[:W.size])
-        return value + penalty(W, self.l1, self.l2), grad
+        return regularized(value, grad, theta, self.n_features * self.n_outputs,
+                           self.l1, self.l2)
 
     def gradient(self, theta):
         """The gradient of F at theta."""

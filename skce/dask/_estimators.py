@@ -25,7 +25,7 @@ from skce.linear_model import LinearSVM as _LocalSVM
 from skce.linear_model import SoftmaxClassifier as _LocalSoftmax
 from skce._loss import LOSSES
 from skce._solver._lbfgs import check_lbfgs, lbfgs_options
-from skce._solver._objective import _add_penalty_gradient, intercept_only, penalty
+from skce._solver._objective import intercept_only, regularized
 from skce.dask import _blocks
 
 try:
@@ -216,10 +216,7 @@ class _DaskFitMixin:
             f, g = self._round(client, blocks, theta)
             rounds["n"] += 1
             rounds["time"] += time.perf_counter() - t0
-            W = theta[:P]
-            f = f / S + penalty(W, l1, l2)
-            g = g / S
-            _add_penalty_gradient(W, l1, l2, g[:P])
+            f, g = regularized(f / S, g / S, theta, P, l1, l2)
             if not self.fit_intercept:
                 g[P:] = 0.0
             curve.append(f)

@@ -102,6 +102,7 @@ def test_every_param_combination_is_named(asv_package):
                 assert len(list(itertools.product(*params))) >= 1
 
 
+@pytest.mark.slow
 def test_compare_quick(tmp_path, capsys):
     """compare.py --quick on one thread (2 threads on a loaded 2-core machine
     can take minutes; the thread ratio rows are not checked here)."""

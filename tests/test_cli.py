@@ -105,6 +105,7 @@ def read_csv(path):
 
 # -- train / predict / evaluate per format ----------------------------------------
 
+@pytest.mark.slow
 def test_libsvm_train_predict_evaluate_plots(files, tmp_path, cli):
     # the console script; the model is saved in this process below (importing skops takes
     # seconds: it lists every scikit-learn estimator, importing torch when installed)
@@ -299,6 +300,7 @@ def test_version_and_help(tmp_path, capsys):
 
 # -- errors: one line on stderr, exit status 2 ------------------------------------
 
+@pytest.mark.slow
 def test_errors_in_a_subprocess(files, tmp_path):
     missing = tmp_path / "nope.svm"
     assert_user_error(run(["train", missing], cwd=tmp_path, check=False), "no such file")

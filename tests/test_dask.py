@@ -92,6 +92,7 @@ def _digits_fit(digits, chunks):
     return _FITS[chunks]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunks", [150, 900])
 def test_softmax_reaches_logistic_regression_optimum(client, digits, chunks):
     X, y = digits
@@ -113,6 +114,7 @@ def test_result_independent_of_chunking(client, digits):
     np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_binary_float32_sample_weight_and_dataframe(client, digits):
     X, y = digits
     yb = (y >= 5).astype(np.int64)
@@ -136,6 +138,7 @@ def test_binary_float32_sample_weight_and_dataframe(client, digits):
                                atol=1e-7)   # float32 products of other block shapes
 
 
+@pytest.mark.slow
 def test_class_weight_balanced_matches_logistic_regression(client, digits):
     X, y = digits
     keep = (y != 3) | (np.arange(len(y)) % 4 == 0)   # make class 3 rare
@@ -154,6 +157,7 @@ def test_class_weight_balanced_matches_logistic_regression(client, digits):
     assert (f - min(f, f_lr)) / f_lr <= 1e-8
 
 
+@pytest.mark.slow
 def test_linear_svm_matches_linear_svc(client, digits):
     X, y = digits
     est = skd.LinearSVM(C=0.1, fit_intercept=False, tol=1e-10, max_iter=2000).fit(
@@ -183,6 +187,7 @@ def test_regressor_matches_ridge_and_lazy_predict(client):
     np.testing.assert_allclose(pred.compute(), ridge.predict(X), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_numpy_and_sparse_input_are_scattered(client, digits):
     X, y = digits
     dense = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000).fit(X, y)
@@ -238,6 +243,7 @@ def _kill_workers_at_round(client, monkeypatch, at_round, n_victims=1):
     return calls
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_fit_recovers(killable_client, digits, monkeypatch):
     """Blocks of a dask array are recomputed from their graph on the
     surviving worker: the fit finishes with the same optimum."""
@@ -253,6 +259,7 @@ def test_worker_killed_mid_fit_recovers(killable_client, digits, monkeypatch):
     assert abs(f - f_ref) <= 1e-10 * f_ref
 
 
+@pytest.mark.slow
 def test_worker_killed_with_scattered_data_fails_cleanly(killable_client, digits,
                                                          monkeypatch):
     """Scattered in-memory blocks have no graph to recompute them from: with
@@ -295,6 +302,7 @@ def test_grid_search_on_the_dask_joblib_backend(client, digits):
     assert grid.best_score_ > 0.85
 
 
+@pytest.mark.slow
 def test_class_weight_dict_matches_the_in_memory_fit(client, digits):
     X, y = digits
     params = dict(alpha=1e-2, class_weight={0: 3.0, 5: 0.5}, tol=1e-10, max_iter=2000)

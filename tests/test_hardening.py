@@ -95,6 +95,7 @@ ENTRY_POINTS = {
 }
 
 
+@pytest.mark.slow
 def test_malformed_csr_raises_at_every_entry_point():
     code = f"""
         import json, re, warnings
@@ -130,6 +131,7 @@ def test_malformed_csr_raises_at_every_entry_point():
     assert not bad, bad
 
 
+@pytest.mark.slow
 def test_malformed_csc_and_coo_raise_before_scipy_converts_them():
     code = """
         import json
@@ -189,6 +191,7 @@ def test_csr_check_reports_the_first_failure():
 # thread counts: capped at the CPUs and the work
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_huge_thread_counts_work_and_match_one_thread():
     code = """
         import json, numpy as np
@@ -229,6 +232,7 @@ def test_effective_n_threads_caps():
 # fork: a child of a process that used OpenMP threads finishes (one thread)
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_multithreaded_call_in_a_fork_child_finishes():
     code = """
@@ -314,6 +318,7 @@ def test_strided_copy_builds_the_layouts_it_claims():
        which=st.sampled_from(["ce_index", "ce_prob", "nll", "mse", "huber", "bce", "hinge",
                               "multi_margin", "softmax_dim0", "nt_xent"]),
        n=st.integers(1, 9), c=st.integers(1, 6), seed=st.integers(0, 2**16))
+@pytest.mark.slow
 def test_loss_layouts_match_contiguous(data, dtype, which, n, c, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c)).astype(dtype)

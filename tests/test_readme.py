@@ -52,6 +52,7 @@ def _runnable(code):
     return "shared/data" not in code
 
 
+@pytest.mark.slow
 def test_python_blocks_run(tmp_path):
     code = [(i, c) for i, c in enumerate(blocks("python")) if _runnable(c)]
     assert code, "no python blocks found"

@@ -49,6 +49,7 @@ def _assert_optimum_of_logistic_regression(X, y, sw=None, max_iter=3000):
     return clf
 
 
+@pytest.mark.slow
 def test_softmax_reaches_the_logistic_regression_optimum_on_digits(digits):
     X, y = digits
     clf = _assert_optimum_of_logistic_regression(X, y)
@@ -71,6 +72,7 @@ def test_softmax_reaches_the_logistic_regression_optimum_on_letter(letter_file):
     _assert_optimum_of_logistic_regression(X, letter_file[:, 0].astype(int), max_iter=5000)
 
 
+@pytest.mark.slow
 def test_integer_weights_equal_repeated_rows(digits):
     X, y = digits
     w = np.random.default_rng(1).integers(0, 3, len(y))

@@ -164,6 +164,7 @@ def test_the_gradient_stopping_rule(wine):
 # --------------------------------------------------------------------------
 # L1: Prox-SVRG
 # --------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("penalty,l1_ratio", [("l1", 1.0), ("elasticnet", 0.5)])
 def test_l1_reaches_the_saga_optimum(cancer, penalty, l1_ratio):
     X, y = cancer

@@ -232,6 +232,7 @@ def test_results_do_not_depend_on_n_jobs(cls, params):
 # --------------------------------------------------------------------------
 # API: pipelines, search, pickling, calibration, partial_fit, options
 # --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_svm_pipeline_in_grid_search_and_pickle():
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=0, stratify=y)

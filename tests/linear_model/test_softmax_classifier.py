@@ -120,6 +120,7 @@ def _check_logreg_optimum(X, y, C, **kw):
     return ours, ref
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_reaches_logistic_regression_optimum_digits(digits):
     X, y = digits
@@ -137,6 +138,7 @@ def test_reaches_logistic_regression_optimum_binary():
     assert ours.coef_.shape == (1, 4)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_reaches_logistic_regression_optimum_letter(letter_file):
     X, y = letter_file[:, 1:], letter_file[:, 0].astype(int)

@@ -117,6 +117,23 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
+        """Fit the wrapped estimator on a split of (X, y) (all of it is the
+        calibration set with prefit=True), then the temperature that
+        minimizes the weighted log-loss of the held-out part.
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_samples, n_features)
+        y : array of shape (n_samples,)
+            Class labels.
+        sample_weight : array of shape (n_samples,), default=None
+            Row weights of both fits (split with the rows).
+
+        Returns
+        -------
+        self : object
+            With estimator_, temperature_, nll_before_ and nll_after_.
+        """
         if y is None:
             raise ValueError("TemperatureScaledClassifier requires y to be passed, but the "
                              "target y is None")
@@ -180,20 +197,60 @@ class TemperatureScaledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         return tags
 
     def decision_function(self, X):
-        """The wrapped decision function divided by temperature_."""
+        """The wrapped decision function divided by temperature_.
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
         check_is_fitted(self)
         return self.estimator_.decision_function(X) / self.temperature_
 
     def predict(self, X):
-        """The wrapped model's predictions (a temperature changes no argmax)."""
+        """The wrapped model's predictions (a temperature changes no argmax).
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
         check_is_fitted(self)
         return self.estimator_.predict(X)
 
     def predict_proba(self, X):
+        """Calibrated class probabilities: the softmax (two classes: the
+        sigmoid) of the tempered scores.
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
         z = np.asarray(self.decision_function(X), dtype=np.float64)
         big = np.finfo(np.float64).max
         return decision_to_proba(np.clip(z, -big, big))
 
     def predict_log_proba(self, X):
+        """Log of the calibrated class probabilities (log-softmax, finite
+        where predict_proba underflows).
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
         z = np.asarray(self.decision_function(X), dtype=np.float64)
         return decision_to_proba(z, log=True)

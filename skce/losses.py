@@ -222,9 +222,28 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean",
              sample_weight=None, n_threads=None, return_grad=False):
     """Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
 
-    ``input`` holds log-probabilities (e.g. from :func:`log_softmax`) of
-    shape (C,), (n, C) or (n, C, d1, ..., dK); ``target`` class indices.
-    Other parameters and the return value are those of :func:`cross_entropy`.
+    Parameters
+    ----------
+    input : array of shape (C,), (n, C) or (n, C, d1, ..., dK), float32 or float64
+        Log-probabilities (e.g. from :func:`log_softmax`); any memory layout,
+        as in :func:`cross_entropy`.
+    target : array of shape (), (n,) or (n, d1, ..., dK)
+        Class indices (integers).
+    weight : array of shape (C,), optional
+        Per-class weights.
+    ignore_index : int, default=-100
+        Targets equal to it contribute nothing (nor to the 'mean' divisor).
+    reduction : {"none", "mean", "sum"}, default="mean"
+        'mean' divides by the sum of the target classes' weights (times
+        sample_weight), as torch.
+    sample_weight : array of shape (n,), optional
+    n_threads : int, optional
+    return_grad : bool, default=False
+
+    Returns
+    -------
+    loss : float, or array of shape (n, d1, ..., dK) for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
     """
     p = _ClassProblem(input, weight, sample_weight, reduction, n_threads)
     ignore_index = _check_ignore_index(ignore_index)
@@ -257,12 +276,37 @@ def _softmax_any(input, dim, n_threads, log_output):
 
 
 def softmax(input, dim=-1, *, n_threads=None):
-    """Softmax along `dim`, computed stably (max subtracted); never NaN for finite input."""
+    """Softmax along `dim`, computed stably (max subtracted); never NaN for
+    finite input, as ``torch.softmax``.
+
+    Parameters
+    ----------
+    input : float32 or float64 array with at least one dimension
+    dim : int, default=-1
+    n_threads : int, optional
+
+    Returns
+    -------
+    out : array of the input's shape and dtype
+        Non-negative, summing to 1 along `dim`.
+    """
     return _softmax_any(input, dim, n_threads, False)
 
 
 def log_softmax(input, dim=-1, *, n_threads=None):
-    """Log-softmax along `dim`: (x - max) - log(sum(exp(x - max)))."""
+    """Log-softmax along `dim`: (x - max) - log(sum(exp(x - max))), as
+    ``torch.log_softmax``; finite where softmax underflows to 0.
+
+    Parameters
+    ----------
+    input : float32 or float64 array with at least one dimension
+    dim : int, default=-1
+    n_threads : int, optional
+
+    Returns
+    -------
+    out : array of the input's shape and dtype
+    """
     return _softmax_any(input, dim, n_threads, True)
 
 
@@ -439,7 +483,15 @@ def log_sigmoid(input, *, n_threads=None):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), as
     ``torch.nn.functional.logsigmoid``: finite for any finite x (about x for
     very negative x, about -exp(-x) for large x); float32 stays float32.
-    Parameters and return value as :func:`sigmoid`.
+
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+    n_threads : int, optional
+
+    Returns
+    -------
+    out : array of the input's shape and dtype
     """
     return _sigmoid_any(input, n_threads, True)
 
@@ -486,12 +538,27 @@ def mse_loss(input, target, *, reduction="mean", sample_weight=None, n_threads=N
              return_grad=False):
     """Squared error (x - y)^2, as ``torch.nn.functional.mse_loss``.
 
-    ``input`` float32/float64 of any shape and layout (copied only when
-    unreadable in place, as in cross_entropy); ``target`` a finite float
-    array of the same shape.  ``sample_weight`` (n,) multiplies each sample's losses; 'mean' divides by the number of
-    elements (sum(sample_weight) times the elements per sample).  Returns the
-    loss (float, or an array of the input's shape for reduction="none"), and
-    with ``return_grad=True`` also its gradient with respect to ``input``.
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+        Any layout (copied only when unreadable in place, as in
+        :func:`cross_entropy`).
+    target : array of the input's shape
+        Finite reals.
+    reduction : {"none", "mean", "sum"}, default="mean"
+        'mean' divides by the number of elements (with sample_weight: by
+        sum(sample_weight) times the elements per sample).
+    sample_weight : array of shape (n,), optional
+        Multiplies each sample's (first axis) losses.
+    n_threads : int, optional
+        OpenMP threads (None: skce's default, see threadpoolctl / show_config).
+    return_grad : bool, default=False
+        Also return the gradient with respect to ``input``.
+
+    Returns
+    -------
+    loss : float, or array of the input's shape for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
     """
     prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads)
     total, _, rows, grad = prob.run(_elementwise.MSE, return_grad=return_grad)
@@ -503,7 +570,27 @@ def huber_loss(input, target, *, reduction="mean", delta=1.0, sample_weight=None
     """Huber loss, as ``torch.nn.functional.huber_loss``: with r = x - y,
     0.5 r^2 where |r| < delta, else delta (|r| - 0.5 delta).
 
-    ``delta`` > 0; other parameters and the return value as :func:`mse_loss`.
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+    target : array of the input's shape
+        Finite reals.
+    delta : float > 0, default=1.0
+        Where the loss turns from quadratic to linear.
+    reduction : {"none", "mean", "sum"}, default="mean"
+        'mean' divides by the number of elements (with sample_weight: by
+        sum(sample_weight) times the elements per sample).
+    sample_weight : array of shape (n,), optional
+        Multiplies each sample's (first axis) losses.
+    n_threads : int, optional
+        OpenMP threads (None: skce's default, see threadpoolctl / show_config).
+    return_grad : bool, default=False
+        Also return the gradient with respect to ``input``.
+
+    Returns
+    -------
+    loss : float, or array of the input's shape for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
     """
     delta = check_scalar(delta, "delta", 0.0, None, low_inclusive=False)
     prob = _ElementwiseProblem(input, target, sample_weight, reduction, n_threads)
@@ -516,12 +603,31 @@ def hinge_loss(input, target, *, squared=False, margin=1.0, reduction="mean",
     """Elementwise binary hinge loss max(0, margin - y x) (its square with
     ``squared=True``) for labels y in {-1, +1} or {0, 1} (0 is read as -1).
 
-    ``input`` float32/float64 decision values of any shape and layout;
-    ``target`` labels of the same shape (any real dtype).  The subgradient
-    where the margin is met exactly is 0.  ``margin`` must be finite.
-    'mean' divides by the number of elements (sum(sample_weight) times the
-    elements per sample).  Returns the loss, and with ``return_grad=True``
-    also its gradient with respect to ``input``.
+    The subgradient where the margin is met exactly is 0.
+
+    Parameters
+    ----------
+    input : float32 or float64 array of any shape
+        Decision values, any layout.
+    target : array of the input's shape
+        Labels -1 / +1 or 0 / 1 (any real dtype).
+    squared : bool, default=False
+        max(0, margin - y x)^2 instead.
+    margin : float (finite), default=1.0
+    reduction : {"none", "mean", "sum"}, default="mean"
+        'mean' divides by the number of elements (with sample_weight: by
+        sum(sample_weight) times the elements per sample).
+    sample_weight : array of shape (n,), optional
+        Multiplies each sample's (first axis) losses.
+    n_threads : int, optional
+        OpenMP threads (None: skce's default, see threadpoolctl / show_config).
+    return_grad : bool, default=False
+        Also return the gradient with respect to ``input``.
+
+    Returns
+    -------
+    loss : float, or array of the input's shape for reduction="none"
+    grad : array of the input's shape and dtype (only with return_grad=True)
     """
     if not isinstance(squared, (bool, np.bool_)):
         raise TypeError(f"squared must be True or False; got {squared!r}")

@@ -279,11 +279,28 @@ class _DaskFitMixin:
         return Xd.map_blocks(local, chunks=(Xd.chunks[0], (n_out,)), dtype=np.float64)
 
     def predict(self, X):
-        """Predictions, lazily per block for a dask X (in memory otherwise)."""
+        """Predictions, lazily per block for a dask X (in memory otherwise).
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame, array or CSR matrix of shape (n_samples, n_features)
+            A dask X is predicted block by block on the workers, lazily.
+
+        Returns
+        -------
+        y_pred : dask array for a dask X, else ndarray
+            Of the plain estimator's predict shape.
+        """
         return self._lazy("predict", X, self._n_predict_columns())
 
     def to_local(self):
-        """The plain (in-memory) skce estimator with this fit's coefficients."""
+        """The plain (in-memory) skce estimator with this fit's coefficients.
+
+        Returns
+        -------
+        estimator : skce.SoftmaxClassifier, LinearSVM or LinearRegressor
+            Same parameters and fitted attributes; no dask needed to use it.
+        """
         local = self._local_class(**self.get_params())
         for k, v in vars(self).items():
             if k.endswith("_") and not k.startswith("__") or k == "_y_1d" or k == "_n_outputs":
@@ -299,7 +316,18 @@ class _DaskClassifierMixin(_DaskFitMixin):
         return self.classes_.dtype
 
     def decision_function(self, X):
-        """Decision function, lazily per block for a dask X."""
+        """Decision function, lazily per block for a dask X.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame, array or CSR matrix of shape (n_samples, n_features)
+            A dask X is predicted block by block on the workers, lazily.
+
+        Returns
+        -------
+        scores : dask array for a dask X, else ndarray
+            Shape (n_samples,) for two classes, else (n_samples, n_classes).
+        """
         return self._lazy("decision_function", X,
                           None if len(self.classes_) == 2 else len(self.classes_))
 
@@ -335,10 +363,31 @@ class SoftmaxClassifier(_DaskClassifierMixin, _LocalSoftmax):
     __init__ = _lbfgs_default(_LocalSoftmax)
 
     def predict_proba(self, X):
-        """Class probabilities, lazily per block for a dask X."""
+        """Class probabilities, lazily per block for a dask X.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame, array or CSR matrix of shape (n_samples, n_features)
+            A dask X is predicted block by block on the workers, lazily.
+
+        Returns
+        -------
+        proba : dask array for a dask X, else ndarray, of shape (n_samples, n_classes)
+        """
         return self._lazy("predict_proba", X, len(self.classes_))
 
     def predict_log_proba(self, X):
+        """Log class probabilities, lazily per block for a dask X.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame, array or CSR matrix of shape (n_samples, n_features)
+            A dask X is predicted block by block on the workers, lazily.
+
+        Returns
+        -------
+        log_proba : dask array for a dask X, else ndarray, of shape (n_samples, n_classes)
+        """
         return self._lazy("predict_log_proba", X, len(self.classes_))
 
 
@@ -364,3 +413,15 @@ class LinearRegressor(_DaskFitMixin, _LocalRegressor):
 
     def _predict_dtype(self, method):
         return np.float64
+
+
+def _local_sections(local_class):
+    """The plain estimator's Parameters and Attributes sections (its
+    docstring from "Parameters" on), for help() of the dask estimator."""
+    doc = local_class.__doc__
+    return "\n\n    " + doc[doc.index("Parameters\n"):].rstrip() + "\n    "
+
+
+for _cls in (SoftmaxClassifier, LinearSVM, LinearRegressor):
+    _cls.__doc__ = _cls.__doc__.rstrip() + _local_sections(_cls._local_class)
+del _cls

@@ -466,7 +466,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
 
         Returns
         -------
-        ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
         """
         check_is_fitted(self)
         check_sparse_structure(X)
@@ -475,7 +475,7 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
-        """Predicted class labels of shape (n_samples,); zero rows allowed.
+        """Predicted class labels (the largest score's); zero rows allowed.
 
         Parameters
         ----------
@@ -483,7 +483,8 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
 
         Returns
         -------
-        ndarray of shape (n_samples,), labels from classes_
+        labels : ndarray of shape (n_samples,)
+            Values from classes_.
         """
         scores = self.decision_function(X)
         idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
@@ -493,12 +494,29 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, callback=None):
-        """Fit on X (n_samples, n_features), dense or CSR, and labels y.
+        """Fit the model to labels y, from scratch (or from the last fit with
+        warm_start=True and the same classes).
 
-        callback(epoch, coef, intercept, objective), if given, is called
-        after every epoch with copies of the current parameters (shaped
-        (n_outputs, n_features) and (n_outputs,)); returning True stops
-        training.
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+            float32 X is trained in float32, anything else in float64; read
+            in place when its layout allows (see README, Memory).
+        y : array of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array of shape (n_samples,), default=None
+            Non-negative, finite row weights (None: all ones), multiplied by
+            the class weights.
+        callback : callable, default=None
+            callback(epoch, coef, intercept, objective) after every epoch
+            (L-BFGS: iteration) with copies of the current parameters,
+            shaped (n_outputs, n_features) and (n_outputs,); a true return
+            value stops training.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.  On any error it is left as it was.
         """
         self._check_hyperparameters()
         X, y = self._validate_X_y(X, y, reset=True)
@@ -524,7 +542,25 @@ class _BaseSGDClassifier(LinearClassifierMixin, _BaseSGD):
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y). `classes` (all labels) is required on the first call."""
+        """One epoch of the minibatch solver over (X, y), continuing from the
+        previous call (solver='lbfgs' has none: it raises).
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+            Zero rows are a no-op.
+        y : array of shape (n_samples,)
+            Class labels, all in `classes`.
+        classes : array of shape (n_classes,), default=None
+            Every label the model will see; required on the first call,
+            checked against the first call's afterwards.
+        sample_weight : array of shape (n_samples,), default=None
+            Non-negative, finite row weights (None: all ones).
+
+        Returns
+        -------
+        self : object
+        """
         self._check_hyperparameters()
         first = not hasattr(self, "classes_")
         X, y = self._validate_X_y(X, y, reset=first, allow_empty=True)

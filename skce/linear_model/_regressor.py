@@ -16,7 +16,7 @@ from skce.linear_model._base import (_OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged
 
 
 class LinearRegressor(RegressorMixin, _BaseSGD):
-    """Linear least-squares or Huber regression, single or multi-output,
+    __doc__ = """Linear least-squares or Huber regression, single or multi-output,
     trained by minibatch SGD or Adam on skce's compiled solver core, or to
     the optimum by minibatch SVRG (solver="svrg") or full-batch L-BFGS
     (solver="lbfgs"); both are insensitive to the scale of X and y (svrg
@@ -122,13 +122,28 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, callback=None):
-        """Fit on X (n_samples, n_features), dense or CSR, and y (n_samples,) or
-        (n_samples, n_targets).
+        """Fit the model to targets y, from scratch (or from the last fit with
+        warm_start=True and y of the same shape).
 
-        callback(epoch, coef, intercept, objective), if given, is called
-        after every epoch with copies of the current parameters (shaped
-        (n_outputs, n_features) and (n_outputs,)); returning True stops
-        training.
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+            float32 X is trained in float32, anything else in float64; read
+            in place when its layout allows (see README, Memory).
+        y : array of shape (n_samples,) or (n_samples, n_targets)
+            Finite real targets.
+        sample_weight : array of shape (n_samples,), default=None
+            Non-negative, finite row weights (None: all ones).
+        callback : callable, default=None
+            callback(epoch, coef, intercept, objective) after every epoch
+            (L-BFGS: iteration) with copies of the current parameters,
+            shaped (n_outputs, n_features) and (n_outputs,); a true return
+            value stops training.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.  On any error it is left as it was.
         """
         self._check_hyperparameters()
         X, y = self._validate_X_y(X, y, reset=True)
@@ -149,8 +164,22 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     @_unchanged_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y); y has the shape (1-D or 2-D, number of
-        targets) of the first call."""
+        """One epoch of the minibatch solver over (X, y), continuing from the
+        previous call (solver='lbfgs' has none: it raises).
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+            Zero rows are a no-op.
+        y : array of shape (n_samples,) or (n_samples, n_targets)
+            Of the first call's shape (1-D or 2-D, number of targets).
+        sample_weight : array of shape (n_samples,), default=None
+            Non-negative, finite row weights (None: all ones).
+
+        Returns
+        -------
+        self : object
+        """
         self._check_hyperparameters()
         first = not hasattr(self, "_solver_state")
         if _num_samples(X) == 0:   # an empty block is a no-op (y's checks need a row)
@@ -175,7 +204,16 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
 
     # -- prediction ----------------------------------------------------------
     def predict(self, X):
-        """Predictions of shape (n_samples,) or (n_samples, n_targets)."""
+        """Predictions X @ coef_.T + intercept_; zero rows allowed.
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,), or (n_samples, n_targets) for 2-D y
+        """
         check_is_fitted(self)
         check_sparse_structure(X)   # scipy's product would read a bad index out of bounds
         X = validate_data(self, X, accept_sparse="csr", reset=False, ensure_min_samples=0)

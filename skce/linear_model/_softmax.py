@@ -214,10 +214,33 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         return np.clip(scores, -big, big)   # +-inf scores would give NaN probabilities
 
     def predict_proba(self, X):
-        """Class probabilities (stable softmax; never NaN even for huge coefficients)."""
+        """Class probabilities: the softmax of the scores (the logistic
+        sigmoid for two classes), stable, never NaN even for huge
+        coefficients.
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns in the order of classes_.
+        """
         check_is_fitted(self)
         return decision_to_proba(self._logits(X))
 
     def predict_log_proba(self, X):
+        """Log of the class probabilities, computed as log-softmax (finite
+        where predict_proba underflows to 0).
+
+        Parameters
+        ----------
+        X : array or CSR matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
         check_is_fitted(self)
         return decision_to_proba(self._logits(X), log=True)

@@ -10,7 +10,7 @@ from skce.linear_model._base import _OPTIMIZER_PARAMS_DOC, _BaseSGDClassifier
 
 
 class LinearSVM(_BaseSGDClassifier):
-    """Linear support vector machine (hinge or squared hinge loss) trained by
+    __doc__ = """Linear support vector machine (hinge or squared hinge loss) trained by
     minibatch SGD or Adam on skce's compiled solver core, or (squared hinge)
     to the optimum by minibatch SVRG or full-batch L-BFGS.
 
@@ -65,7 +65,7 @@ class LinearSVM(_BaseSGDClassifier):
 
     There is no ``predict_proba``: wrap the model in
     ``sklearn.calibration.CalibratedClassifierCV`` for probabilities.
-    """
+    """   # (built from parts: a plain docstring must be one literal)
 
     _parameter_constraints = {
         **{k: v for k, v in _BaseSGDClassifier._parameter_constraints.items() if k != "alpha"},

@@ -94,7 +94,17 @@ def effective_n_threads(n_threads=None, work=None, name="n_threads"):
 
 
 def show_config(file=None):
-    """Print the version, OpenMP state, thread count, compiler, flags and SIMD level."""
+    """Print the version, OpenMP state, thread count, compiler, flags and SIMD level.
+
+    Parameters
+    ----------
+    file : file-like, default=None
+        Where to print (None: sys.stdout).
+
+    Returns
+    -------
+    None
+    """
     file = sys.stdout if file is None else file
     lines = [
         f"skce {_build_info.VERSION}",

@@ -868,8 +868,24 @@ class _Module:
 class _LossModule(_Module):
     def __call__(self, input, target, return_grad=False, *, sample_weight=None):
         """The loss (and with ``return_grad=True`` its gradient) of `input`
-        against `target`, as the functional with the module's arguments;
-        ``sample_weight`` (n,) as there."""
+        against `target`: the functional with the module's arguments.
+
+        Parameters
+        ----------
+        input : float32 or float64 array
+            As the functional's ``input``.
+        target : array
+            As the functional's ``target``.
+        return_grad : bool, default=False
+            Also return the gradient with respect to ``input``.
+        sample_weight : array of shape (n,), optional
+            Per-sample weights, as the functional's.
+
+        Returns
+        -------
+        loss : float, or array for reduction="none"
+        grad : array of the input's shape and dtype (only with return_grad=True)
+        """
         return type(self)._fn(input, target, **self._kwargs(), sample_weight=sample_weight,
                               return_grad=return_grad)
 
@@ -878,7 +894,9 @@ class _LossModule(_Module):
 
 def _loss_module(name, fn, **params):
     doc = (f"``torch.nn.{name}``: calls :func:`{fn.__name__}` with the constructor's "
-           f"arguments ({', '.join(f'{k}={v!r}' for k, v in params.items())} by default).")
+           "arguments.\n\nParameters\n----------\n" +
+           "".join(f"{k} : default={v!r}\n    As in :func:`{fn.__name__}` (keyword-only).\n"
+                   for k, v in params.items()))
     return type(name, (_LossModule,), {"_fn": staticmethod(fn), "_params": params,
                                        "__doc__": doc, "__module__": __name__})
 
@@ -907,7 +925,16 @@ class _SoftmaxModule(_Module):
     def __call__(self, input):
         """The functional along ``dim``.  dim=None is torch's deprecated
         implicit choice (axis 0 for 0-, 1- and 3-d input, else 1), with
-        its warning."""
+        its warning.
+
+        Parameters
+        ----------
+        input : float32 or float64 array
+
+        Returns
+        -------
+        out : array of the input's shape and dtype
+        """
         dim = self.dim
         if dim is None:
             import warnings
@@ -922,17 +949,39 @@ class _SoftmaxModule(_Module):
 
 
 class Softmax(_SoftmaxModule):
-    """``torch.nn.Softmax(dim)``: :func:`softmax` along ``dim``."""
+    """``torch.nn.Softmax(dim)``: :func:`softmax` along ``dim``.
+
+    Parameters
+    ----------
+    dim : int or None, default=None
+        None: torch's deprecated implicit choice, with its warning.
+    """
     _fn = staticmethod(softmax)
 
 
 class LogSoftmax(_SoftmaxModule):
-    """``torch.nn.LogSoftmax(dim)``: :func:`log_softmax` along ``dim``."""
+    """``torch.nn.LogSoftmax(dim)``: :func:`log_softmax` along ``dim``.
+
+    Parameters
+    ----------
+    dim : int or None, default=None
+        None: torch's deprecated implicit choice, with its warning.
+    """
     _fn = staticmethod(log_softmax)
 
 
 class _ElementwiseModule(_Module):
     def __call__(self, input):
+        """The functional of `input`, elementwise.
+
+        Parameters
+        ----------
+        input : float32 or float64 array
+
+        Returns
+        -------
+        out : array of the input's shape and dtype
+        """
         return type(self)._fn(input)
 
     forward = __call__

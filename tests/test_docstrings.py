@@ -1,12 +1,14 @@
-"""numpydoc sections of the public API: every public function of
-skce.losses and every public method of the estimators has Parameters
-(naming each argument) and Returns; every estimator's class docstring
-names each of its parameters."""
+"""numpydoc sections of the public API: every public function (skce.losses,
+show_config, load_letter), every torch.nn-style module's call and every
+public method of the estimators has Parameters (naming each argument) and
+Returns; every estimator's and module's class docstring names each of its
+constructor's parameters."""
 import inspect
 
 import pytest
 
 import skce.dask
+import skce.datasets
 import skce.losses
 from skce import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce.calibration import TemperatureScaledClassifier
@@ -15,8 +17,11 @@ ESTIMATORS = [SoftmaxClassifier, LinearSVM, LinearRegressor, TemperatureScaledCl
               skce.dask.SoftmaxClassifier, skce.dask.LinearSVM, skce.dask.LinearRegressor]
 METHODS = ["fit", "partial_fit", "predict", "predict_proba", "predict_log_proba",
            "decision_function", "to_local"]
-FUNCTIONS = [name for name in skce.losses.__all__
-             if inspect.isfunction(getattr(skce.losses, name))]
+FUNCTIONS = [getattr(skce.losses, name) for name in skce.losses.__all__
+             if inspect.isfunction(getattr(skce.losses, name))] + \
+    [skce.show_config, skce.datasets.load_letter]
+MODULES = [getattr(skce.losses, name) for name in skce.losses.__all__
+           if inspect.isclass(getattr(skce.losses, name))]
 
 
 def _section(doc, title):
@@ -81,9 +86,19 @@ def test_the_checker_catches_a_bare_docstring():
     assert _check(half) == ["parameters not documented: ['y']"]
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_loss_functions(name):
-    assert _check(getattr(skce.losses, name)) == []
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_functions(function):
+    assert _check(function) == []
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda c: c.__name__)
+def test_torch_style_modules(module):
+    assert _check(module.__call__) == []
+    params = list(module._params)
+    if params:
+        section = _section(inspect.getdoc(module) or "", "Parameters")
+        assert section is not None, f"{module.__name__} has no Parameters section"
+        assert [p for p in params if p not in _documented_names(section)] == []
 
 
 @pytest.mark.parametrize("method", METHODS)

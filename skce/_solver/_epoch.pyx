@@ -60,16 +60,19 @@ def _set_small_k_max(Py_ssize_t k):
 cdef Py_ssize_t partial_max = 1 << 22
 
 
-# CSR training steps update only the weight rows the batch touches (see
-# src/solver/skce_solver.h, "Lazy updates"); False: every row, every step.
-cdef bint lazy_csr = True
+# CSR training steps may update only the weight rows the batch touches (see
+# src/solver/skce_solver.h, "Lazy updates"): -1 as the caller's `lazy`
+# argument says (skce._solver._train.lazy_pays), 1 always, 0 never.
+cdef int lazy_csr = -1
 
 
-def _set_lazy_csr(bint on):
-    """Lazy (True) or eager updates for CSR training; returns the previous
+def _set_lazy_csr(on):
+    """Force lazy (True) or eager (False) updates for CSR training, or leave
+    the choice to the caller (None, the default); returns the previous
     setting.  For tests and benchmarks."""
     global lazy_csr
-    previous, lazy_csr = lazy_csr, on
+    previous = None if lazy_csr < 0 else bool(lazy_csr)
+    lazy_csr = -1 if on is None else (1 if on else 0)
     return previous
 
 
@@ -1006,7 +1009,7 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
 
 
 cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
-                  Py_ssize_t batch_size, bint train, floating kind):
+                  Py_ssize_t batch_size, bint train, bint lazy, floating kind):
     """Runs _batches for s over src (`kind` only selects the dtype)."""
     cdef Py_ssize_t n = order.shape[0]
     cdef Py_ssize_t B = max(1, min(batch_size, n))
@@ -1016,7 +1019,8 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     dtype = np.float64 if floating is double else np.float32
     s._check(src.d, dtype)
     # SVRG's mean gradient is dense: its steps move every row (eager path)
-    s.c.lazy = src.csr and train and lazy_csr and s.w.mu == NULL
+    s.c.lazy = src.csr and train and (lazy if lazy_csr < 0 else lazy_csr == 1) \
+        and s.w.mu == NULL
     if s.c.lazy:
         s._reserve_lazy(src.d, (n + B - 1) // B)
     s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
@@ -1065,14 +1069,15 @@ def epoch_dense(EpochSettings s, const floating[:, :] X, const int64_t[::1] orde
     while src.in_place and k < n:
         src.in_place = order[k] == order[k - 1] + 1
         k += 1
-    return _epoch(s, &src, order, batch_size, train, <floating>0)
+    return _epoch(s, &src, order, batch_size, train, False, <floating>0)
 
 
 def epoch_csr(EpochSettings s, const floating[::1] data, indices, indptr,
               Py_ssize_t n_features, const int64_t[::1] order, Py_ssize_t batch_size,
-              bint train=True):
+              bint train=True, bint lazy=True):
     """epoch_dense for a CSR matrix given by (data, indices, indptr), both
-    index arrays int32 or both int64."""
+    index arrays int32 or both int64; lazy: lazy updates (where the solver
+    allows them) unless _set_lazy_csr forces a choice."""
     cdef Source src
     if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64) \
             or not indices.flags.c_contiguous or not indptr.flags.c_contiguous:
@@ -1086,7 +1091,7 @@ def epoch_csr(EpochSettings s, const floating[::1] data, indices, indptr,
     src.index64 = indices.dtype == np.int64
     src.in_place = False
     s._check_rows(indptr.shape[0] - 1)
-    return _epoch(s, &src, order, batch_size, train, <floating>0)
+    return _epoch(s, &src, order, batch_size, train, lazy, <floating>0)
 
 
 def optimizer_step(EpochSettings s, floating[::1] grad):

@@ -6,6 +6,9 @@ equal the eager one (every row every step, the dense path's arithmetic) to
 rounding; the other optimizers follow torch.optim.SparseAdam's semantics
 (an absent row and its state do not change), checked against SparseAdam
 itself, with the skipped steps' penalty applied in the row's next step.
+These tests force lazy updates (their small problems touch most columns
+per batch, where a fit alone would choose eager ones: see
+test_the_fit_chooses_lazy_updates_by_the_columns_a_batch_touches).
 """
 import numpy as np
 import pytest
@@ -14,7 +17,15 @@ import scipy.sparse as sp
 from skce import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce._loss import LOSSES
 from skce._solver import LossSpec, OptimizerSpec, SolverState, _epoch
+from skce._solver._train import LAZY_TOUCHED_FRACTION, lazy_pays
 from skce.exceptions import TrainingDiverged
+
+
+@pytest.fixture(autouse=True)
+def forced_lazy():
+    previous = _epoch._set_lazy_csr(True)
+    yield
+    _epoch._set_lazy_csr(previous)
 
 
 def _sparse_problem(n=400, d=250, K=4, density=0.02, seed=0):
@@ -178,3 +189,37 @@ def test_sgd_learning_rate_times_alpha_must_shrink():
     X, y, _ = _sparse_problem()
     with pytest.raises(ValueError, match="flip the weights' signs"):
         SoftmaxClassifier(solver="sgd", momentum=0.0, eta0=10.0, alpha=0.2).fit(X, y)
+
+
+def _random_csr(n, d, nnz_per_row, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(np.arange(n), nnz_per_row)
+    X = sp.csr_matrix((rng.standard_normal(n * nnz_per_row),
+                       (rows, rng.integers(0, d, n * nnz_per_row))), shape=(n, d))
+    X.sum_duplicates()
+    return X, rng.integers(0, 3, n)
+
+
+def test_lazy_pays_measures_the_touched_fraction():
+    # a batch of 64 rows x 4 non-zeros touches <= 256 columns
+    assert not lazy_pays(_random_csr(2000, 200, 4)[0], 64)      # ~ 72 % of 200
+    assert lazy_pays(_random_csr(2000, 20000, 4)[0], 64)        # ~ 1.3 % of 20,000
+    X, _ = _random_csr(2000, 1000, 4)                             # ~ 23 % of 1000
+    assert lazy_pays(X, 64) and not lazy_pays(X, 256)             # ~ 64 % at batch 256
+    assert not lazy_pays(sp.csr_matrix((0, 5)), 64)
+    assert 0 < LAZY_TOUCHED_FRACTION < 1
+
+
+@pytest.mark.parametrize("d, lazy", [(200, False), (20000, True)])
+def test_the_fit_chooses_lazy_updates_by_the_columns_a_batch_touches(d, lazy):
+    """Left to choose (_set_lazy_csr(None)), a fit is bitwise the forced
+    eager fit where a batch touches most columns and the forced lazy one
+    where it touches few (Adam: the two differ, SparseAdam semantics)."""
+    X, y = _random_csr(2000, d, 4)
+    kw = dict(solver="adam", batch_size=64, max_iter=3, tol=None, random_state=0)
+    fits = {}
+    for mode in (None, True, False):
+        _epoch._set_lazy_csr(mode)
+        fits[mode] = SoftmaxClassifier(**kw).fit(X, y).coef_
+    assert not np.array_equal(fits[True], fits[False])
+    np.testing.assert_array_equal(fits[None], fits[lazy])

@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import StrOptions
@@ -24,8 +23,8 @@ from skce.linear_model import LinearRegressor as _LocalRegressor
 from skce.linear_model import LinearSVM as _LocalSVM
 from skce.linear_model import SoftmaxClassifier as _LocalSoftmax
 from skce._loss import LOSSES
-from skce._solver._lbfgs import check_lbfgs, lbfgs_options
-from skce._solver._objective import intercept_only, regularized
+from skce._solver._lbfgs import check_lbfgs, lbfgs_options, minimize_penalized
+from skce._solver._objective import intercept_only, penalty, regularized
 from skce.dask import _blocks
 
 try:
@@ -216,14 +215,15 @@ class _DaskFitMixin:
             f, g = self._round(client, blocks, theta)
             rounds["n"] += 1
             rounds["time"] += time.perf_counter() - t0
-            f, g = regularized(f / S, g / S, theta, P, l1, l2)
+            # the smooth part: minimize_penalized adds the L1 term (OWL-QN)
+            f, g = regularized(f / S, g / S, theta, P, 0.0, l2)
             if not self.fit_intercept:
                 g[P:] = 0.0
-            curve.append(f)
+            curve.append(f + penalty(theta[:P], l1, 0.0))
             return f, g
 
-        res = minimize(fun, theta0, method="L-BFGS-B", jac=True,
-                       options=lbfgs_options(P + K, self.max_iter, self._tol("lbfgs")))
+        res = minimize_penalized(fun, theta0, l1, P,
+                                 lbfgs_options(P + K, self.max_iter, self._tol("lbfgs")))
         if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
             raise FloatingPointError("the distributed L-BFGS fit produced non-finite "
                                      "parameters: standardize X (and y)")

@@ -164,8 +164,6 @@ def test_max_iter_warns_and_callback_stops(digits):
 @pytest.mark.parametrize("cls, bad, match", [
     (LinearSVM, {"loss": "hinge"}, "smooth loss.*squared_hinge"),
     (LinearSVM, {"loss": "hinge", "multi_class": "crammer_singer"}, "smooth loss"),
-    (SoftmaxClassifier, {"penalty": "l1"}, "penalty='l2' or None"),
-    (SoftmaxClassifier, {"penalty": "elasticnet"}, "solver='sgd' or 'adam' for L1"),
     (SoftmaxClassifier, {"early_stopping": True}, "early_stopping"),
 ])
 def test_unsupported_options_raise_and_leave_the_estimator_unchanged(digits, cls, bad, match):

@@ -1,0 +1,146 @@
+"""OWL-QN: L-BFGS for a smooth function plus an L1 penalty.
+
+Orthant-wise limited-memory quasi-Newton (Andrew & Gao, 2007, "Scalable
+training of L1-regularized log-linear models") minimizes
+
+    F(x) = f(x) + l1 ||x[:n_weights]||_1
+
+(f smooth: the loss and the L2 part; the intercept after n_weights is not
+penalized).  Within one orthant F is smooth, so OWL-QN is L-BFGS there:
+the steepest-descent direction of F is minus its pseudo-gradient (the
+minimum-norm subgradient), the quasi-Newton direction comes from the
+pseudo-gradient and the curvature pairs of f alone (the L1 term is linear in
+an orthant), the direction is kept in the orthant the pseudo-gradient
+points to, and every trial point is projected onto that orthant
+(coordinates that would change sign stay at 0 -- how weights become
+exactly 0).  The stopping rules are those of scipy's L-BFGS-B with
+`skce._solver._lbfgs.lbfgs_options`: the max-norm of the pseudo-gradient
+(the projected gradient's counterpart) <= gtol, a relative decrease of F
+<= ftol, or maxiter iterations.
+"""
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+__all__ = ["minimize_owlqn"]
+
+_EPS = np.finfo(np.float64).eps
+_ARMIJO = 1e-4   # sufficient-decrease constant (L-BFGS-B's ftol of its line search)
+
+
+def _pseudo_gradient(x, g, l1, n_weights):
+    """The minimum-norm subgradient of F at x given f's gradient g."""
+    pg = g.copy()
+    w, gw = x[:n_weights], g[:n_weights]
+    up, down = gw + l1, gw - l1   # one-sided derivatives at w = 0
+    pg[:n_weights] = np.where(w > 0, up, np.where(w < 0, down, np.where(
+        up < 0, up, np.where(down > 0, down, 0.0))))
+    return pg
+
+
+def _two_loop(v, pairs):
+    """H v for the L-BFGS inverse-Hessian approximation of the pairs (s, y, 1/s.y)."""
+    q = v.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * np.dot(s, q)
+        q -= a * y
+        alphas.append(a)
+    if pairs:
+        s, y, _ = pairs[-1]
+        q *= np.dot(s, y) / np.dot(y, y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        q += (a - rho * np.dot(y, q)) * s
+    return q
+
+
+def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls,
+                   callback=None):
+    """Minimize fun(x)[0] + l1 ||x[:n_weights]||_1 by OWL-QN.
+
+    Parameters
+    ----------
+    fun : callable
+        fun(x) -> (f, gradient of f): the smooth part, float64.
+    x0 : ndarray of shape (n,)
+    l1 : float > 0
+    n_weights : int
+        The first n_weights entries of x are penalized.
+    maxiter, maxcor, gtol, ftol, maxls
+        As scipy's L-BFGS-B options (`lbfgs_options`): iterations, stored
+        correction pairs, tolerance on the max-norm of the pseudo-gradient,
+        on the relative decrease of F, and backtracking steps per line search.
+    callback : callable or None
+        callback(intermediate_result) after each iteration, with the
+        ``x`` and ``fun`` (F) reached, as scipy's; StopIteration stops.
+
+    Returns
+    -------
+    OptimizeResult
+        x, fun (F), jac (the pseudo-gradient), nit, nfev, status (0:
+        converged, 1: maxiter reached, 2: the line search found no
+        decrease, 99: the callback stopped), success, message.
+    """
+    def full(x):
+        f, g = fun(x)
+        return f + l1 * np.abs(x[:n_weights]).sum(), np.asarray(g, dtype=np.float64)
+
+    x = np.array(x0, dtype=np.float64)
+    F, g = full(x)
+    nfev, nit, status = 1, 0, 1
+    pg = _pseudo_gradient(x, g, l1, n_weights)
+    pairs = []
+    while True:
+        if np.abs(pg).max(initial=0.0) <= gtol:
+            status = 0
+            break
+        if nit >= maxiter:
+            status = 1
+            break
+        d = -_two_loop(pg, pairs)
+        d[d * pg >= 0] = 0.0   # keep the components that descend along -pg
+        slope = np.dot(pg, d)
+        if not slope < 0:      # (only after rounding) restart as steepest descent
+            pairs.clear()
+            d, slope = -pg, -np.dot(pg, pg)
+        # the orthant of the step: that of x, or of -pg where x is 0
+        orthant = np.sign(x[:n_weights])
+        orthant[orthant == 0] = np.sign(-pg[:n_weights][orthant == 0])
+        # without curvature pairs (the first iteration) a step of length 1,
+        # as L-BFGS-B's first one: -pg has no scale
+        step = 1.0 if pairs else 1.0 / np.linalg.norm(d)
+        for _ in range(maxls):
+            x_new = x + step * d
+            w_new = x_new[:n_weights]
+            w_new[np.sign(w_new) != orthant] = 0.0
+            F_new, g_new = full(x_new)
+            nfev += 1
+            if F_new <= F + _ARMIJO * np.dot(pg, x_new - x):
+                break
+            step *= 0.5
+        else:
+            status = 2
+            break
+        s, y = x_new - x, g_new - g
+        sy = np.dot(s, y)
+        if sy > _EPS * np.dot(y, y):   # skip pairs without positive curvature
+            pairs.append((s, y, 1.0 / sy))
+            if len(pairs) > maxcor:
+                pairs.pop(0)
+        decrease = (F - F_new) / max(abs(F), abs(F_new), 1.0)
+        x, F, g = x_new, F_new, g_new
+        pg = _pseudo_gradient(x, g, l1, n_weights)
+        nit += 1
+        if callback is not None:
+            try:
+                callback(OptimizeResult(x=x, fun=F))
+            except StopIteration:
+                status = 99
+                break
+        if decrease <= ftol:
+            status = 0
+            break
+    messages = {0: "CONVERGENCE", 1: "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT",
+                2: "ABNORMAL: THE LINE SEARCH FOUND NO DECREASE",
+                99: "`callback` raised `StopIteration`."}
+    return OptimizeResult(x=x, fun=F, jac=pg, nit=nit, nfev=nfev, status=status,
+                          success=status == 0, message=messages[status])

@@ -67,7 +67,8 @@ def _objective(est, X, y, sample_weight=None):
         sw = None if sample_weight is None else np.asarray(sample_weight, float)
     coef, intercept = local._get_coef()
     alpha = getattr(est, "alpha_", getattr(est, "alpha", None))
-    obj = LinearObjective(X, loss, l2=alpha, sample_weight=sw)
+    l1, l2 = local._optimizer_spec(alpha).l1_l2()
+    obj = LinearObjective(X, loss, l1=l1, l2=l2, sample_weight=sw)
     return obj.loss(obj.pack(np.asarray(coef, float).T, np.asarray(intercept, float)))
 
 
@@ -312,3 +313,19 @@ def test_class_weight_dict_matches_the_in_memory_fit(client, digits):
     np.testing.assert_allclose(est.coef_, local.coef_, atol=1e-6)
     with pytest.raises(ValueError, match="finite, non-negative"):
         skd.SoftmaxClassifier(class_weight={0: -1.0}).fit(X, y)
+
+
+def test_l1_fit_equals_the_in_memory_fit(client, digits):
+    """penalty="l1" (OWL-QN over the blocks' sums): the in-memory fit's
+    optimum and zero pattern."""
+    X, y = digits
+    params = dict(penalty="l1", alpha=1e-2, tol=1e-10, max_iter=2000)
+    est = skd.SoftmaxClassifier(**params).fit(da.from_array(X, chunks=(400, -1)),
+                                              da.from_array(y, chunks=400))
+    local = skce.SoftmaxClassifier(solver="lbfgs", **params).fit(X, y)
+    f, f_local = _objective(est, X, y), _objective(local, X, y)
+    assert abs(f - f_local) <= 1e-10 * f_local
+    assert est.loss_curve_[-1] == pytest.approx(f_local, rel=1e-10)   # with the L1 term
+    np.testing.assert_allclose(est.coef_, local.coef_, atol=1e-6)
+    assert 0.1 < np.mean(est.coef_ == 0) < 0.9
+    np.testing.assert_array_equal(est.coef_ == 0, local.coef_ == 0)

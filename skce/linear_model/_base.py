@@ -597,6 +597,7 @@ _OPTIMIZER_PARAMS_DOC = """    solver, learning_rate, eta0, power_t, batch_size,
         The training loop's options, with the meanings documented in
         SoftmaxClassifier (the same loop, `skce._solver.train`, runs here;
         solver="lbfgs" the same full-batch solver, `skce._solver._lbfgs`,
-        for smooth losses with penalty="l2" or None; solver="svrg" the
+        for smooth losses with any penalty (L1 / elastic-net by OWL-QN,
+        `skce._solver._owlqn`); solver="svrg" the
         variance-reduced minibatch solver, `skce._solver._svrg`, for smooth
         losses with any penalty; tol is then their gradient tolerance)."""

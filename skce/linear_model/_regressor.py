@@ -34,7 +34,10 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     same as SGDRegressor(loss="huber", epsilon=delta)).  With the L2 penalty,
     ``alpha = a / S`` gives ``Ridge(alpha=a)``'s optimum: Ridge minimizes
     ``sum_i s_i ||y_i - f(x_i)||^2 + a ||W||^2``, which is 2 S times skce's
-    objective.  The intercept is not penalized (as Ridge).
+    objective.  With penalty="l1" / "elasticnet" the same alpha and
+    l1_ratio give ``Lasso(alpha)`` / ``ElasticNet(alpha, l1_ratio)``'s
+    optimum (solver="lbfgs": OWL-QN), whose ``||y - Xw||^2 / (2 n)`` is
+    this loss.  The intercept is not penalized (as Ridge).
 
     Parameters
     ----------

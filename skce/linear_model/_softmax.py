@@ -21,7 +21,8 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     cross-entropy plus ``alpha`` times the penalty (see `skce._solver`); with
     ``alpha = 1 / (C * n_samples)`` (the default alpha=None: C=1) and
     ``penalty="l2"`` its optimum is
-    LogisticRegression(C=C)'s.
+    LogisticRegression(C=C)'s (penalty="l1" / "elasticnet":
+    LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga")'s).
 
     Parameters
     ----------
@@ -34,8 +35,9 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         Full batch: "lbfgs", scipy's L-BFGS-B on the whole objective
         (skce._solver._objective, its passes over X in skce's compiled loss
         kernels), with LogisticRegression(solver="lbfgs")'s options, to its
-        optimum.  lbfgs takes penalty="l2" or None (L1 and elastic-net: use a
-        minibatch solver), has no partial_fit (as MLPClassifier's) nor
+        optimum; with penalty="l1" / "elasticnet" (not differentiable at 0)
+        OWL-QN (skce._solver._owlqn) with the same options instead.  lbfgs
+        has no partial_fit (as MLPClassifier's) nor
         early_stopping, and ignores the learning-rate, batch and averaging
         options.  "svrg": minibatch SVRG (skce._solver._svrg), which,
         unlike the other minibatch solvers, converges to the optimum with a
@@ -71,7 +73,8 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         default) for lbfgs and svrg; None: no stopping rule.  sgd / adam: stop (or, with learning_rate="adaptive", lower the step)
         when the epoch's objective has not improved by tol for
         n_iter_no_change epochs (with early_stopping: the validation
-        accuracy).  lbfgs: stop when the max-norm of the gradient is <= tol
+        accuracy).  lbfgs: stop when the max-norm of the gradient (with L1
+        the pseudo-gradient, the minimum-norm subgradient) is <= tol
         (scipy's gtol, as LogisticRegression's tol, whose default is 1e-4;
         tol=1e-10 met LogisticRegression(tol=1e-10)'s objective to 1e-12
         relative on digits) or when the objective decreases by less than

@@ -97,14 +97,18 @@ def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls
             status = 1
             break
         d = -_two_loop(pg, pairs)
-        d[d * pg >= 0] = 0.0   # keep the components that descend along -pg
+        # in the penalized coordinates keep the components that descend along
+        # -pg (the unpenalized ones are plain L-BFGS: F is smooth in them)
+        dw = d[:n_weights]
+        dw[dw * pg[:n_weights] >= 0] = 0.0
         slope = np.dot(pg, d)
         if not slope < 0:      # (only after rounding) restart as steepest descent
             pairs.clear()
             d, slope = -pg, -np.dot(pg, pg)
         # the orthant of the step: that of x, or of -pg where x is 0
         orthant = np.sign(x[:n_weights])
-        orthant[orthant == 0] = np.sign(-pg[:n_weights][orthant == 0])
+        at_zero = orthant == 0
+        orthant[at_zero] = np.sign(-pg[:n_weights][at_zero])
         # without curvature pairs (the first iteration) a step of length 1,
         # as L-BFGS-B's first one: -pg has no scale
         step = 1.0 if pairs else 1.0 / np.linalg.norm(d)
@@ -118,6 +122,9 @@ def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls
                 break
             step *= 0.5
         else:
+            if pairs:   # as L-BFGS-B: drop the curvature pairs, retry steepest descent
+                pairs.clear()
+                continue
             status = 2
             break
         s, y = x_new - x, g_new - g

@@ -221,8 +221,6 @@ def test_bad_input_errors(client, digits):
                                     da.from_array(y[:100], chunks=50))
     with pytest.raises(ValueError, match="solver"):
         skd.SoftmaxClassifier(solver="adam").fit(X, y)
-    with pytest.raises(ValueError, match="penalty"):
-        skd.SoftmaxClassifier(penalty="l1").fit(X, y)
 
 
 def _kill_workers_at_round(client, monkeypatch, at_round, n_victims=1):

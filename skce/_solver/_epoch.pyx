@@ -1103,3 +1103,128 @@ def optimizer_step(EpochSettings s, floating[::1] grad):
     s._check(P // K if K else 0, np.float64 if floating is double else np.float32)
     with nogil:
         _optimizer_step(&s.c, P, &s.p, &grad[0])
+
+
+# -- products of the full-batch objective (skce._solver._objective) ----------
+def small_k_max_outputs(dtype):
+    """Outputs up to which the register-blocked dense products apply (3 SIMD
+    vectors: 12 for float64, 24 for float32); beyond, BLAS is faster."""
+    return min(small_k_max, 3 * (32 // np.dtype(dtype).itemsize))
+
+
+cdef Py_ssize_t _row_stride(const char *what, Py_ssize_t s0, Py_ssize_t s1,
+                            Py_ssize_t item) except -1:
+    if s1 != item or s0 % item:
+        raise ValueError(f"{what} needs rows of unit column stride")
+    return s0 // item
+
+
+# Rows per block of small_k_pass (its products run while they are in cache)
+# and blocks per round of partial sums: fixed, never derived from n_threads.
+cdef Py_ssize_t PASS_ROWS = 256
+cdef Py_ssize_t PASS_BLOCKS = 8
+
+
+def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double[::1] b,
+                 spec, const int64_t[::1] y, const floating[:, ::1] Y,
+                 const double[::1] sw, double grad_scale, double[::1] grad,
+                 floating[:, ::1] row_grad, int n_threads):
+    """One pass of the full-batch objective over dense X with few outputs:
+    the weighted sum of the row losses at Z = X W + b (returned with the
+    first row of an out-of-range target, or -1), and, when grad is given
+    (float64, d K + K), the loss gradient times grad_scale added to it: W's
+    part [X^T G].ravel(), then the column sums of G.  row_grad (n x K, or
+    None): G itself.  X is read once: each block of PASS_ROWS rows does its
+    logits, loss and share of X^T G while in cache (the minibatch epoch's
+    kernels); the shares are added in block order, so threads do not change
+    the bits.  spec: a LossSpec (kind, n_outputs, label_smoothing, margin,
+    delta, squared, crammer_singer); Wp: W with rows padded to Kp."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], Kp = Wp.shape[1]
+    cdef Py_ssize_t K = spec.n_outputs, P = d * K
+    cdef Py_ssize_t lda = _row_stride("small_k_pass", X.strides[0], X.strides[1],
+                                      sizeof(floating)) if n else 0
+    cdef skce_loss_spec ls
+    ls.kind = spec.kind
+    ls.n_outputs = K
+    ls.label_smoothing = spec.label_smoothing
+    ls.margin = spec.margin
+    ls.delta = spec.delta
+    ls.squared = spec.squared
+    ls.crammer_singer = spec.crammer_singer
+    cdef bint with_grad = grad is not None, with_rows = row_grad is not None
+    cdef bint with_b = with_grad and grad.shape[0] >= P + K
+    cdef int threads = _threads_for(<double>min(n, PASS_ROWS * PASS_BLOCKS) * (d + 1) * K,
+                                    n_threads)
+    dtype = np.float64 if floating is double else np.float32
+    cdef floating[:, ::1] Z = np.zeros((PASS_BLOCKS * PASS_ROWS, Kp), dtype=dtype)
+    cdef floating[:, ::1] G = np.zeros((PASS_BLOCKS * PASS_ROWS, Kp), dtype=dtype)
+    cdef floating[:, ::1] part = np.empty((PASS_BLOCKS, max(P, 1)), dtype=dtype)
+    cdef double[::1] block_loss = np.zeros(PASS_BLOCKS)
+    cdef Py_ssize_t[::1] bad = np.full(PASS_BLOCKS, -1, dtype=np.intp)
+    cdef const int64_t *yp = &y[0] if y is not None and n else NULL
+    cdef const floating *Yp = &Y[0, 0] if Y is not None and n else NULL
+    cdef const double *swp = &sw[0] if sw is not None and n else NULL
+    cdef double total = 0.0, s
+    cdef Py_ssize_t first_bad = -1, R0, nblk, blk, b2, r0, m, k, c, q, j0, j1, t
+    cdef Py_ssize_t qgroups = (P + 7) // 8
+    cdef floating *Zb
+    cdef floating *Gb
+    with nogil:
+        R0 = 0
+        while R0 < n:
+            nblk = min(PASS_BLOCKS, (n - R0 + PASS_ROWS - 1) // PASS_ROWS)
+            for blk in prange(nblk, num_threads=threads, schedule="static"):
+                r0 = R0 + blk * PASS_ROWS
+                m = min(PASS_ROWS, n - r0)
+                Zb = &Z[blk * PASS_ROWS, 0]
+                Gb = &G[blk * PASS_ROWS, 0]
+                for k in range(m):
+                    for c in range(K):
+                        Zb[k * Kp + c] = <floating>b[c]
+                if d > 0:
+                    if floating is double:
+                        skce_small_k_logits_f64(m, d, K, &X[r0, 0], lda, &Wp[0, 0], Zb)
+                    else:
+                        skce_small_k_logits_f32(m, d, K, &X[r0, 0], lda, &Wp[0, 0], Zb)
+                bad[blk] = -1
+                if floating is double:
+                    block_loss[blk] = skce_loss_rows_f64(
+                        &ls, 0, m, Zb, Kp, yp + r0 if yp != NULL else NULL,
+                        Yp + r0 * K if Yp != NULL else NULL,
+                        swp + r0 if swp != NULL else NULL, grad_scale,
+                        Gb if with_grad else NULL, &bad[blk])
+                else:
+                    block_loss[blk] = skce_loss_rows_f32(
+                        &ls, 0, m, Zb, Kp, yp + r0 if yp != NULL else NULL,
+                        Yp + r0 * K if Yp != NULL else NULL,
+                        swp + r0 if swp != NULL else NULL, grad_scale,
+                        Gb if with_grad else NULL, &bad[blk])
+                if with_grad and d > 0:
+                    if floating is double:
+                        skce_small_k_weight_grad_f64(m, 0, d, K, &X[r0, 0], lda, Gb, &part[blk, 0])
+                    else:
+                        skce_small_k_weight_grad_f32(m, 0, d, K, &X[r0, 0], lda, Gb, &part[blk, 0])
+            for b2 in range(nblk):   # in block order
+                total += block_loss[b2]
+                if first_bad < 0 and bad[b2] >= 0:
+                    first_bad = R0 + b2 * PASS_ROWS + bad[b2]
+            if with_grad:
+                # the shares of X^T G, added in block order; threads split
+                # the parameters
+                for t in prange(threads, num_threads=threads, schedule="static"):
+                    j0 = min(P, 8 * (t * qgroups // threads))
+                    j1 = min(P, 8 * ((t + 1) * qgroups // threads))
+                    for b2 in range(nblk):
+                        for q in range(j0, j1):
+                            grad[q] += part[b2, q]
+                for b2 in range(nblk):
+                    r0 = R0 + b2 * PASS_ROWS
+                    m = min(PASS_ROWS, n - r0)
+                    for k in range(m):
+                        for c in range(K):
+                            if with_b:
+                                grad[P + c] += G[b2 * PASS_ROWS + k, c]
+                            if with_rows:
+                                row_grad[r0 + k, c] = G[b2 * PASS_ROWS + k, c]
+            R0 = R0 + nblk * PASS_ROWS
+    return total, first_bad

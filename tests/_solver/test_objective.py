@@ -131,6 +131,62 @@ def test_gradient_matches_finite_differences(case):
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_k_pass_matches_torch_over_many_blocks(case, dtype):
+    """Dense X with few outputs takes the fused one-pass kernels (blocks of
+    256 rows, 8 per round): 2,600 rows cover several rounds and a partial
+    block; the gradient, the row gradients and the bits for 1 or 2 threads."""
+    rng = np.random.default_rng(abs(hash((case, "small_k"))) % 2**32)
+    n = 2600
+    name, K, extra, _ = CASES[case]
+    info = LOSSES[name]
+    X = rng.normal(size=(n, D)).astype(dtype)
+    if info.target == "index":
+        loss = LossSpec.of(info, K, y=rng.integers(0, K, n).astype(np.int64), **extra)
+    else:
+        Y = np.where(rng.random((n, K)) < 0.4, 1.0, -1.0) if "hinge" in name else \
+            rng.random((n, K)) if name == "binary_cross_entropy" else rng.normal(size=(n, K))
+        loss = LossSpec.of(info, K, Y=np.ascontiguousarray(Y, dtype=dtype), **extra)
+    sw = rng.random(n) * 2
+    objs = [LinearObjective(X, loss, l2=0.3, sample_weight=sw, n_threads=t) for t in (1, 2)]
+    assert objs[0]._small_k
+    theta = rng.normal(size=objs[0].n_params) * 0.5
+    (f1, g1), (f2, g2) = (o.loss_gradient(theta) for o in objs)
+    assert f1 == f2 and np.array_equal(g1, g2)   # threads do not change the bits
+
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    Z = Xt @ th[:D * K].reshape(D, K) + th[D * K:]
+    s = torch.as_tensor(sw)
+    value = (s * _torch_row_loss(case, loss, Z) * loss.scale).sum() / s.sum() \
+        + 0.15 * (th[:D * K] ** 2).sum()
+    value.backward()
+    rtol = 1e-11 if dtype == np.float64 else 1e-5
+    assert f1 == pytest.approx(float(value.detach()), rel=rtol)
+    np.testing.assert_allclose(g1, th.grad.numpy(), rtol=rtol, atol=rtol)
+
+    rows = np.empty((n, K), dtype=dtype)
+    objs[0].loss_gradient_rows(theta, rows)
+    blas = LinearObjective(X, loss, l2=0.3, sample_weight=sw)
+    blas._small_k = False   # the chunked BLAS path, as for many outputs
+    ref_rows = np.empty_like(rows)
+    blas.loss_gradient_rows(theta, ref_rows)
+    np.testing.assert_allclose(rows, ref_rows, rtol=rtol, atol=rtol * 1e-3)
+
+
+def test_small_k_pass_is_chosen_for_row_major_few_outputs():
+    rng = np.random.default_rng(3)
+    loss = _problem("cross_entropy", np.float64, rng)
+    X = rng.normal(size=(N, D))
+    assert LinearObjective(X, loss)._small_k
+    assert LinearObjective(X[:, ::2], loss)._small_k is False   # column stride 2
+    assert LinearObjective(np.asfortranarray(X), loss)._small_k is False
+    many = LossSpec.of(LOSSES["cross_entropy"], 13, y=rng.integers(0, 13, N))
+    assert LinearObjective(X, many)._small_k is False           # > 12 float64 outputs
+    assert LinearObjective(X.astype(np.float32), many)._small_k  # <= 24 float32 outputs
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_chunks_give_the_one_pass_result(sparse):
     rng = np.random.default_rng(2)

@@ -20,7 +20,6 @@ import warnings
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import ThreadpoolController
 
 from skce._solver._objective import LinearObjective
 from skce._solver._owlqn import minimize_owlqn
@@ -28,7 +27,6 @@ from skce.exceptions import TrainingDiverged
 
 __all__ = ["fit_lbfgs", "check_lbfgs", "lbfgs_options", "minimize_penalized"]
 
-_controller = None
 _MAXCOR, _MAXCOR_BYTES = 30, 64 * 2**20
 
 
@@ -103,8 +101,7 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
         If the objective is not finite at the start (overflow); `state` is
         then unchanged.
     """
-    from skce._solver._train import TrainResult   # (import cycle)
-    global _controller
+    from skce._solver._train import TrainResult, _single_threaded_blas   # (import cycle)
     l1, l2 = opt.l1_l2()
     # the smooth part: minimize_penalized adds the L1 term
     objective = LinearObjective(X, loss, l2=l2, sample_weight=sample_weight,
@@ -132,9 +129,10 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
                 stopped.append(True)
                 raise StopIteration
 
-    if _controller is None:
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=n_threads, user_api="blas"):
+    # BLAS single-threaded, as in the minibatch loop: between the OpenMP
+    # kernels' parallel regions, BLAS's own threads spin and take the cores
+    # (letter, 2 threads: 1.62 s with 2 BLAS threads, 0.36 s with 1)
+    with _single_threaded_blas():
         f0 = objective.loss(theta0)
         if not np.isfinite(f0):
             raise TrainingDiverged(

@@ -182,9 +182,12 @@ def test_small_k_pass_is_chosen_for_row_major_few_outputs():
     assert LinearObjective(X, loss)._small_k
     assert LinearObjective(X[:, ::2], loss)._small_k is False   # column stride 2
     assert LinearObjective(np.asfortranarray(X), loss)._small_k is False
-    many = LossSpec.of(LOSSES["cross_entropy"], 13, y=rng.integers(0, 13, N))
-    assert LinearObjective(X, many)._small_k is False           # > 12 float64 outputs
-    assert LinearObjective(X.astype(np.float32), many)._small_k  # <= 24 float32 outputs
+    for K, chosen in ((64, True), (65, False)):
+        spec = LossSpec.of(LOSSES["cross_entropy"], K, y=rng.integers(0, K, N))
+        assert LinearObjective(X, spec)._small_k is chosen
+    # its 8 shares of X^T G would take over 32 MB: BLAS
+    wide = LossSpec.of(LOSSES["cross_entropy"], 10, y=rng.integers(0, 10, 2))
+    assert LinearObjective(np.ones((2, 60_000)), wide)._small_k is False
 
 
 @pytest.mark.parametrize("sparse", [False, True])

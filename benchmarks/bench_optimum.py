@@ -29,7 +29,8 @@ sparse text-like one (160,000 x 20,000, 20 classes, 40 nonzeros per row,
 Zipf-distributed columns, rows of unit norm), generated; --quick shrinks the
 generated sets to 60,000 x 100 and 40,000 x 5,000.  Prints one table per set
 (seconds to each suboptimality; '-' never reached) with the ratio of the
-fastest peer (LogisticRegression, sklearnex, cyanure) to skce lbfgs at 1e-8,
+fastest peer (LogisticRegression lbfgs and, binary, newton-cholesky;
+sklearnex; cyanure) to skce lbfgs and (binary) skce newton-cholesky at 1e-8,
 and saves suboptimality-vs-time plots to benchmarks/results/ with --plot
 (needs matplotlib).
 """
@@ -48,7 +49,8 @@ from benchmarks.common import DATA, read_letter   # (SKCE_BENCH_DATA overrides D
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
 TOLS = [10.0 ** -k for k in range(1, 11)]
-PEERS = ("LogisticRegression(lbfgs)", "sklearnex", "cyanure")
+PEERS = ("LogisticRegression(lbfgs)", "LogisticRegression(newton-cholesky)", "sklearnex",
+         "cyanure")
 
 
 # -- data --------------------------------------------------------------------
@@ -163,6 +165,8 @@ def solvers(n, binary, threads):
             random_state=0, n_jobs=threads)),
         "skce default (adam)": ("trace", lambda: SoftmaxClassifier(
             alpha=1.0 / n, random_state=0, n_jobs=threads)),
+        "LogisticRegression(newton-cholesky)": ("sweep", lambda tol: LogisticRegression(
+            C=1.0, solver="newton-cholesky", tol=tol, max_iter=1_000)),
         "LogisticRegression(lbfgs)": ("sweep", lambda tol: LogisticRegression(
             C=1.0, tol=tol, max_iter=10_000)),
         "LogisticRegression(saga)": ("sweep", lambda tol: LogisticRegression(
@@ -170,6 +174,11 @@ def solvers(n, binary, threads):
         "SGDClassifier(log_loss)": ("sweep", lambda tol: SGDClassifier(
             loss="log_loss", alpha=1.0 / n, tol=tol, max_iter=1_000, random_state=0)),
     }
+    if binary:   # Newton's method with the exact Hessian: one output only
+        out["skce newton-cholesky"] = ("trace", lambda: SoftmaxClassifier(
+            solver="newton-cholesky", alpha=1.0 / n, tol=1e-10, max_iter=100, n_jobs=threads))
+    else:
+        del out["LogisticRegression(newton-cholesky)"]   # (multinomial: d K x d K Hessian)
     try:
         from sklearnex.linear_model import LogisticRegression as ExLogisticRegression
         out["sklearnex"] = ("sweep", lambda tol: ExLogisticRegression(
@@ -230,21 +239,22 @@ def run(name, quick, threads, budget, plot, only=None, repeat=1):
     rows = {label: [time_to_median(runs, f_star, s) for s in LEVELS]
             for label, runs in traces.items()}
     print(f"  F* = {f_star:.12g}; seconds to (F - F*)/F* <= level:")
-    header = f"  {'solver':28s}" + "".join(f"{s:>9.0e}" for s in LEVELS)
+    header = f"  {'solver':36s}" + "".join(f"{s:>9.0e}" for s in LEVELS)
     print(header)
     for label, times in rows.items():
-        print(f"  {label:28s}" + "".join(
+        print(f"  {label:36s}" + "".join(
             f"{t:9.3f}" if t is not None else f"{'-':>9s}" for t in times))
     print("  iterations (skce: epochs) to the level:")
     for label, runs in traces.items():
         if label.startswith("skce"):
-            print(f"  {label:28s}" + "".join(
+            print(f"  {label:36s}" + "".join(
                 f"{e:9d}" if e is not None else f"{'-':>9s}"
                 for e in (epochs_to(runs[0], f_star, s) for s in LEVELS)))
-    ours = rows.get("skce lbfgs", [None])[-1]
     peers = [rows[p][-1] for p in PEERS if p in rows and rows[p][-1] is not None]
-    if ours and peers:
-        print(f"  fastest peer / skce lbfgs at 1e-8: {min(peers) / ours:.2f}x")
+    for ours in ("skce lbfgs", "skce newton-cholesky"):
+        t = rows.get(ours, [None])[-1]
+        if t and peers:
+            print(f"  fastest peer / {ours} at 1e-8: {min(peers) / t:.2f}x")
     if plot:
         _plot(name, {label: runs[0] for label, runs in traces.items()}, f_star)
     return rows

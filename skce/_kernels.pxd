@@ -249,6 +249,19 @@ cdef extern from "skce.h" nogil:
         Py_ssize_t K, const float *A, Py_ssize_t lda, const float *G, float *D)
     void skce_pad_columns_f64(Py_ssize_t rows, Py_ssize_t K, const double *src, double *dst)
     void skce_pad_columns_f32(Py_ssize_t rows, Py_ssize_t K, const float *src, float *dst)
+    # ---- the Hessian of Newton's method for CSR rows (gram.c) ----
+    void skce_csr_weighted_gram_f64_i32(Py_ssize_t r0, Py_ssize_t r1, const double *data,
+        const int32_t *indices, const int32_t *indptr, const double *c, Py_ssize_t d,
+        double *H, double *xc)
+    void skce_csr_weighted_gram_f64_i64(Py_ssize_t r0, Py_ssize_t r1, const double *data,
+        const int64_t *indices, const int64_t *indptr, const double *c, Py_ssize_t d,
+        double *H, double *xc)
+    void skce_csr_weighted_gram_f32_i32(Py_ssize_t r0, Py_ssize_t r1, const float *data,
+        const int32_t *indices, const int32_t *indptr, const double *c, Py_ssize_t d,
+        double *H, double *xc)
+    void skce_csr_weighted_gram_f32_i64(Py_ssize_t r0, Py_ssize_t r1, const float *data,
+        const int64_t *indices, const int64_t *indptr, const double *c, Py_ssize_t d,
+        double *H, double *xc)
     # ---- batch numerics of the training epoch (batch.c) ----
     void skce_csr_logits_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
         const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *W,

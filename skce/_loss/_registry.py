@@ -8,6 +8,9 @@ solvers that accept it.  An estimator builds its `LossSpec` from a row; a
 new loss is one row here plus its C kernel."""
 from dataclasses import dataclass
 
+import numpy as np
+from scipy.special import expit
+
 from skce._loss import _elementwise, _margin, _softmax
 
 
@@ -26,9 +29,30 @@ class LossInfo:
     @property
     def solvers(self):
         """The solvers that train it: every minibatch one; L-BFGS and SVRG
-        need a smooth loss."""
+        need a smooth loss; Newton's method (one output only) the elementwise
+        losses `row_hessian` knows."""
         return ("sgd", "adam", "rmsprop", "adagrad") + (
-            ("lbfgs", "svrg") if self.smooth else ())
+            ("lbfgs", "svrg") if self.smooth else ()) + (
+            ("newton-cholesky",) if self.smooth and self.target == "dense" else ())
+
+
+def row_hessian(spec, z, y):
+    """scale * d^2 loss_i / dz^2 of each row of a one-output elementwise loss
+    (LossSpec `spec`) at scores z (n,), targets y (n,), float64: what
+    Newton's method weighs the rows of X by.  The squared hinge and Huber
+    are twice differentiable except on a set of measure zero; there their
+    generalized Hessian (the indicator of the active rows) is used, as
+    liblinear's trust-region Newton method does."""
+    z = np.asarray(z, dtype=np.float64)
+    if spec.kind == _elementwise.BCE:
+        return expit(z) * expit(-z)
+    if spec.kind == _elementwise.MSE:
+        return np.full_like(z, 2.0 * spec.scale)
+    if spec.kind == _elementwise.HUBER:
+        return spec.scale * (np.abs(z - y) <= spec.delta)
+    if spec.kind == _elementwise.HINGE and spec.squared:
+        return 2.0 * spec.scale * (spec.margin - y * z > 0)
+    raise ValueError(f"no Hessian for loss kind {spec.kind}")
 
 
 LOSSES = {info.name: info for info in [

@@ -1232,3 +1232,39 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
                                 row_grad[r0 + k, c] = G[b2 * PASS_ROWS + k, c]
             R0 = R0 + nblk * PASS_ROWS
     return total, first_bad
+
+
+# -- the Hessian of Newton's method (skce._solver._newton) -------------------
+def csr_weighted_gram(const floating[::1] data, indices, indptr, Py_ssize_t r0, Py_ssize_t r1,
+                      const double[::1] c, double[:, ::1] H, double[::1] xc):
+    """H += sum_i c[i - r0] x_i x_iᵀ, xc += sum_i c[i - r0] x_i over CSR rows
+    r0 <= i < r1 (src/solver/gram.c), float64, without the GIL."""
+    cdef Py_ssize_t d = H.shape[0]
+    cdef const void *ix = _data(indices)
+    cdef const void *ip = _data(indptr)
+    cdef const floating *dp = &data[0] if data.shape[0] else NULL
+    if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64) \
+            or not indices.flags.c_contiguous or not indptr.flags.c_contiguous:
+        raise TypeError("CSR indices and indptr must be C-contiguous and both int32 or "
+                        "both int64")
+    if not (0 <= r0 <= r1 < indptr.shape[0]) or c.shape[0] < r1 - r0 or H.shape[1] != d \
+            or xc.shape[0] != d:
+        raise ValueError("csr_weighted_gram: inconsistent shapes")
+    if r1 == r0:
+        return
+    cdef bint i64 = indices.dtype == np.int64
+    with nogil:
+        if floating is double:
+            if i64:
+                skce_csr_weighted_gram_f64_i64(r0, r1, dp, <const int64_t *>ix,
+                                               <const int64_t *>ip, &c[0], d, &H[0, 0], &xc[0])
+            else:
+                skce_csr_weighted_gram_f64_i32(r0, r1, dp, <const int32_t *>ix,
+                                               <const int32_t *>ip, &c[0], d, &H[0, 0], &xc[0])
+        else:
+            if i64:
+                skce_csr_weighted_gram_f32_i64(r0, r1, dp, <const int64_t *>ix,
+                                               <const int64_t *>ip, &c[0], d, &H[0, 0], &xc[0])
+            else:
+                skce_csr_weighted_gram_f32_i32(r0, r1, dp, <const int32_t *>ix,
+                                               <const int32_t *>ip, &c[0], d, &H[0, 0], &xc[0])

@@ -25,6 +25,7 @@ from skce._loss import LOSSES
 from skce._solver import OptimizerSpec, SolverState, train
 from skce._validation import check_sparse_structure
 from skce._solver._lbfgs import check_lbfgs, fit_lbfgs
+from skce._solver._newton import check_newton, fit_newton
 from skce._solver._objective import intercept_only
 
 
@@ -82,10 +83,14 @@ def _check_classification_targets(y):
         raise ValueError(f"{exc} (y holds values of type {kinds})") from None
 
 
+# the solvers that need all the data at every step (svrg: for its snapshots'
+# full gradient): fit only, no partial_fit nor early_stopping
+FULL_DATA_SOLVERS = ("lbfgs", "svrg", "newton-cholesky")
+
+
 def _check_minibatch_solver(est):
-    """partial_fit exists for the minibatch solvers only (as MLPClassifier's);
-    svrg's epochs need the full gradient of all the data."""
-    if est.solver in ("lbfgs", "svrg"):
+    """partial_fit exists for the minibatch solvers only (as MLPClassifier's)."""
+    if est.solver in FULL_DATA_SOLVERS:
         raise AttributeError(f"partial_fit needs a minibatch solver (solver='sgd' or 'adam'); "
                              f"solver={est.solver!r} needs all the data's full gradient: "
                              "use fit")
@@ -118,7 +123,8 @@ class _BaseSGD(BaseEstimator):
     by the estimators; subclasses say how targets become a LossSpec."""
 
     _parameter_constraints = {
-        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "lbfgs", "svrg"})],
+        "solver": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "lbfgs", "svrg",
+                                "newton-cholesky"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "eta0": [Interval(Real, 0, None, closed="neither"), None],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -165,7 +171,7 @@ class _BaseSGD(BaseEstimator):
     # lbfgs has no learning rate (its line search sets each step), svrg
     # derives its own from the data (skce._solver._svrg)
     _DEFAULT_ETA0 = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.01, "adagrad": 0.1, "lbfgs": 0.0,
-                     "svrg": 0.0}
+                     "svrg": 0.0, "newton-cholesky": 0.0}
 
     def _eta0(self):
         """eta0, or the measured default of the solver (_DEFAULT_ETA0)."""
@@ -195,7 +201,7 @@ class _BaseSGD(BaseEstimator):
         if self.nesterov and (self.solver != "sgd" or self._momentum() <= 0 or self.dampening):
             raise ValueError("nesterov=True needs solver='sgd', momentum > 0 and dampening=0 "
                              "(as torch.optim.SGD)")
-        if self.solver in ("lbfgs", "svrg") and self.early_stopping:
+        if self.solver in FULL_DATA_SOLVERS and self.early_stopping:
             raise ValueError(f"early_stopping=True needs solver='sgd' or 'adam'; "
                              f"solver={self.solver!r} minimizes the full training objective "
                              "(stop it with tol / max_iter)")
@@ -256,12 +262,17 @@ class _BaseSGD(BaseEstimator):
         one step (the random stream included: partial_fit shuffles a copy)."""
         rng = check_random_state(self.random_state) if not partial \
             else copy.deepcopy(self._rng)
-        if self.solver == "lbfgs":
-            # the full-batch solver (fit only: partial_fit is minibatch_only)
+        if self.solver in ("lbfgs", "newton-cholesky"):
+            # the full-batch solvers (fit only: partial_fit is minibatch_only)
             alpha = self._alpha_for(sw, None, X.shape[0])
             opt = self._optimizer_spec(alpha)
-            check_lbfgs(LOSSES[loss.name], opt)
-            result = fit_lbfgs(
+            if self.solver == "lbfgs":
+                check_lbfgs(LOSSES[loss.name], opt)
+                fit_full = fit_lbfgs
+            else:
+                check_newton(LOSSES[loss.name], opt, X.shape[1])
+                fit_full = fit_newton
+            result = fit_full(
                 X, loss, opt, state, sample_weight=sw, fit_intercept=self.fit_intercept,
                 max_iter=max_iter, tol=self._tol(), n_threads=effective_n_threads(self.n_jobs),
                 verbose=self.verbose, callback=callback)

@@ -18,9 +18,12 @@ from skce.linear_model._base import (_OPTIMIZER_PARAMS_DOC, _BaseSGD, _unchanged
 class LinearRegressor(RegressorMixin, _BaseSGD):
     __doc__ = """Linear least-squares or Huber regression, single or multi-output,
     trained by minibatch SGD or Adam on skce's compiled solver core, or to
-    the optimum by minibatch SVRG (solver="svrg") or full-batch L-BFGS
-    (solver="lbfgs"); both are insensitive to the scale of X and y (svrg
-    derives its step from X), which the SGD step is not.  A cold fit starts from
+    the optimum by minibatch SVRG (solver="svrg"), full-batch L-BFGS
+    (solver="lbfgs") or, with at most 2,000 features, Newton's method
+    (solver="newton-cholesky", one Hessian block per target, no L1; squared
+    error: one step); all
+    three are insensitive to the scale of X and y (svrg derives its step
+    from X), which the SGD step is not.  A cold fit starts from
     the weighted mean of y as intercept.
 
     Objective (s_i sample weights, S their sum, r_ik = y_ik - f_k(x_i))::

@@ -7,7 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skce._loss import LOSSES, decision_to_proba
 from skce._solver import LossSpec
-from skce.linear_model._base import _BaseSGDClassifier
+from skce.linear_model._base import FULL_DATA_SOLVERS, _BaseSGDClassifier
 
 
 class SoftmaxClassifier(_BaseSGDClassifier):
@@ -26,7 +26,8 @@ class SoftmaxClassifier(_BaseSGDClassifier):
 
     Parameters
     ----------
-    solver : {"adam", "sgd", "rmsprop", "adagrad", "svrg", "lbfgs"}, default="adam"
+    solver : {"adam", "sgd", "rmsprop", "adagrad", "svrg", "lbfgs", "newton-cholesky"}, \
+default="adam"
         Minibatch: torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW
         with decoupled_weight_decay), torch.optim.SGD (momentum, dampening,
         nesterov), torch.optim.RMSprop (rho, momentum, centered, epsilon) or
@@ -50,6 +51,11 @@ class SoftmaxClassifier(_BaseSGDClassifier):
         average are ignored.  As lbfgs, it has no partial_fit nor
         early_stopping, and tol bounds the gradient.  Memory: the
         snapshot's gradient of every row, n_samples x n_classes values.
+        "newton-cholesky" (binary problems, at most 2,000 features, penalty
+        "l2" or None): Newton's method with the exact Hessian
+        (skce._solver._newton), as LogisticRegression's solver of that
+        name: a few passes to the optimum where lbfgs needs hundreds; the
+        same options and restrictions as lbfgs.
     learning_rate : {"constant", "adaptive", "invscaling", "cosine"}, default="constant"
         Schedule of the step size: eta0; eta0 divided by 5 each time the
         objective (or validation score) did not improve by tol for
@@ -192,7 +198,7 @@ class SoftmaxClassifier(_BaseSGDClassifier):
     def _tol(self, solver=None):
         if self.tol != "auto":
             return self.tol
-        return 1e-4 if (solver or self.solver) in ("lbfgs", "svrg") else 1e-3
+        return 1e-4 if (solver or self.solver) in FULL_DATA_SOLVERS else 1e-3
 
     def _alpha_for(self, sw, train_rows, n_samples):
         if self.alpha is not None:

@@ -12,7 +12,10 @@ from skce.linear_model._base import _OPTIMIZER_PARAMS_DOC, _BaseSGDClassifier
 class LinearSVM(_BaseSGDClassifier):
     __doc__ = """Linear support vector machine (hinge or squared hinge loss) trained by
     minibatch SGD or Adam on skce's compiled solver core, or (squared hinge)
-    to the optimum by minibatch SVRG or full-batch L-BFGS.
+    to the optimum by minibatch SVRG, full-batch L-BFGS or (one-vs-rest, at
+    most 2,000 features, no L1) Newton's method with the generalized Hessian
+    (solver="newton-cholesky", as liblinear's primal solver; one block per
+    class).
 
     Binary problems: one weight vector, ``decision_function`` of shape (n,),
     the hinge loss ``max(0, margin - y f(x))`` (squared with
@@ -40,7 +43,7 @@ class LinearSVM(_BaseSGDClassifier):
     C : float > 0, default=1.0
         Inverse regularization strength, as in LinearSVC.
     loss : {"hinge", "squared_hinge"}, default="squared_hinge"
-        solver="lbfgs" and "svrg" need "squared_hinge" (the hinge is not
+        solver="lbfgs", "svrg" and "newton-cholesky" need "squared_hinge" (the hinge is not
         differentiable: a ValueError says so; svrg also refuses
         multi_class="crammer_singer", whose maximum over the classes is not
         differentiable either); hinge trains with sgd / adam.

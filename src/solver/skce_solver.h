@@ -187,4 +187,19 @@ SKCE_DECLARE_LAZY(double, _f64)
 SKCE_DECLARE_LAZY(float, _f32)
 #undef SKCE_DECLARE_LAZY
 
+/* ---- The Hessian of Newton's method for CSR rows (gram.c) ----
+ *
+ * skce_csr_weighted_gram: H (d x d, row-major) += sum_i c[i - r0] x_i x_iᵀ
+ * and xc (d) += sum_i c[i - r0] x_i for the CSR rows r0 <= i < r1, in
+ * float64 (duplicate indices in a row add up, as the matrix's values do). */
+#define SKCE_DECLARE_GRAM(REAL, SFX, INDEX, ISFX)                                             \
+    void skce_csr_weighted_gram##SFX##ISFX(ptrdiff_t r0, ptrdiff_t r1, const REAL *data,      \
+        const INDEX *indices, const INDEX *indptr, const double *c, ptrdiff_t d, double *H,   \
+        double *xc);
+SKCE_DECLARE_GRAM(double, _f64, int32_t, _i32)
+SKCE_DECLARE_GRAM(double, _f64, int64_t, _i64)
+SKCE_DECLARE_GRAM(float, _f32, int32_t, _i32)
+SKCE_DECLARE_GRAM(float, _f32, int64_t, _i64)
+#undef SKCE_DECLARE_GRAM
+
 #endif /* SKCE_SOLVER_H */

@@ -28,11 +28,13 @@ ESTIMATORS = [
     # as LogisticRegression's, stops 3e-6 from it in the decision values)
     LinearSVM(solver="lbfgs", C=0.1, tol=1e-10),
     LinearSVM(solver="svrg"), LinearSVM(solver="svrg", batch_size=16),
+    LinearSVM(solver="newton-cholesky"),
     LinearSVM(solver="rmsprop", eta0=1e-3, max_iter=20),
     LinearSVM(solver="adagrad", eta0=1e-2, max_iter=20),
     LinearRegressor(), LinearRegressor(solver="sgd"), LinearRegressor(solver="lbfgs"),
     LinearRegressor(solver="adam", loss="huber", batch_size=16, learning_rate="cosine"),
     LinearRegressor(solver="svrg"), LinearRegressor(solver="svrg", loss="huber"),
+    LinearRegressor(solver="newton-cholesky"),
     LinearRegressor(solver="rmsprop", eta0=1e-2, max_iter=20),
     LinearRegressor(solver="adagrad", eta0=0.1, max_iter=20, initial_accumulator_value=0.1),
     TemperatureScaledClassifier(SoftmaxClassifier(max_iter=20)),

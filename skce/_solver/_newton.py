@@ -80,7 +80,7 @@ def _hessian(objective, theta, k):
     the parameters _output_params(k) (an elementwise loss: the outputs do
     not interact, the Hessian is block diagonal)."""
     X, spec = objective.X, objective.spec
-    d, K, fi = objective.n_features, objective.n_outputs, objective.fit_intercept
+    d, fi = objective.n_features, objective.fit_intercept
     W, b = objective.unpack(theta)
     wd, bk = np.ascontiguousarray(W[:, k], dtype=X.dtype), (b[k] if fi else 0.0)
     H = np.zeros((d + fi, d + fi))

@@ -82,7 +82,7 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
         Stop when the max-norm of the projected gradient (with L1: the
         pseudo-gradient) is <= tol (None: 0).
     n_threads : int
-        Threads of the loss kernels and of BLAS.
+        Threads of the OpenMP kernels (BLAS runs single-threaded).
     verbose : int
         Print the objective every iteration.
     callback : callable or None

@@ -13,7 +13,10 @@ skce's compiled loss kernels (the Cython wrappers of skce._loss, the same C
 code the minibatch epoch runs), the products from BLAS (dense X, any layout)
 or scipy.sparse (CSR, never densified).  Rows are processed in chunks with
 preallocated Z / G buffers, so memory is O(chunk_rows * n_outputs) besides
-X.  float32 X stays float32 in the products and kernels; sums (objective,
+X.  Dense row-major X with up to 64 outputs takes one fused compiled pass
+instead (`_epoch.small_k_pass`: logits, loss and share of Xᵀ G per block of
+rows, X read once; buffers O(2048 * n_outputs + 8 * n_features *
+n_outputs)).  float32 X stays float32 in the products and kernels; sums (objective,
 gradient) accumulate in float64.
 
 The penalty functions here are also what the minibatch loop reports

@@ -175,6 +175,25 @@ def test_small_k_pass_matches_torch_over_many_blocks(case, dtype):
     np.testing.assert_allclose(rows, ref_rows, rtol=rtol, atol=rtol * 1e-3)
 
 
+@pytest.mark.parametrize("K", [13, 30, 64])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_k_pass_with_several_column_groups(K, dtype):
+    """Beyond 3 SIMD vectors of outputs the kernels loop over column groups
+    (and the padding of K): the same objective as the BLAS path."""
+    rng = np.random.default_rng(K)
+    X = rng.normal(size=(700, 11)).astype(dtype)
+    loss = LossSpec.of(LOSSES["cross_entropy"], K, y=rng.integers(0, K, 700).astype(np.int64))
+    fused = LinearObjective(X, loss, l2=0.1, n_threads=2)
+    blas = LinearObjective(X, loss, l2=0.1)
+    blas._small_k = False
+    assert fused._small_k
+    theta = rng.normal(size=fused.n_params) * 0.3
+    (f1, g1), (f2, g2) = fused.loss_gradient(theta), blas.loss_gradient(theta)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert f1 == pytest.approx(f2, rel=rtol)
+    np.testing.assert_allclose(g1, g2, rtol=rtol * 10, atol=rtol)
+
+
 def test_small_k_pass_is_chosen_for_row_major_few_outputs():
     rng = np.random.default_rng(3)
     loss = _problem("cross_entropy", np.float64, rng)

@@ -412,11 +412,11 @@ def test_large_copy_is_announced_with_its_size(monkeypatch):
     y = np.arange(400) % 3
     with pytest.warns(DataCopyWarning, match=r"X \(float32, shape \(400, 5\)\) cannot be read "
                                              r"in place.*copied 8,000 bytes.*ascontiguousarray"):
-        SoftmaxClassifier(max_iter=1).fit(X[::-1], y)
+        SoftmaxClassifier(solver="adam", max_iter=1).fit(X[::-1], y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataCopyWarning)
-        SoftmaxClassifier(max_iter=1).fit(np.asfortranarray(X), y)   # readable: no copy
-        SoftmaxClassifier(max_iter=1).fit(X[::2], y[::2])
+        SoftmaxClassifier(solver="adam", max_iter=1).fit(np.asfortranarray(X), y)   # readable: no copy
+        SoftmaxClassifier(solver="adam", max_iter=1).fit(X[::2], y[::2])
         losses.cross_entropy(X[:, :3:2], y % 2)
 
 
@@ -481,7 +481,7 @@ def test_ctrl_c_in_train_restores_the_state(sparse):
 
 def test_ctrl_c_during_fit_leaves_the_previous_fit():
     X, y = make_classification(60_000, 40, n_informative=20, n_classes=4, random_state=0)
-    clf = SoftmaxClassifier(max_iter=1, random_state=0, batch_size=1).fit(X[:500], y[:500])
+    clf = SoftmaxClassifier(solver="adam", max_iter=1, random_state=0, batch_size=1).fit(X[:500], y[:500])
     clf.set_params(max_iter=1000, tol=None, warm_start=True)
     snap = _snapshot(clf)
     timer = _interrupt_soon(0.5)
@@ -563,7 +563,7 @@ def test_adam_huge_eta0_never_ends_in_an_overflowed_model(digits, dtype, average
     penalty) became inf and loss_curve_ said so, with no error."""
     X, y = digits
     eta0 = 1e20 if dtype == np.float32 else 1e200
-    clf = SoftmaxClassifier(eta0=eta0, max_iter=3, random_state=0, average=average, tol=None)
+    clf = SoftmaxClassifier(solver="adam", eta0=eta0, max_iter=3, random_state=0, average=average, tol=None)
     with pytest.raises(TrainingDiverged, match=r"solver='adam'"):
         clf.fit(X.astype(dtype), y)
     assert not hasattr(clf, "coef_")
@@ -582,7 +582,7 @@ def test_training_diverged_names_the_solver_and_the_feature_scale(digits):
     assert "solver='sgd'" in msg and "use solver='adam'" in msg
     assert re.search(r"feature \d+ reaches \|x\| = 1e\+150", msg)
     with pytest.raises(TrainingDiverged) as info:
-        SoftmaxClassifier(eta0=1e306, max_iter=3, random_state=0).fit(X, y)
+        SoftmaxClassifier(solver="adam", eta0=1e306, max_iter=3, random_state=0).fit(X, y)
     msg = str(info.value)
     assert "solver='adam'" in msg and "use solver='adam'" not in msg
     assert "Lower eta0" in msg and "learning rate 1e+306" in msg and "reaches |x|" not in msg

@@ -68,6 +68,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     """
 
     _multi_output = True
+    _AUTO_MINIBATCH = "sgd"   # solver="auto" in partial_fit / early_stopping (its former default)
     _y_numeric = True
     _stratify_validation = False
 
@@ -78,7 +79,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
     }
 
     def __init__(self, *, loss="squared_error", delta=1.0, alpha=1e-4, penalty="l2",
-                 l1_ratio=0.15, solver="sgd", learning_rate="adaptive", eta0=0.003,
+                 l1_ratio=0.15, solver="auto", learning_rate="adaptive", eta0=0.003,
                  power_t=0.5, batch_size=256, max_iter=100, tol=1e-4, n_iter_no_change=5,
                  early_stopping=False, validation_fraction=0.1, momentum=None, dampening=0.0,
                  nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False,
@@ -205,7 +206,7 @@ class LinearRegressor(RegressorMixin, _BaseSGD):
                     "that shape")
         sw = self._weights(X, sample_weight, None)
         loss = self._loss_spec(Y)
-        state = self._state_for_partial_fit(X.shape[1], loss.n_outputs, X.dtype, first)
+        state = self._state_for_partial_fit(X.shape[1], loss.n_outputs, X.dtype, first, loss)
         return self._run(X, loss, sw, state, max_iter=1, partial=True)
 
     # -- prediction ----------------------------------------------------------

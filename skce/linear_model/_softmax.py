@@ -26,8 +26,12 @@ class SoftmaxClassifier(_BaseSGDClassifier):
 
     Parameters
     ----------
-    solver : {"adam", "sgd", "rmsprop", "adagrad", "svrg", "lbfgs", "newton-cholesky"}, \
-default="adam"
+    solver : {"auto", "adam", "sgd", "rmsprop", "adagrad", "svrg", "lbfgs", \
+"newton-cholesky"}, default="auto"
+        "auto": the exact optimum, as LogisticRegression's default --
+        "newton-cholesky" for binary problems with at most 200 features and
+        no L1, else "lbfgs" (OWL-QN with L1); "adam" for partial_fit and
+        early_stopping.  The solver a fit ran is ``solver_``.
         Minibatch: torch.optim.Adam (beta_1, beta_2, epsilon, amsgrad; AdamW
         with decoupled_weight_decay), torch.optim.SGD (momentum, dampening,
         nesterov), torch.optim.RMSprop (rho, momentum, centered, epsilon) or
@@ -149,6 +153,8 @@ default="adam"
         Of X's dtype (float32 input trains in float32).
     intercept_ : ndarray of shape (1,) or (n_classes,)
     classes_ : ndarray of shape (n_classes,)
+    solver_ : str
+        The solver the last fit / partial_fit ran (solver="auto" resolved).
     n_iter_ : int
         Epochs run (lbfgs: L-BFGS iterations).
     t_ : int
@@ -185,7 +191,7 @@ default="adam"
         "tol": [Interval(Real, 0, None, closed="left"), None, StrOptions({"auto"})],
     }
 
-    def __init__(self, *, solver="adam", learning_rate="constant", eta0=None, power_t=0.5,
+    def __init__(self, *, solver="auto", learning_rate="constant", eta0=None, power_t=0.5,
                  batch_size=256, max_iter=100, tol="auto", n_iter_no_change=2,
                  early_stopping=False, validation_fraction=0.1, alpha=None, penalty="l2",
                  l1_ratio=0.15, momentum=None, dampening=0.0, nesterov=False, beta_1=0.9,
@@ -198,7 +204,7 @@ default="adam"
     def _tol(self, solver=None):
         if self.tol != "auto":
             return self.tol
-        return 1e-4 if (solver or self.solver) in FULL_DATA_SOLVERS else 1e-3
+        return 1e-4 if (solver or self._solver()) in FULL_DATA_SOLVERS else 1e-3
 
     def _alpha_for(self, sw, train_rows, n_samples):
         if self.alpha is not None:

@@ -79,7 +79,7 @@ class LinearSVM(_BaseSGDClassifier):
     }
 
     def __init__(self, *, C=1.0, loss="squared_hinge", multi_class="ovr", margin=1.0,
-                 penalty="l2", l1_ratio=0.15, solver="adam", learning_rate="constant",
+                 penalty="l2", l1_ratio=0.15, solver="auto", learning_rate="constant",
                  eta0=0.01, power_t=0.5, batch_size=256, max_iter=100, tol=1e-4,
                  n_iter_no_change=5, early_stopping=False, validation_fraction=0.1,
                  momentum=None, dampening=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,

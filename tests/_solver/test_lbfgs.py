@@ -200,12 +200,14 @@ def test_regressor_on_an_unscaled_feature_raises():
     X[:, 3] *= 100
     with pytest.raises(TrainingDiverged, match=r"objective after epoch \d+ .*solver='sgd'.*"
                        r"Lower eta0.*feature 3 reaches.*standardize y") as info:
-        LinearRegressor(random_state=0).fit(X, y)
+        LinearRegressor(solver="sgd", random_state=0).fit(X, y)
     assert isinstance(info.value, ValueError)
     # the same data is fine standardized, and with lbfgs (no learning rate)
     Xs = StandardScaler().fit_transform(X)
-    assert LinearRegressor(random_state=0).fit(Xs, y).score(Xs, y) > 0.99
+    assert LinearRegressor(solver="sgd", random_state=0).fit(Xs, y).score(Xs, y) > 0.99
     assert LinearRegressor(solver="lbfgs").fit(X, y).score(X, y) > 0.99
+    default = LinearRegressor().fit(X, y)   # solver="auto": Newton's method, exact
+    assert default.solver_ == "newton-cholesky" and default.score(X, y) > 0.99
 
 
 def test_sgd_with_a_huge_step_on_unscaled_digits_raises_and_keeps_the_model(digits):
@@ -243,8 +245,9 @@ def test_normal_fits_do_not_trigger_divergence(digits):
 # ---------------------------------------------------------------------------
 
 def _frozen(est):
-    """A fit that takes (numerically) no step: what it returns is the start."""
-    return est.set_params(eta0=1e-30, max_iter=1, tol=None, random_state=0)
+    """A fit that takes (numerically) no step: what it returns is the start
+    (a minibatch solver: the full-batch ones have no step size)."""
+    return est.set_params(solver="sgd", eta0=1e-30, max_iter=1, tol=None, random_state=0)
 
 
 def test_softmax_starts_from_the_centred_log_priors(digits):

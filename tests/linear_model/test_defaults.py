@@ -58,8 +58,8 @@ def test_tol_auto_is_per_solver(monkeypatch, digits):
     X, y = digits
     assert _gtol_used(monkeypatch, SoftmaxClassifier(solver="lbfgs"), X, y) == 1e-4
     assert _gtol_used(monkeypatch, SoftmaxClassifier(solver="lbfgs", tol=1e-6), X, y) == 1e-6
-    auto = SoftmaxClassifier(random_state=0).fit(X, y)
-    explicit = SoftmaxClassifier(random_state=0, tol=1e-3).fit(X, y)
+    auto = SoftmaxClassifier(solver="adam", random_state=0).fit(X, y)
+    explicit = SoftmaxClassifier(solver="adam", random_state=0, tol=1e-3).fit(X, y)
     assert auto.n_iter_ == explicit.n_iter_
     np.testing.assert_array_equal(auto.coef_, explicit.coef_)
     svrg_auto = SoftmaxClassifier(solver="svrg", random_state=0).fit(X, y)

@@ -207,7 +207,7 @@ def test_regressor_targets_are_converted_to_x_dtype(regression, monkeypatch):
         seen.append((Xe, s.Y))
         return real(s, Xe, order, bs, *args)
     monkeypatch.setattr(_solver, "epoch_dense", spy)
-    LinearRegressor(max_iter=2, tol=None).fit(X32, Y)
+    LinearRegressor(solver="sgd", max_iter=2, tol=None).fit(X32, Y)
     assert seen and all(np.shares_memory(a, X32) and t.dtype == np.float32 for a, t in seen)
 
 

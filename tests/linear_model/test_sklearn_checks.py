@@ -15,13 +15,15 @@ from skce.calibration import TemperatureScaledClassifier
 # (SGD-family steps small enough for the checks' unscaled data, |x| ~ 100:
 # the default steps diverge there, which raises TrainingDiverged, as meant)
 ESTIMATORS = [
-    SoftmaxClassifier(), SoftmaxClassifier(solver="sgd", eta0=1e-3),
+    SoftmaxClassifier(), SoftmaxClassifier(solver="adam"),
+    SoftmaxClassifier(solver="sgd", eta0=1e-3),
     SoftmaxClassifier(solver="lbfgs"),
     SoftmaxClassifier(solver="adam", batch_size=16, learning_rate="cosine"),
     SoftmaxClassifier(solver="svrg"),
     SoftmaxClassifier(solver="rmsprop", eta0=1e-3, max_iter=20, centered=True, momentum=0.5),
     SoftmaxClassifier(solver="adagrad", eta0=1e-2, max_iter=20, lr_decay=0.01),
     LinearSVM(), LinearSVM(solver="sgd", loss="hinge", eta0=1e-3),
+    LinearSVM(solver="adam"),
     LinearSVM(multi_class="crammer_singer", batch_size=16, learning_rate="cosine"),
     # (the sample-weight equivalence check, to rtol 1e-7, needs the optimum:
     # at C=1 its squared-hinge problem is so flat that L-BFGS's ftol, 64 eps
@@ -38,6 +40,7 @@ ESTIMATORS = [
     LinearRegressor(solver="rmsprop", eta0=1e-2, max_iter=20),
     LinearRegressor(solver="adagrad", eta0=0.1, max_iter=20, initial_accumulator_value=0.1),
     TemperatureScaledClassifier(SoftmaxClassifier(max_iter=20)),
+    TemperatureScaledClassifier(SoftmaxClassifier(solver="adam", max_iter=20)),
 ]
 
 

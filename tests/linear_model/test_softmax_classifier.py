@@ -184,7 +184,7 @@ def test_float32_input_is_not_copied(monkeypatch):
         seen.append(Xe)
         return real(s, Xe, order, bs, *args)
     monkeypatch.setattr(_solver, "epoch_dense", spy)
-    SoftmaxClassifier(max_iter=2, tol=None).fit(X, y)
+    SoftmaxClassifier(solver="adam", max_iter=2, tol=None).fit(X, y)
     assert seen and all(np.shares_memory(a, X) for a in seen)
 
 
@@ -387,8 +387,8 @@ def test_warm_start_continues(digits):
 def test_convergence_warning_and_verbose(digits, capsys):
     X, y = digits
     with pytest.warns(ConvergenceWarning, match="Maximum number of epochs"):
-        SoftmaxClassifier(max_iter=2, random_state=0).fit(X, y)
-    SoftmaxClassifier(max_iter=2, tol=None, verbose=1, random_state=0).fit(X, y)
+        SoftmaxClassifier(solver="adam", max_iter=2, random_state=0).fit(X, y)
+    SoftmaxClassifier(solver="adam", max_iter=2, tol=None, verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "-- Epoch 1: avg. loss" in out and "-- Epoch 2" in out
 
@@ -462,7 +462,7 @@ def test_whole_epochs_with_averaging_match_torch(dtype):
     n, d, K, B, alpha = 50, 6, 4, 8, 0.01
     X = rng.standard_normal((n, d)).astype(dtype)
     y = rng.integers(0, K, n)
-    clf = SoftmaxClassifier(shuffle=False, batch_size=B, max_iter=2, tol=None, alpha=alpha,
+    clf = SoftmaxClassifier(solver="adam", shuffle=False, batch_size=B, max_iter=2, tol=None, alpha=alpha,
                             eta0=0.05, average=True).fit(X, y)
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     W = torch.zeros(d, K, dtype=tdtype, requires_grad=True)
@@ -495,7 +495,7 @@ def test_loss_curve_is_the_objective_of_the_averaged_model(digits, sparse):
     sw = np.random.default_rng(0).uniform(0.5, 2, len(y))
     alpha = 1e-3
     Xv = sp.csr_matrix(X) if sparse else X
-    clf = SoftmaxClassifier(random_state=0, max_iter=3, tol=None, alpha=alpha,
+    clf = SoftmaxClassifier(solver="adam", random_state=0, max_iter=3, tol=None, alpha=alpha,
                             average=True).fit(Xv, y, sample_weight=sw)
     z = X @ clf.coef_.T + clf.intercept_
     expect = losses.cross_entropy(z, y, sample_weight=sw) + \
@@ -503,9 +503,9 @@ def test_loss_curve_is_the_objective_of_the_averaged_model(digits, sparse):
     assert clf.loss_curve_[-1] == pytest.approx(expect, rel=1e-12)
     # without averaging: the mean of the minibatch losses during the epoch
     # (those of the iterates before each step), larger early on
-    plain = SoftmaxClassifier(random_state=0, max_iter=1, tol=None, alpha=alpha,
+    plain = SoftmaxClassifier(solver="adam", random_state=0, max_iter=1, tol=None, alpha=alpha,
                               average=False).fit(Xv, y, sample_weight=sw)
-    first = SoftmaxClassifier(random_state=0, max_iter=1, tol=None, alpha=alpha,
+    first = SoftmaxClassifier(solver="adam", random_state=0, max_iter=1, tol=None, alpha=alpha,
                               average=True).fit(Xv, y, sample_weight=sw)
     assert plain.loss_curve_[0] > first.loss_curve_[0]
 
@@ -518,8 +518,8 @@ def test_averaging_beats_the_last_iterate_on_noisy_data():
                                n_classes=5, flip_y=0.3, random_state=0)
     X = StandardScaler().fit_transform(X)
     kw = dict(random_state=0, max_iter=2, tol=None, learning_rate="constant")
-    avg = SoftmaxClassifier(average=True, **kw).fit(X, y)
-    last = SoftmaxClassifier(average=False, **kw).fit(X, y)
+    avg = SoftmaxClassifier(solver="adam", average=True, **kw).fit(X, y)
+    last = SoftmaxClassifier(solver="adam", average=False, **kw).fit(X, y)
     ref = LogisticRegression(C=1 / (1e-4 * len(y)), max_iter=1000).fit(X, y)
     f = [_objective(m.coef_, m.intercept_, X, y, 1e-4) for m in (avg, last, ref)]
     assert f[0] - f[2] < 0.3 * (f[1] - f[2]), f

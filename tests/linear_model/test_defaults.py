@@ -65,3 +65,30 @@ def test_tol_auto_is_per_solver(monkeypatch, digits):
     svrg_auto = SoftmaxClassifier(solver="svrg", random_state=0).fit(X, y)
     svrg_explicit = SoftmaxClassifier(solver="svrg", random_state=0, tol=1e-4).fit(X, y)
     np.testing.assert_array_equal(svrg_auto.coef_, svrg_explicit.coef_)
+
+
+def test_solver_auto_picks_the_exact_solver_and_minibatch_where_none_applies(digits):
+    from sklearn.datasets import make_regression
+
+    from skce import LinearRegressor, LinearSVM
+    X, y = digits
+    assert SoftmaxClassifier().solver == "auto"
+    cases = [
+        (SoftmaxClassifier(), y, "lbfgs"),                        # multinomial
+        (SoftmaxClassifier(), y < 5, "newton-cholesky"),          # binary, 64 features
+        (SoftmaxClassifier(penalty="l1"), y < 5, "lbfgs"),        # L1: OWL-QN
+        (SoftmaxClassifier(early_stopping=True), y, "adam"),
+        (LinearSVM(), y, "newton-cholesky"),                      # one-vs-rest squared hinge
+        (LinearSVM(loss="hinge"), y, "adam"),                     # not differentiable
+        (LinearSVM(multi_class="crammer_singer"), y, "adam"),
+    ]
+    for est, target, solver in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert est.fit(X, target).solver_ == solver, est
+    assert SoftmaxClassifier().partial_fit(X, y, classes=np.unique(y)).solver_ == "adam"
+    Xr, yr = make_regression(300, 5, random_state=0)
+    assert LinearRegressor().fit(Xr, yr).solver_ == "newton-cholesky"
+    assert LinearRegressor().partial_fit(Xr / 10, yr / 100).solver_ == "sgd"
+    wide = np.random.default_rng(0).normal(size=(300, 201))
+    assert LinearRegressor().fit(wide, yr).solver_ == "lbfgs"     # > 200 features

@@ -128,7 +128,9 @@ def test_integer_weights_equal_repeated_rows(cancer):
         X, y, sample_weight=w)
     b = SoftmaxClassifier(solver="newton-cholesky", alpha=1e-3, tol=1e-10).fit(
         np.repeat(X, w, axis=0), np.repeat(y, w))
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
+    # (coef to 1e-6: the stopping rules end within float64 resolution of F,
+    # which leaves ~1e-8 in the coefficients of this ill-conditioned problem)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
 
 
 def test_max_iter_warns_and_callback_stops(cancer):

@@ -201,6 +201,13 @@ def test_small_k_pass_is_chosen_for_row_major_few_outputs():
     assert LinearObjective(X, loss)._small_k
     assert LinearObjective(X[:, ::2], loss)._small_k is False   # column stride 2
     assert LinearObjective(np.asfortranarray(X), loss)._small_k is False
+    # a negative row stride (X[::-1]) keeps the BLAS path: the fused pass
+    # crashed on it in CI's sanitizer build
+    reversed_ = LinearObjective(X[::-1], loss)
+    assert reversed_._small_k is False
+    theta = rng.normal(size=reversed_.n_params)
+    assert reversed_.loss(theta) == pytest.approx(
+        LinearObjective(np.ascontiguousarray(X[::-1]), loss).loss(theta), rel=1e-12)
     for K, chosen in ((64, True), (65, False)):
         spec = LossSpec.of(LOSSES["cross_entropy"], K, y=rng.integers(0, K, N))
         assert LinearObjective(X, spec)._small_k is chosen

@@ -200,6 +200,7 @@ def test_small_k_pass_is_chosen_for_row_major_few_outputs():
     X = rng.normal(size=(N, D))
     assert LinearObjective(X, loss)._small_k
     assert LinearObjective(X[:, ::2], loss)._small_k is False   # column stride 2
+    assert LinearObjective(X[::2], loss)._small_k is False      # row stride 2 d
     assert LinearObjective(np.asfortranarray(X), loss)._small_k is False
     # a negative row stride (X[::-1]) keeps the BLAS path: the fused pass
     # crashed on it in CI's sanitizer build

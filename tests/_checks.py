@@ -100,3 +100,26 @@ def crammer_singer_ref(x, y, p, margin, weight=None, sample_weight=None, reducti
     if reduction == "sum":
         return per.sum(), g
     return per.sum() / sw.sum(), g / sw.sum()
+
+
+def fitted_objective(est, X, y, sw=None):
+    """skce's objective F(coef, intercept) of a fitted estimator's problem
+    (its loss, weights, alpha and penalty), evaluated in float64."""
+    from skce._solver._objective import LinearObjective
+
+    if hasattr(est, "classes_"):
+        targets = np.searchsorted(est.classes_, y)
+        loss = est._loss_spec(targets, X.dtype)
+        sw_all = est._weights(X, sw, targets)
+    else:
+        loss = est._loss_spec(est._targets(X, y))
+        sw_all = sw
+    alpha = est._alpha_for(sw_all, None, X.shape[0]) or est.alpha
+    l1, l2 = est._optimizer_spec(alpha).l1_l2()
+    obj = LinearObjective(X.astype(np.float64), loss, l1=l1, l2=l2, sample_weight=sw_all,
+                          fit_intercept=est.fit_intercept)
+
+    def F(coef, intercept):
+        coef = np.atleast_2d(np.asarray(coef, np.float64))
+        return obj.loss(obj.pack(coef.T, np.atleast_1d(np.asarray(intercept, np.float64))))
+    return F

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from _checks import fitted_objective
 from skce._solver import _newton
 from skce._solver._objective import LinearObjective
 from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
@@ -23,18 +24,7 @@ def cancer():
     return StandardScaler().fit_transform(X), y
 
 
-def _objective(est, X, y, sw=None):
-    """skce's objective of a fitted one-output estimator, as a function of (coef, b)."""
-    if hasattr(est, "classes_"):
-        y_idx = np.searchsorted(est.classes_, y)
-        loss = est._loss_spec(y_idx, X.dtype)
-        sw = est._weights(X, sw, y_idx)
-    else:
-        loss = est._loss_spec(est._targets(X, y))
-    alpha = est._alpha_for(sw, None, X.shape[0]) or est.alpha
-    obj = LinearObjective(X, loss, l2=alpha, sample_weight=sw, fit_intercept=est.fit_intercept)
-    return lambda coef, b: obj.loss(obj.pack(np.asarray(coef, np.float64).reshape(-1, 1),
-                                             np.atleast_1d(b)))
+_objective = fitted_objective
 
 
 @pytest.mark.parametrize("sparse", [False, True])

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
-from _checks import standardized
+from _checks import fitted_objective, standardized
 from skce._loss import LOSSES
 from skce._solver import EpochSettings, LossSpec, OptimizerSpec, SolverState
 from skce._solver import _epoch as _solver
@@ -39,24 +39,7 @@ def regression():
     return StandardScaler().fit_transform(X), Y / Y.std()
 
 
-def _objective(est, X, y, sw=None):
-    """skce's objective F(coef, intercept) of a fitted estimator's problem."""
-    if hasattr(est, "classes_"):
-        targets = np.searchsorted(est.classes_, y)
-        loss = est._loss_spec(targets, X.dtype)
-        sw_all = est._weights(X, sw, targets)
-    else:
-        loss = est._loss_spec(est._targets(X, y))
-        sw_all = sw
-    alpha = est._alpha_for(sw_all, None, X.shape[0]) or est.alpha
-    l1, l2 = est._optimizer_spec(alpha).l1_l2()
-    obj = LinearObjective(X.astype(np.float64), loss, l1=l1, l2=l2, sample_weight=sw_all,
-                          fit_intercept=est.fit_intercept)
-
-    def F(coef, intercept):
-        coef = np.atleast_2d(np.asarray(coef, np.float64))
-        return obj.loss(obj.pack(coef.T, np.atleast_1d(np.asarray(intercept, np.float64))))
-    return F
+_objective = fitted_objective
 
 
 def _suboptimality(est, ref, X, y, sw=None):

@@ -22,6 +22,8 @@ gradient) accumulate in float64.
 The penalty functions here are also what the minibatch loop reports
 (`skce._solver.penalty_value`): one penalty implementation.
 """
+import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 # scipy.sparse's own CSR kernels (what X @ W runs), called on row ranges of X
@@ -30,6 +32,7 @@ from scipy.sparse._sparsetools import csc_matvec, csc_matvecs, csr_matvec, csr_m
 
 from skce._loss import _elementwise, _margin, _softmax
 from skce._solver import _epoch
+from skce._validation import readable
 
 __all__ = ["LinearObjective", "penalty", "regularized", "intercept_only", "target_sums"]
 
@@ -152,6 +155,19 @@ def _row_chunks(X, chunk_rows):
             for r0 in range(0, n, chunk_rows)]
 
 
+def _aligned(a):
+    return None if a is None else np.require(a, requirements=["C", "A"])
+
+
+def aligned_targets(loss, sample_weight):
+    """The loss's targets and the row weights as the C kernels read them:
+    C-contiguous and aligned (a view at an odd byte offset, which
+    np.ascontiguousarray passes through, is copied: n values, not X)."""
+    if loss.y is not None or loss.Y is not None:
+        loss = dataclasses.replace(loss, y=_aligned(loss.y), Y=_aligned(loss.Y))
+    return loss, _aligned(sample_weight)
+
+
 class LinearObjective:
     """F(theta) and its gradient for a linear model on X (see the module doc).
 
@@ -176,8 +192,11 @@ class LinearObjective:
                  n_threads=1, chunk_rows=CHUNK_ROWS):
         if sp.issparse(X) and X.format != "csr":
             raise TypeError(f"X must be dense or CSR; got a {X.format!r} matrix")
-        self.X, self.spec = X, loss
         self._sparse = sp.issparse(X)
+        if not self._sparse:
+            X = readable(np.asarray(X), "X")
+        loss, sample_weight = aligned_targets(loss, sample_weight)
+        self.X, self.spec = X, loss
         if self._sparse:
             self._data, self._indices, indptr = X.data, X.indices, X.indptr
             if self._indices.dtype != indptr.dtype:   # rare: the kernels take one index type
@@ -189,7 +208,7 @@ class LinearObjective:
         self.n_samples, self.n_features = X.shape
         self.n_outputs = K = loss.n_outputs
         self.sample_weight = None if sample_weight is None \
-            else np.ascontiguousarray(sample_weight, dtype=np.float64)
+            else np.require(sample_weight, np.float64, ["C", "A"])
         total = float(self.n_samples if sample_weight is None else self.sample_weight.sum())
         if not total > 0:
             raise ValueError("the sample weights sum to zero: give some rows a positive weight")
@@ -206,9 +225,8 @@ class LinearObjective:
         # block in cache) where BLAS reads it twice in skinny GEMMs (a
         # fraction of its speed with ~10 columns); 240,000 x 100, 10
         # classes, 1 thread: 88 -> 43 ms per evaluation
-        # (C-contiguous X only: other layouts, which the estimators read in
-        # place, crashed it in CI's sanitizer build; they keep the BLAS path)
-        self._small_k = (not self._sparse and X.flags.c_contiguous
+        # (rows of unit column stride: F-ordered X keeps the BLAS path)
+        self._small_k = (not self._sparse and X.strides[1] == X.itemsize
                          and _epoch.small_k_pass_applies(self.n_features, K, self.dtype))
         if self._small_k:
             vl = 32 // X.itemsize

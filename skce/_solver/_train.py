@@ -43,7 +43,7 @@ from skce._loss import LOSSES
 from skce._solver import _epoch as _solver
 from skce._solver._epoch import EpochSettings
 from skce._validation import check_sparse_structure, readable, readable_csr
-from skce._solver._objective import LinearObjective, intercept_only, penalty
+from skce._solver._objective import LinearObjective, aligned_targets, intercept_only, penalty
 from skce._solver._svrg import STEP_FACTOR, Snapshot, check_svrg, smoothness
 from skce.exceptions import TrainingDiverged
 
@@ -279,11 +279,8 @@ def _readable_inputs(X, loss, sample_weight):
         check_sparse_structure(X)
     else:
         X = readable(np.asarray(X), "X")
-    contiguous = (lambda a: None if a is None
-                  else np.require(a, requirements=["C", "A"]))
-    if loss.y is not None or loss.Y is not None:
-        loss = dataclasses.replace(loss, y=contiguous(loss.y), Y=contiguous(loss.Y))
-    return X, loss, contiguous(sample_weight)
+    loss, sample_weight = aligned_targets(loss, sample_weight)
+    return X, loss, sample_weight
 
 
 # A finite objective this many times that of the best constant model (or, if

@@ -3,6 +3,8 @@
 Oracles: PyTorch autograd of the objective written out in torch (its own
 loss functions where they exist), central finite differences, and the
 optimality of the intercept-only start (zero gradient)."""
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -200,15 +202,19 @@ def test_small_k_pass_is_chosen_for_row_major_few_outputs():
     X = rng.normal(size=(N, D))
     assert LinearObjective(X, loss)._small_k
     assert LinearObjective(X[:, ::2], loss)._small_k is False   # column stride 2
-    assert LinearObjective(X[::2], loss)._small_k is False      # row stride 2 d
     assert LinearObjective(np.asfortranarray(X), loss)._small_k is False
-    # a negative row stride (X[::-1]) keeps the BLAS path: the fused pass
-    # crashed on it in CI's sanitizer build
-    reversed_ = LinearObjective(X[::-1], loss)
-    assert reversed_._small_k is False
-    theta = rng.normal(size=reversed_.n_params)
-    assert reversed_.loss(theta) == pytest.approx(
-        LinearObjective(np.ascontiguousarray(X[::-1]), loss).loss(theta), rel=1e-12)
+    theta = rng.normal(size=LinearObjective(X, loss).n_params)
+    # rows at a stride (X[::2]) are read in place by the pass; a reversed X
+    # is copied first (the kernels take positive strides): both give the
+    # bits of their contiguous copies
+    for view, rows in ((X[::2], slice(None, None, 2)), (X[::-1], slice(None, None, -1))):
+        spec = LossSpec.of(LOSSES["cross_entropy"], loss.n_outputs, y=loss.y[rows])
+        obj = LinearObjective(view, spec)
+        assert obj._small_k
+        f, g = obj.loss_gradient(theta)
+        f0, g0 = LinearObjective(np.ascontiguousarray(view), spec).loss_gradient(theta)
+        assert f == f0
+        np.testing.assert_array_equal(g, g0)
     for K, chosen in ((64, True), (65, False)):
         spec = LossSpec.of(LOSSES["cross_entropy"], K, y=rng.integers(0, K, N))
         assert LinearObjective(X, spec)._small_k is chosen
@@ -286,3 +292,35 @@ def test_bad_input():
         LinearObjective(sp.csc_matrix(_X("C", np.float64, rng)), loss)
     with pytest.raises(ValueError, match="sum to zero"):
         LinearObjective(_X("C", np.float64, rng), loss, sample_weight=np.zeros(N))
+
+
+def _misaligned(a):
+    """A copy of `a` whose data starts one byte past an aligned address."""
+    buf = np.zeros(a.nbytes + a.itemsize + 1, np.uint8)
+    start = (-buf.ctypes.data) % a.itemsize + 1
+    out = np.ndarray(a.shape, a.dtype, buffer=buf, offset=start)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("case", ["cross_entropy", "squared_error"])
+def test_misaligned_targets_and_weights_are_read_as_aligned_copies(case):
+    # C-contiguous but misaligned (a view at an odd byte offset): the kernels'
+    # typed loads need aligned data, so the objective takes aligned copies
+    # (CI's sanitizer build stopped on such a sample_weight)
+    rng = np.random.default_rng(5)
+    loss = _problem(case, np.float64, rng)
+    X = rng.normal(size=(N, D))
+    sw = rng.random(N)
+    bad = dataclasses.replace(loss, y=None if loss.y is None else _misaligned(loss.y),
+                              Y=None if loss.Y is None else _misaligned(loss.Y))
+    for fit_X in (X, np.asfortranarray(X)):   # the fused pass and BLAS
+        obj = LinearObjective(fit_X, bad, sample_weight=_misaligned(sw))
+        assert obj.sample_weight.flags.aligned
+        assert all(t is None or t.flags.aligned for t in (obj.spec.y, obj.spec.Y))
+        theta = rng.normal(size=obj.n_params)
+        f, g = obj.loss_gradient(theta)
+        f0, g0 = LinearObjective(fit_X, loss, sample_weight=sw).loss_gradient(theta)
+        assert f == f0
+        np.testing.assert_array_equal(g, g0)

@@ -262,6 +262,31 @@ cdef extern from "skce.h" nogil:
     void skce_csr_weighted_gram_f32_i64(Py_ssize_t r0, Py_ssize_t r1, const float *data,
         const int64_t *indices, const int64_t *indptr, const double *c, Py_ssize_t d,
         double *H, double *xc)
+    # ---- CSR products of the full-batch pass (sparse.c) ----
+    void skce_csr_rows_logits_f64_i32(Py_ssize_t r0, Py_ssize_t r1, const double *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp, const double *W, const double *b,
+        double *Z)
+    void skce_csr_rows_weight_grad_add_f64_i32(Py_ssize_t r0, Py_ssize_t r1,
+        const double *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp,
+        const double *G, double *D)
+    void skce_csr_rows_logits_f64_i64(Py_ssize_t r0, Py_ssize_t r1, const double *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp, const double *W, const double *b,
+        double *Z)
+    void skce_csr_rows_weight_grad_add_f64_i64(Py_ssize_t r0, Py_ssize_t r1,
+        const double *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp,
+        const double *G, double *D)
+    void skce_csr_rows_logits_f32_i32(Py_ssize_t r0, Py_ssize_t r1, const float *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp, const float *W, const float *b,
+        float *Z)
+    void skce_csr_rows_weight_grad_add_f32_i32(Py_ssize_t r0, Py_ssize_t r1,
+        const float *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp,
+        const float *G, float *D)
+    void skce_csr_rows_logits_f32_i64(Py_ssize_t r0, Py_ssize_t r1, const float *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp, const float *W, const float *b,
+        float *Z)
+    void skce_csr_rows_weight_grad_add_f32_i64(Py_ssize_t r0, Py_ssize_t r1,
+        const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp,
+        const float *G, float *D)
     # ---- batch numerics of the training epoch (batch.c) ----
     void skce_csr_logits_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
         const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *W,

@@ -1234,6 +1234,177 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
     return total, first_bad
 
 
+# Row ranges of csr_pass (split by non-zeros), each with its own share of
+# X^T G, and rows per block within a range: fixed, never derived from
+# n_threads, so the bits do not depend on the thread count.
+CSR_PASS_RANGES = 4
+cdef Py_ssize_t CSR_PASS_ROWS = 256
+
+
+def csr_pass_applies(Py_ssize_t n_features, Py_ssize_t n_outputs, dtype):
+    """Whether `csr_pass` serves the full-batch objective: its
+    CSR_PASS_RANGES shares of X^T G (outputs padded) take at most 64 MB."""
+    cdef Py_ssize_t item = np.dtype(dtype).itemsize, vl = 32 // item
+    return CSR_PASS_RANGES * n_features * ((n_outputs + vl - 1) // vl * vl) * item \
+        <= 64 * 2**20
+
+
+cdef inline void _csr_rows_logits(const Source *src, Py_ssize_t r0, Py_ssize_t r1,
+                                  Py_ssize_t Kp, const floating *Wp, const floating *bp,
+                                  floating *Z) noexcept nogil:
+    """Z ((r1 - r0) x Kp) = X[r0:r1] Wp + bp for CSR X (skce_csr_rows_logits)."""
+    cdef const floating *data = <const floating *>src.data
+    if floating is double:
+        if src.index64:
+            skce_csr_rows_logits_f64_i64(r0, r1, data, <const int64_t *>src.indices,
+                                         <const int64_t *>src.indptr, Kp, Wp, bp, Z)
+        else:
+            skce_csr_rows_logits_f64_i32(r0, r1, data, <const int32_t *>src.indices,
+                                         <const int32_t *>src.indptr, Kp, Wp, bp, Z)
+    else:
+        if src.index64:
+            skce_csr_rows_logits_f32_i64(r0, r1, data, <const int64_t *>src.indices,
+                                         <const int64_t *>src.indptr, Kp, Wp, bp, Z)
+        else:
+            skce_csr_rows_logits_f32_i32(r0, r1, data, <const int32_t *>src.indices,
+                                         <const int32_t *>src.indptr, Kp, Wp, bp, Z)
+
+
+cdef inline void _csr_rows_weight_grad_add(const Source *src, Py_ssize_t r0, Py_ssize_t r1,
+                                           Py_ssize_t Kp, const floating *G,
+                                           floating *D) noexcept nogil:
+    """D (d x Kp) += X[r0:r1]ᵀ G for CSR X (skce_csr_rows_weight_grad_add)."""
+    cdef const floating *data = <const floating *>src.data
+    if floating is double:
+        if src.index64:
+            skce_csr_rows_weight_grad_add_f64_i64(r0, r1, data, <const int64_t *>src.indices,
+                                                  <const int64_t *>src.indptr, Kp, G, D)
+        else:
+            skce_csr_rows_weight_grad_add_f64_i32(r0, r1, data, <const int32_t *>src.indices,
+                                                  <const int32_t *>src.indptr, Kp, G, D)
+    else:
+        if src.index64:
+            skce_csr_rows_weight_grad_add_f32_i64(r0, r1, data, <const int64_t *>src.indices,
+                                                  <const int64_t *>src.indptr, Kp, G, D)
+        else:
+            skce_csr_rows_weight_grad_add_f32_i32(r0, r1, data, <const int32_t *>src.indices,
+                                                  <const int32_t *>src.indptr, Kp, G, D)
+
+
+def csr_pass(const floating[::1] data, indices, indptr, const floating[:, ::1] Wp,
+             const floating[::1] bp, spec, const int64_t[::1] y, const floating[:, ::1] Y,
+             const double[::1] sw, double grad_scale, double[::1] grad,
+             floating[:, ::1] part, floating[:, ::1] row_grad, int n_threads):
+    """One pass of the full-batch objective over CSR X (data, indices,
+    indptr: checked, int32 or int64 alike): as `small_k_pass`, the weighted
+    sum of the row losses at Z = X W + b (returned with the first row of an
+    out-of-range target, or -1) and, when grad is given, the loss gradient
+    times grad_scale added to it ([X^T G].ravel(), then the column sums of
+    G); row_grad (n x K, or None): G itself.  Wp (d x Kp), bp (Kp): W and b
+    in X's dtype, columns zero-padded to whole SIMD vectors.  part:
+    CSR_PASS_RANGES x (d Kp) scratch for the ranges' shares of X^T G.  X is
+    read once: each block of CSR_PASS_ROWS rows does its logits, loss and
+    scatter into its range's share while in cache (scipy's products read X
+    twice, on one thread)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = Wp.shape[0], Kp = Wp.shape[1]
+    cdef Py_ssize_t K = spec.n_outputs, P = d * K, R = CSR_PASS_RANGES
+    if bp.shape[0] != Kp or Kp < K or Kp % (32 // sizeof(floating)):
+        raise ValueError("csr_pass: Wp and bp need K columns padded to whole vectors")
+    cdef bint with_grad = grad is not None, with_rows = row_grad is not None
+    cdef bint with_b = with_grad and grad.shape[0] >= P + K
+    if with_grad and (part.shape[0] < R or part.shape[1] < d * Kp):
+        raise ValueError("csr_pass: part must be CSR_PASS_RANGES x (d Kp)")
+    cdef Source src
+    src.csr = True
+    src.d = d
+    src.data = &data[0] if data.shape[0] else NULL
+    src.indices = _data(indices)
+    src.indptr = _data(indptr)
+    src.index64 = indices.dtype == np.int64
+    cdef skce_loss_spec ls
+    ls.kind = spec.kind
+    ls.n_outputs = K
+    ls.label_smoothing = spec.label_smoothing
+    ls.margin = spec.margin
+    ls.delta = spec.delta
+    ls.squared = spec.squared
+    ls.crammer_singer = spec.crammer_singer
+    # ranges of about equal numbers of non-zeros (a function of X alone)
+    ip = np.asarray(indptr)
+    nnz = int(ip[-1]) if n else 0
+    cdef Py_ssize_t[::1] bounds = np.searchsorted(ip, np.linspace(0, nnz, R + 1)).astype(np.intp)
+    bounds[0], bounds[R] = 0, n
+    cdef int threads = min(_threads_for(2.0 * nnz * K, n_threads), R)
+    dtype = np.float64 if floating is double else np.float32
+    cdef floating[:, ::1] Z = np.empty((R, CSR_PASS_ROWS * Kp), dtype=dtype)
+    # (zeros: the loss writes K columns, the scatter reads Kp)
+    cdef floating[:, ::1] G = np.zeros((R, CSR_PASS_ROWS * Kp), dtype=dtype)
+    cdef double[:, ::1] bpart = np.zeros((R, max(K, 1)))
+    cdef double[::1] range_loss = np.zeros(R)
+    cdef Py_ssize_t[::1] bad = np.full(R, -1, dtype=np.intp)
+    cdef const int64_t *yp = &y[0] if y is not None and n else NULL
+    cdef const floating *Yp = &Y[0, 0] if Y is not None and n else NULL
+    cdef const double *swp = &sw[0] if sw is not None and n else NULL
+    cdef double total = 0.0
+    cdef Py_ssize_t first_bad = -1, r, r0, m, k, c, j, ch, b_bad
+    cdef Py_ssize_t FC = max(1, PC // max(K, 1))     # features per chunk of the sum
+    cdef Py_ssize_t n_chunks = (d + FC - 1) // FC
+    cdef floating *Zr
+    cdef floating *Gr
+    with nogil:
+        for r in prange(R, num_threads=threads, schedule="static"):
+            Zr = &Z[r, 0]
+            Gr = &G[r, 0]
+            if with_grad and d:
+                memset(&part[r, 0], 0, d * Kp * sizeof(floating))
+            r0 = bounds[r]
+            while r0 < bounds[r + 1]:
+                m = min(CSR_PASS_ROWS, bounds[r + 1] - r0)
+                _csr_rows_logits(&src, r0, r0 + m, Kp, &Wp[0, 0], &bp[0], Zr)
+                b_bad = -1
+                if floating is double:
+                    range_loss[r] += skce_loss_rows_f64(
+                        &ls, 0, m, Zr, Kp, yp + r0 if yp != NULL else NULL,
+                        Yp + r0 * K if Yp != NULL else NULL,
+                        swp + r0 if swp != NULL else NULL, grad_scale,
+                        Gr if with_grad else NULL, &b_bad)
+                else:
+                    range_loss[r] += skce_loss_rows_f32(
+                        &ls, 0, m, Zr, Kp, yp + r0 if yp != NULL else NULL,
+                        Yp + r0 * K if Yp != NULL else NULL,
+                        swp + r0 if swp != NULL else NULL, grad_scale,
+                        Gr if with_grad else NULL, &b_bad)
+                if b_bad >= 0 and bad[r] < 0:
+                    bad[r] = r0 + b_bad
+                if with_grad:
+                    if d:
+                        _csr_rows_weight_grad_add(&src, r0, r0 + m, Kp, Gr, &part[r, 0])
+                    for k in range(m):
+                        for c in range(K):
+                            bpart[r, c] += Gr[k * Kp + c]
+                            if with_rows:
+                                row_grad[r0 + k, c] = Gr[k * Kp + c]
+                r0 = r0 + m
+        for r in range(R):   # in range order
+            total += range_loss[r]
+            if first_bad < 0 and bad[r] >= 0:
+                first_bad = bad[r]
+        if with_grad:
+            # the ranges' shares, added in range order (padding dropped);
+            # threads split the features in fixed chunks
+            for ch in prange(n_chunks, num_threads=_threads_for(<double>R * P, n_threads),
+                             schedule="static"):
+                for k in range(R):
+                    for j in range(ch * FC, min(ch * FC + FC, d)):
+                        for c in range(K):
+                            grad[j * K + c] += part[k, j * Kp + c]
+            if with_b:
+                for r in range(R):
+                    for c in range(K):
+                        grad[P + c] += bpart[r, c]
+    return total, first_bad
+
+
 # -- the Hessian of Newton's method (skce._solver._newton) -------------------
 def csr_weighted_gram(const floating[::1] data, indices, indptr, Py_ssize_t r0, Py_ssize_t r1,
                       const double[::1] c, double[:, ::1] H, double[::1] xc):

@@ -13,11 +13,14 @@ skce's compiled loss kernels (the Cython wrappers of skce._loss, the same C
 code the minibatch epoch runs), the products from BLAS (dense X, any layout)
 or scipy.sparse (CSR, never densified).  Rows are processed in chunks with
 preallocated Z / G buffers, so memory is O(chunk_rows * n_outputs) besides
-X.  Dense row-major X with up to 64 outputs takes one fused compiled pass
-instead (`_epoch.small_k_pass`: logits, loss and share of Xᵀ G per block of
-rows, X read once; buffers O(2048 * n_outputs + 8 * n_features *
-n_outputs)).  float32 X stays float32 in the products and kernels; sums (objective,
-gradient) accumulate in float64.
+X.  Dense X of rows with unit column stride and up to 64 outputs takes one
+fused compiled pass instead (`_epoch.small_k_pass`: logits, loss and share
+of Xᵀ G per block of rows, X read once; buffers O(2048 * n_outputs + 8 *
+n_features * n_outputs)); so does CSR X while 4 shares of Xᵀ G fit in 64 MB
+(`_epoch.csr_pass`: 4 ranges of rows, each with its share, on the OpenMP
+threads; scipy's products run on one thread and read X twice).  float32 X
+stays float32 in the products and kernels; sums (objective, gradient)
+accumulate in float64.
 
 The penalty functions here are also what the minibatch loop reports
 (`skce._solver.penalty_value`): one penalty implementation.
@@ -228,10 +231,19 @@ class LinearObjective:
         # (rows of unit column stride: F-ordered X keeps the BLAS path)
         self._small_k = (not self._sparse and X.strides[1] == X.itemsize
                          and _epoch.small_k_pass_applies(self.n_features, K, self.dtype))
-        if self._small_k:
-            vl = 32 // X.itemsize
+        # CSR X: one pass too (logits, loss and the scatter of X^T G per block
+        # of rows in cache, over threads), where scipy's products read X twice
+        # on one thread
+        self._csr_pass = self._sparse and _epoch.csr_pass_applies(self.n_features, K,
+                                                                  self.dtype)
+        if self._small_k or self._csr_pass:
+            vl = 32 // self.dtype.itemsize   # W and b, columns padded to whole vectors
             self._Wp = np.zeros((self.n_features, -(-K // vl) * vl), dtype=self.dtype)
-            # the targets as the pass reads them (once, not per evaluation)
+            self._bp = np.zeros(self._Wp.shape[1], dtype=self.dtype)
+        if self._csr_pass:
+            self._part = np.empty((_epoch.CSR_PASS_RANGES, self._Wp.size), dtype=self.dtype)
+        if self._small_k or self._csr_pass:
+            # the targets as the passes read them (once, not per evaluation)
             self._y = None if loss.y is None else np.ascontiguousarray(loss.y, np.int64)
             self._Y = None if loss.y is not None else np.ascontiguousarray(loss.Y, self.dtype)
         self.n_params = self.n_features * K + (K if self.fit_intercept else 0)
@@ -295,6 +307,16 @@ class LinearObjective:
             total, bad = _epoch.small_k_pass(
                 self.X, self._Wp, np.asarray(b, np.float64), self.spec, self._y, self._Y,
                 self.sample_weight, self._factor, grad, row_gradients, self.n_threads)
+            if bad >= 0:
+                raise ValueError(f"target of row {bad} is out of range for the loss")
+            return total * self._factor
+        if self._csr_pass:
+            self._Wp[:, :K] = Wd
+            self._bp[:K] = bd
+            total, bad = _epoch.csr_pass(
+                self._data, self._indices, self.X.indptr, self._Wp, self._bp, self.spec,
+                self._y, self._Y, self.sample_weight, self._factor, grad,
+                self._part if grad is not None else None, row_gradients, self.n_threads)
             if bad >= 0:
                 raise ValueError(f"target of row {bad} is out of range for the loss")
             return total * self._factor

@@ -142,6 +142,27 @@ ptrdiff_t skce_csr_touched_i32(ptrdiff_t n, const int64_t *order, const int32_t 
 ptrdiff_t skce_csr_touched_i64(ptrdiff_t n, const int64_t *order, const int64_t *indices,
     const int64_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched);
 
+/* ---- CSR products of the full-batch objective's pass (sparse.c) ----
+ *
+ * Rows r0 <= r < r1 of CSR X, outputs padded to Kp = SKCE_PADDED_K(K,
+ * 32 / sizeof(REAL)) (W, D: d x Kp; Z, G: (r1 - r0) x Kp; W's and b's
+ * padding zero):
+ * skce_csr_rows_logits: Z[r - r0, :] = b + X[r] W.
+ * skce_csr_rows_weight_grad_add: D += X[r0:r1]ᵀ G, scattered in row order.
+ * Each result is a sum in a fixed order. */
+#define SKCE_DECLARE_CSR_ROWS(REAL, SFX, INDEX, ISFX)                                         \
+    void skce_csr_rows_logits##SFX##ISFX(ptrdiff_t r0, ptrdiff_t r1, const REAL *data,        \
+        const INDEX *indices, const INDEX *indptr, ptrdiff_t Kp, const REAL *W,               \
+        const REAL *b, REAL *Z);                                                              \
+    void skce_csr_rows_weight_grad_add##SFX##ISFX(ptrdiff_t r0, ptrdiff_t r1,                 \
+        const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t Kp,            \
+        const REAL *G, REAL *D);
+SKCE_DECLARE_CSR_ROWS(double, _f64, int32_t, _i32)
+SKCE_DECLARE_CSR_ROWS(double, _f64, int64_t, _i64)
+SKCE_DECLARE_CSR_ROWS(float, _f32, int32_t, _i32)
+SKCE_DECLARE_CSR_ROWS(float, _f32, int64_t, _i64)
+#undef SKCE_DECLARE_CSR_ROWS
+
 /* ---- Lazy updates of a sparse minibatch step (lazy.c) ----
  *
  * With CSR X a minibatch step updates only the weight rows (features) the

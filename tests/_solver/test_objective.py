@@ -223,6 +223,106 @@ def test_small_k_pass_is_chosen_for_row_major_few_outputs():
     assert LinearObjective(np.ones((2, 60_000)), wide)._small_k is False
 
 
+def _sparse_rows(rng, n, d, dtype, index_dtype):
+    """CSR with ~6 non-zeros a row, some rows empty, unsorted indices and a
+    repeated (summed) entry."""
+    X = sp.random(n, d, density=6 / d, format="csr", random_state=rng, dtype=np.float64)
+    for r in range(0, n, 97):
+        X.data[X.indptr[r]:X.indptr[r + 1]] = 0.0
+    X.eliminate_zeros()
+    for r in range(0, n, 5):   # reverse each fifth row's indices
+        a, b = X.indptr[r], X.indptr[r + 1]
+        X.indices[a:b], X.data[a:b] = X.indices[a:b][::-1].copy(), X.data[a:b][::-1].copy()
+    X.has_sorted_indices = False
+    data = np.append(X.data, 0.5).astype(dtype)
+    indices = np.append(X.indices, X.indices[X.indptr[3]] if X.indptr[4] > X.indptr[3] else 0)
+    indptr = X.indptr.copy()
+    indptr[4:] += 1
+    order = np.r_[np.arange(indptr[4] - 1), len(data) - 1, np.arange(indptr[4] - 1, len(data) - 1)]
+    out = sp.csr_matrix((data[order], indices[order], indptr), shape=(n, d))
+    # (set after construction: scipy narrows int64 indices that fit int32)
+    out.indices, out.indptr = out.indices.astype(index_dtype), out.indptr.astype(index_dtype)
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("dtype, index_dtype", [(np.float64, np.int32), (np.float32, np.int64)])
+def test_csr_pass_matches_torch_over_many_blocks(case, dtype, index_dtype):
+    """CSR X takes the fused one-pass kernels (4 row ranges, blocks of 256
+    rows): 2,600 rows with empty rows, unsorted indices and a repeated entry;
+    the objective and gradient against torch on the dense X, the bits for 1
+    or 2 threads, and the row gradients against scipy's products."""
+    rng = np.random.default_rng(abs(hash((case, "csr_pass"))) % 2**32)
+    n, d = 2600, 40
+    name, K, extra, _ = CASES[case]
+    info = LOSSES[name]
+    X = _sparse_rows(rng, n, d, dtype, index_dtype)
+    if info.target == "index":
+        loss = LossSpec.of(info, K, y=rng.integers(0, K, n).astype(np.int64), **extra)
+    else:
+        Y = np.where(rng.random((n, K)) < 0.4, 1.0, -1.0) if "hinge" in name else \
+            rng.random((n, K)) if name == "binary_cross_entropy" else rng.normal(size=(n, K))
+        loss = LossSpec.of(info, K, Y=np.ascontiguousarray(Y, dtype=dtype), **extra)
+    sw = rng.random(n) * 2
+    objs = [LinearObjective(X, loss, l2=0.3, sample_weight=sw, n_threads=t) for t in (1, 2)]
+    assert objs[0]._csr_pass and objs[0]._indices.dtype == index_dtype
+    theta = rng.normal(size=objs[0].n_params) * 0.5
+    (f1, g1), (f2, g2) = (o.loss_gradient(theta) for o in objs)
+    assert f1 == f2 and np.array_equal(g1, g2)   # threads do not change the bits
+
+    Xt = torch.as_tensor(X.toarray(), dtype=torch.float64)
+    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    Z = Xt @ th[:d * K].reshape(d, K) + th[d * K:]
+    s = torch.as_tensor(sw)
+    value = (s * _torch_row_loss(case, loss, Z) * loss.scale).sum() / s.sum() \
+        + 0.15 * (th[:d * K] ** 2).sum()
+    value.backward()
+    rtol = 1e-11 if dtype == np.float64 else 1e-5
+    assert f1 == pytest.approx(float(value.detach()), rel=rtol)
+    np.testing.assert_allclose(g1, th.grad.numpy(), rtol=rtol, atol=rtol)
+
+    rows = np.empty((n, K), dtype=dtype)
+    objs[1].loss_gradient_rows(theta, rows)
+    scipy_path = LinearObjective(X, loss, l2=0.3, sample_weight=sw)
+    scipy_path._csr_pass = False   # scipy's chunked products, as for large d K
+    ref_rows = np.empty_like(rows)
+    scipy_path.loss_gradient_rows(theta, ref_rows)
+    np.testing.assert_allclose(rows, ref_rows, rtol=rtol, atol=rtol * 1e-3)
+
+
+@pytest.mark.parametrize("K", [1, 5, 13, 40, 70])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csr_pass_with_padded_and_grouped_outputs(K, dtype):
+    """The CSR kernels take K padded to whole vectors, up to 8 vectors a
+    sweep (more: several sweeps): the objective of scipy's products, with
+    and without intercept, and loss alone equal to the loss of loss_gradient."""
+    rng = np.random.default_rng(K)
+    X = _sparse_rows(rng, 900, 23, dtype, np.int32)
+    loss = LossSpec.of(LOSSES["cross_entropy"], K, y=rng.integers(0, K, 900).astype(np.int64))
+    for fit_intercept in (True, False):
+        fused = LinearObjective(X, loss, l2=0.1, n_threads=2, fit_intercept=fit_intercept)
+        ref = LinearObjective(X, loss, l2=0.1, fit_intercept=fit_intercept)
+        ref._csr_pass = False
+        assert fused._csr_pass
+        theta = rng.normal(size=fused.n_params) * 0.3
+        (f1, g1), (f2, g2) = fused.loss_gradient(theta), ref.loss_gradient(theta)
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        assert f1 == pytest.approx(f2, rel=rtol)
+        np.testing.assert_allclose(g1, g2, rtol=rtol * 10, atol=rtol)
+        assert fused.loss(theta) == f1
+
+
+def test_csr_pass_is_chosen_while_its_shares_fit():
+    rng = np.random.default_rng(4)
+    X = sp.random(10, 1000, density=0.01, format="csr", random_state=rng)
+    loss = LossSpec.of(LOSSES["cross_entropy"], 20, y=rng.integers(0, 20, 10))
+    assert LinearObjective(X, loss)._csr_pass
+    # 4 shares of d x 20 float64 over 64 MB: scipy's chunked products
+    wide = sp.random(10, 120_000, density=1e-4, format="csr", random_state=rng)
+    assert LinearObjective(wide, loss)._csr_pass is False
+    assert LinearObjective(np.asarray(X.todense()), loss)._csr_pass is False
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_chunks_give_the_one_pass_result(sparse):
     rng = np.random.default_rng(2)
@@ -230,6 +330,7 @@ def test_chunks_give_the_one_pass_result(sparse):
     loss = _problem("cross_entropy", np.float64, rng)
     whole = LinearObjective(X, loss, l2=0.2, chunk_rows=10**6)
     chunked = LinearObjective(X, loss, l2=0.2, chunk_rows=5)
+    whole._csr_pass = chunked._csr_pass = False   # the chunked scipy products
     theta = rng.normal(size=whole.n_params)
     f1, g1 = whole.loss_gradient(theta)
     f2, g2 = chunked.loss_gradient(theta)

@@ -5,13 +5,8 @@
 with the options of scikit-learn's ``LogisticRegression(solver="lbfgs")``:
 ``gtol=tol`` (max-norm of the projected gradient), ``ftol=64 * eps``,
 ``maxiter=max_iter``, ``maxls=50``; and 30 correction pairs (scipy's
-default is 10) while they take at most 16 MB: on a9a (C=1, to gtol 1e-10)
-that took the evaluations from 702 to 326, on letter from 210 to 194.  With
-many parameters the pairs cost more than they save: L-BFGS-B's work per
-iteration grows with pairs x parameters, and 30 pairs of 10^5 parameters
-(48 MB) push X out of the cache (sparse 40,000 x 5,000, 20 classes, to
-1e-10, 1 thread: 338 iterations in 16.4 s with 30 pairs, 374 in 12.0 s
-with 10).  L-BFGS runs in float64 on the (small)
+default is 10) while they take at most 64 MB: on a9a (C=1, to gtol 1e-10)
+that took the evaluations from 702 to 326, on letter from 210 to 194.  L-BFGS runs in float64 on the (small)
 parameter vector; the passes over X keep X's dtype.  Only smooth losses
 apply.  With an L1 part (penalty="l1" / "elasticnet") the objective is not
 differentiable at 0: then OWL-QN (skce._solver._owlqn) minimizes it, with the
@@ -32,12 +27,12 @@ from skce.exceptions import TrainingDiverged
 
 __all__ = ["fit_lbfgs", "check_lbfgs", "lbfgs_options", "minimize_penalized"]
 
-_MAXCOR, _MAXCOR_BYTES = 30, 16 * 2**20
+_MAXCOR, _MAXCOR_BYTES = 30, 64 * 2**20
 
 
 def _maxcor(n_params):
     """Correction pairs L-BFGS keeps: 30, fewer (not below scipy's 10) when
-    their 2 * maxcor * n_params float64 values would exceed 16 MB."""
+    their 2 * maxcor * n_params float64 values would exceed 64 MB."""
     return int(max(10, min(_MAXCOR, _MAXCOR_BYTES // (16 * max(n_params, 1)))))
 
 

@@ -163,7 +163,7 @@ def solvers(n, binary, threads):
         "skce svrg (batch 64)": ("trace", lambda: SoftmaxClassifier(
             solver="svrg", alpha=1.0 / n, tol=1e-10, max_iter=300, batch_size=64,
             random_state=0, n_jobs=threads)),
-        "skce default (adam)": ("trace", lambda: SoftmaxClassifier(
+        "skce default (auto)": ("trace", lambda: SoftmaxClassifier(
             alpha=1.0 / n, random_state=0, n_jobs=threads)),
         "LogisticRegression(newton-cholesky)": ("sweep", lambda tol: LogisticRegression(
             C=1.0, solver="newton-cholesky", tol=tol, max_iter=1_000)),

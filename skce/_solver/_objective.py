@@ -240,12 +240,11 @@ class LinearObjective:
             vl = 32 // self.dtype.itemsize   # W and b, columns padded to whole vectors
             self._Wp = np.zeros((self.n_features, -(-K // vl) * vl), dtype=self.dtype)
             self._bp = np.zeros(self._Wp.shape[1], dtype=self.dtype)
-        if self._csr_pass:
-            self._part = np.empty((_epoch.CSR_PASS_RANGES, self._Wp.size), dtype=self.dtype)
-        if self._small_k or self._csr_pass:
             # the targets as the passes read them (once, not per evaluation)
             self._y = None if loss.y is None else np.ascontiguousarray(loss.y, np.int64)
             self._Y = None if loss.y is not None else np.ascontiguousarray(loss.Y, self.dtype)
+        if self._csr_pass:   # the 4 ranges' shares of X^T G
+            self._part = np.empty((_epoch.CSR_PASS_RANGES, self._Wp.size), dtype=self.dtype)
         self.n_params = self.n_features * K + (K if self.fit_intercept else 0)
 
     # -- parameters -----------------------------------------------------------

@@ -10,9 +10,9 @@
  * results dropped.  Up to 8 vectors of outputs are done in one sweep of a
  * row's non-zeros, with the results in registers; with at most 4 vectors,
  * even and odd non-zeros go to two sets of accumulators (summed at the end),
- * so that enough independent FMAs are in flight (the FMA latency, not the
- * gathers of W's rows from cache, bounded the one-set loop).  Each result is
- * a sum in a fixed order. */
+ * so that more independent FMAs are in flight (a loop with one or two
+ * accumulator vectors sat on the FMA's latency in perf).  Each result is a
+ * sum in a fixed order. */
 
 typedef REAL NAME(skce_csr_vec) __attribute__((vector_size(32)));
 #define V NAME(skce_csr_vec)

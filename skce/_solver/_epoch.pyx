@@ -247,6 +247,37 @@ cdef void *_data(a):
     return <void *><size_t>a.__array_interface__["data"][0]
 
 
+cdef skce_loss_spec _c_loss_spec(spec):
+    """The C kernels' loss spec of a LossSpec (skce._solver._train)."""
+    cdef skce_loss_spec ls
+    ls.kind = spec.kind
+    ls.n_outputs = spec.n_outputs
+    ls.label_smoothing = spec.label_smoothing
+    ls.margin = spec.margin
+    ls.delta = spec.delta
+    ls.squared = spec.squared
+    ls.crammer_singer = spec.crammer_singer
+    return ls
+
+
+cdef int _csr_source(Source *src, Py_ssize_t n_features, const void *data, indices,
+                     indptr) except -1:
+    """src = CSR X given by (data, indices, indptr); TypeError unless both
+    index arrays are C-contiguous and both int32 or both int64."""
+    if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64) \
+            or not indices.flags.c_contiguous or not indptr.flags.c_contiguous:
+        raise TypeError("CSR indices and indptr must be C-contiguous and both int32 or "
+                        "both int64")
+    src.csr = True
+    src.d = n_features
+    src.data = data
+    src.indices = _data(indices)
+    src.indptr = _data(indptr)
+    src.index64 = indices.dtype == np.int64
+    src.in_place = False
+    return 0
+
+
 cdef class EpochSettings:
     """Everything the compiled epoch reads: the loss (a LossSpec), the
     optimizer (an OptimizerSpec), the state's arrays (a SolverState, shared,
@@ -264,13 +295,7 @@ cdef class EpochSettings:
                  total_steps=0, sample_weight=None):
         l1, l2 = opt.l1_l2()
         with_momentum = opt.solver in ("sgd", "rmsprop")
-        self.c.loss.kind = loss.kind
-        self.c.loss.n_outputs = loss.n_outputs
-        self.c.loss.label_smoothing = loss.label_smoothing
-        self.c.loss.margin = loss.margin
-        self.c.loss.delta = loss.delta
-        self.c.loss.squared = loss.squared
-        self.c.loss.crammer_singer = loss.crammer_singer
+        self.c.loss = _c_loss_spec(loss)
         self.c.optimizer = _OPTIMIZERS[opt.solver]
         self.c.schedule = _SCHEDULES[opt.learning_rate]
         self.c.n_threads = n_threads
@@ -1079,17 +1104,7 @@ def epoch_csr(EpochSettings s, const floating[::1] data, indices, indptr,
     index arrays int32 or both int64; lazy: lazy updates (where the solver
     allows them) unless _set_lazy_csr forces a choice."""
     cdef Source src
-    if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64) \
-            or not indices.flags.c_contiguous or not indptr.flags.c_contiguous:
-        raise TypeError("CSR indices and indptr must be C-contiguous and both int32 or "
-                        "both int64")
-    src.csr = True
-    src.d = n_features
-    src.data = &data[0] if data.shape[0] else NULL
-    src.indices = _data(indices)
-    src.indptr = _data(indptr)
-    src.index64 = indices.dtype == np.int64
-    src.in_place = False
+    _csr_source(&src, n_features, &data[0] if data.shape[0] else NULL, indices, indptr)
     s._check_rows(indptr.shape[0] - 1)
     return _epoch(s, &src, order, batch_size, train, lazy, <floating>0)
 
@@ -1147,14 +1162,7 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
     cdef Py_ssize_t K = spec.n_outputs, P = d * K
     cdef Py_ssize_t lda = _row_stride("small_k_pass", X.strides[0], X.strides[1],
                                       sizeof(floating)) if n else 0
-    cdef skce_loss_spec ls
-    ls.kind = spec.kind
-    ls.n_outputs = K
-    ls.label_smoothing = spec.label_smoothing
-    ls.margin = spec.margin
-    ls.delta = spec.delta
-    ls.squared = spec.squared
-    ls.crammer_singer = spec.crammer_singer
+    cdef skce_loss_spec ls = _c_loss_spec(spec)
     cdef bint with_grad = grad is not None, with_rows = row_grad is not None
     cdef bint with_b = with_grad and grad.shape[0] >= P + K
     cdef int threads = _threads_for(<double>min(n, PASS_ROWS * PASS_BLOCKS) * (d + 1) * K,
@@ -1315,20 +1323,8 @@ def csr_pass(const floating[::1] data, indices, indptr, const floating[:, ::1] W
     if with_grad and (part.shape[0] < R or part.shape[1] < d * Kp):
         raise ValueError("csr_pass: part must be CSR_PASS_RANGES x (d Kp)")
     cdef Source src
-    src.csr = True
-    src.d = d
-    src.data = &data[0] if data.shape[0] else NULL
-    src.indices = _data(indices)
-    src.indptr = _data(indptr)
-    src.index64 = indices.dtype == np.int64
-    cdef skce_loss_spec ls
-    ls.kind = spec.kind
-    ls.n_outputs = K
-    ls.label_smoothing = spec.label_smoothing
-    ls.margin = spec.margin
-    ls.delta = spec.delta
-    ls.squared = spec.squared
-    ls.crammer_singer = spec.crammer_singer
+    _csr_source(&src, d, &data[0] if data.shape[0] else NULL, indices, indptr)
+    cdef skce_loss_spec ls = _c_loss_spec(spec)
     # ranges of about equal numbers of non-zeros (a function of X alone)
     ip = np.asarray(indptr)
     nnz = int(ip[-1]) if n else 0

@@ -133,6 +133,32 @@ def test_gradient_matches_finite_differences(case):
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
+def _many_rows_loss(case, n, dtype, rng):
+    """The LossSpec of `case` with n random targets (class indices, +-1
+    for the hinge losses, probabilities for BCE, normal otherwise)."""
+    name, K, extra, _ = CASES[case]
+    info = LOSSES[name]
+    if info.target == "index":
+        return LossSpec.of(info, K, y=rng.integers(0, K, n).astype(np.int64), **extra)
+    Y = np.where(rng.random((n, K)) < 0.4, 1.0, -1.0) if "hinge" in name else \
+        rng.random((n, K)) if name == "binary_cross_entropy" else rng.normal(size=(n, K))
+    return LossSpec.of(info, K, Y=np.ascontiguousarray(Y, dtype=dtype), **extra)
+
+
+def _torch_weighted_l2(case, loss, X, theta, sw, l2):
+    """(F, grad) by torch autograd in float64: weighted mean row loss plus
+    l2 / 2 ||W||^2, X dense or CSR (densified)."""
+    Xt = torch.as_tensor(X.toarray() if sp.issparse(X) else X, dtype=torch.float64)
+    d, K = X.shape[1], loss.n_outputs
+    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    Z = Xt @ th[:d * K].reshape(d, K) + th[d * K:]
+    s = torch.as_tensor(sw)
+    value = (s * _torch_row_loss(case, loss, Z) * loss.scale).sum() / s.sum() \
+        + l2 / 2 * (th[:d * K] ** 2).sum()
+    value.backward()
+    return float(value.detach()), th.grad.numpy()
+
+
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_small_k_pass_matches_torch_over_many_blocks(case, dtype):
@@ -141,15 +167,9 @@ def test_small_k_pass_matches_torch_over_many_blocks(case, dtype):
     block; the gradient, the row gradients and the bits for 1 or 2 threads."""
     rng = np.random.default_rng(abs(hash((case, "small_k"))) % 2**32)
     n = 2600
-    name, K, extra, _ = CASES[case]
-    info = LOSSES[name]
+    K = CASES[case][1]
     X = rng.normal(size=(n, D)).astype(dtype)
-    if info.target == "index":
-        loss = LossSpec.of(info, K, y=rng.integers(0, K, n).astype(np.int64), **extra)
-    else:
-        Y = np.where(rng.random((n, K)) < 0.4, 1.0, -1.0) if "hinge" in name else \
-            rng.random((n, K)) if name == "binary_cross_entropy" else rng.normal(size=(n, K))
-        loss = LossSpec.of(info, K, Y=np.ascontiguousarray(Y, dtype=dtype), **extra)
+    loss = _many_rows_loss(case, n, dtype, rng)
     sw = rng.random(n) * 2
     objs = [LinearObjective(X, loss, l2=0.3, sample_weight=sw, n_threads=t) for t in (1, 2)]
     assert objs[0]._small_k
@@ -157,16 +177,10 @@ def test_small_k_pass_matches_torch_over_many_blocks(case, dtype):
     (f1, g1), (f2, g2) = (o.loss_gradient(theta) for o in objs)
     assert f1 == f2 and np.array_equal(g1, g2)   # threads do not change the bits
 
-    Xt = torch.as_tensor(X, dtype=torch.float64)
-    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-    Z = Xt @ th[:D * K].reshape(D, K) + th[D * K:]
-    s = torch.as_tensor(sw)
-    value = (s * _torch_row_loss(case, loss, Z) * loss.scale).sum() / s.sum() \
-        + 0.15 * (th[:D * K] ** 2).sum()
-    value.backward()
+    value, grad = _torch_weighted_l2(case, loss, X, theta, sw, l2=0.3)
     rtol = 1e-11 if dtype == np.float64 else 1e-5
-    assert f1 == pytest.approx(float(value.detach()), rel=rtol)
-    np.testing.assert_allclose(g1, th.grad.numpy(), rtol=rtol, atol=rtol)
+    assert f1 == pytest.approx(value, rel=rtol)
+    np.testing.assert_allclose(g1, grad, rtol=rtol, atol=rtol)
 
     rows = np.empty((n, K), dtype=dtype)
     objs[0].loss_gradient_rows(theta, rows)
@@ -254,15 +268,9 @@ def test_csr_pass_matches_torch_over_many_blocks(case, dtype, index_dtype):
     or 2 threads, and the row gradients against scipy's products."""
     rng = np.random.default_rng(abs(hash((case, "csr_pass"))) % 2**32)
     n, d = 2600, 40
-    name, K, extra, _ = CASES[case]
-    info = LOSSES[name]
+    K = CASES[case][1]
     X = _sparse_rows(rng, n, d, dtype, index_dtype)
-    if info.target == "index":
-        loss = LossSpec.of(info, K, y=rng.integers(0, K, n).astype(np.int64), **extra)
-    else:
-        Y = np.where(rng.random((n, K)) < 0.4, 1.0, -1.0) if "hinge" in name else \
-            rng.random((n, K)) if name == "binary_cross_entropy" else rng.normal(size=(n, K))
-        loss = LossSpec.of(info, K, Y=np.ascontiguousarray(Y, dtype=dtype), **extra)
+    loss = _many_rows_loss(case, n, dtype, rng)
     sw = rng.random(n) * 2
     objs = [LinearObjective(X, loss, l2=0.3, sample_weight=sw, n_threads=t) for t in (1, 2)]
     assert objs[0]._csr_pass and objs[0]._indices.dtype == index_dtype
@@ -270,16 +278,10 @@ def test_csr_pass_matches_torch_over_many_blocks(case, dtype, index_dtype):
     (f1, g1), (f2, g2) = (o.loss_gradient(theta) for o in objs)
     assert f1 == f2 and np.array_equal(g1, g2)   # threads do not change the bits
 
-    Xt = torch.as_tensor(X.toarray(), dtype=torch.float64)
-    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-    Z = Xt @ th[:d * K].reshape(d, K) + th[d * K:]
-    s = torch.as_tensor(sw)
-    value = (s * _torch_row_loss(case, loss, Z) * loss.scale).sum() / s.sum() \
-        + 0.15 * (th[:d * K] ** 2).sum()
-    value.backward()
+    value, grad = _torch_weighted_l2(case, loss, X, theta, sw, l2=0.3)
     rtol = 1e-11 if dtype == np.float64 else 1e-5
-    assert f1 == pytest.approx(float(value.detach()), rel=rtol)
-    np.testing.assert_allclose(g1, th.grad.numpy(), rtol=rtol, atol=rtol)
+    assert f1 == pytest.approx(value, rel=rtol)
+    np.testing.assert_allclose(g1, grad, rtol=rtol, atol=rtol)
 
     rows = np.empty((n, K), dtype=dtype)
     objs[1].loss_gradient_rows(theta, rows)

@@ -211,6 +211,32 @@ def test_to_local_is_the_plain_estimator(client, digits):
     assert local.get_params()["solver"] == "lbfgs"
 
 
+def test_misaligned_block_is_aligned_once_without_a_warning(digits):
+    """distributed's transport can deliver a block at an address that is not a
+    multiple of 8: the worker aligns it once, without a warning the user could
+    not act on, and its loss and gradient equal those of the aligned block."""
+    import warnings
+
+    X, y = digits
+    X, y = np.ascontiguousarray(X[:200], dtype=np.float64), y[:200]
+    Xm = np.frombuffer(bytearray(X.nbytes + 1), dtype=np.uint8)[1:].view(np.float64)
+    Xm = Xm.reshape(X.shape)
+    Xm[...] = X
+    assert not Xm.flags.aligned
+    template = skce.SoftmaxClassifier()
+    template.classes_ = np.unique(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        block = _blocks.make_block(template, Xm, y, None, None, np.float64, 1)
+    assert block.X.flags.aligned and np.array_equal(block.X, X)
+    reference = _blocks.make_block(template, X, y, None, None, np.float64, 1)
+    theta = np.random.default_rng(0).normal(size=reference.objective.pack(
+        np.zeros((X.shape[1], len(template.classes_))), np.zeros(len(template.classes_))).shape)
+    f, g = _blocks.loss_gradient(block, theta)
+    f_ref, g_ref = _blocks.loss_gradient(reference, theta)
+    assert f == f_ref and np.array_equal(g, g_ref)
+
+
 def test_bad_input_errors(client, digits):
     X, y = digits
     with pytest.raises(ValueError, match="at least 2 classes"):

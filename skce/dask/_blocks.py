@@ -35,7 +35,12 @@ class Block:
 def _as_model_dtype(X, dtype):
     if sp.issparse(X):
         return sp.csr_matrix(X, dtype=dtype)
-    return np.asarray(X, dtype=dtype)
+    # distributed's transport can hand a worker a block whose buffer starts at
+    # an address that is not a multiple of its item size (seen for blocks of
+    # ~30 MB and more).  The kernels read aligned items, so such a block is
+    # copied once here, where it is persisted, instead of warning about a copy
+    # the user cannot avoid.
+    return np.require(X, dtype=dtype, requirements="A")
 
 
 def make_block(template, X, y, sample_weight, class_weight, dtype, n_threads):

@@ -6,8 +6,12 @@ Prints per configuration: wall time of fit, L-BFGS rounds (objective
 evaluations), time per round, bytes shipped per round (parameters out to
 every worker + one gradient back per block), the scheduler's own round-trip
 for a round of the same shape doing no work, and the overhead per round
-as a multiple of that round-trip.  The overhead is the round time less the
-workers' compute: the compute each worker spent in its blocks' loss and
+as a multiple of that round-trip; then the optimum and the accuracy against
+the in-memory fit: the relative difference of the objective, the held-out
+accuracy difference (a quarter as many rows again, drawn with the training
+rows) and the fraction of held-out predictions that agree.  The overhead is
+the round time less the workers' compute: the compute each worker spent in
+its blocks' loss and
 gradient tasks, by dask's own task stream (summed over the fit; the busiest
 worker's sum / rounds, which bounds the mean slowest-worker compute of a
 round from below, so the overhead is bounded from above).  For comparison
@@ -80,7 +84,8 @@ def main(argv=None):
     from skce import SoftmaxClassifier
     from skce._solver._objective import LinearObjective
 
-    X, y = _data(args.rows, args.features, args.classes)
+    X, y = _data(args.rows + args.rows // 4, args.features, args.classes)
+    X, X_test, y, y_test = X[:args.rows], X[args.rows:], y[:args.rows], y[args.rows:]
     n, d = X.shape
     alpha = 1.0 / n
     K = args.classes
@@ -115,12 +120,14 @@ def main(argv=None):
     def f_of(est):
         return objective.loss(objective.pack(est.coef_.T, est.intercept_))
     f_local = f_of(local)
+    pred_local = local.predict(X_test)
     print(f"in-memory SoftmaxClassifier(solver='lbfgs'): {t_local:.2f} s, {local.n_iter_} "
-          f"iterations, {statistics.median(evals) * 1e3:.1f} ms per evaluation (median of 5)")
+          f"iterations, {statistics.median(evals) * 1e3:.1f} ms per evaluation (median of 5), "
+          f"held-out accuracy {np.mean(pred_local == y_test):.4f} ({len(y_test)} rows)")
 
     header = (f"{'workers':>7s} {'fit s':>7s} {'vs mem':>7s} {'rounds':>6s} {'ms/round':>8s} "
               f"{'compute':>7s} {'1-block':>7s} {'KB/round':>8s} {'noop ms':>8s} "
-              f"{'overhead/noop':>13s} {'rel. F diff':>11s}")
+              f"{'overhead/noop':>13s} {'rel. F diff':>11s} {'acc diff':>8s} {'same pred':>9s}")
     print(header)
     print("-" * len(header))
     for w in args.workers:
@@ -148,9 +155,12 @@ def main(argv=None):
             overhead = max(per_round - compute, 0.0)
             shipped = P * 8 * (w + len(blocks))
             f_dask = f_of(est)
+            pred = np.asarray(est.predict(X_test))   # a numpy X: predicted here, no graph
             print(f"{w:7d} {t_fit:7.2f} {t_local / t_fit:6.2f}x {rounds:6d} {per_round * 1e3:8.1f} "
                   f"{compute * 1e3:7.1f} {block_compute(w) * 1e3:7.1f} {shipped / 1e3:8.1f} "
-                  f"{noop * 1e3:8.1f} {overhead / noop:12.2f}x {(f_dask - f_local) / f_local:11.1e}")
+                  f"{noop * 1e3:8.1f} {overhead / noop:12.2f}x {(f_dask - f_local) / f_local:11.1e} "
+                  f"{np.mean(pred == y_test) - np.mean(pred_local == y_test):8.4f} "
+                  f"{np.mean(pred == pred_local):9.4f}")
             client.cancel(blocks)
 
 

@@ -211,6 +211,32 @@ def test_to_local_is_the_plain_estimator(client, digits):
     assert local.get_params()["solver"] == "lbfgs"
 
 
+def test_accuracy_equals_the_in_memory_lbfgs_fit(client, digits):
+    """The same objective, solver and options in memory: the same optimum and
+    the same predictions (at most one row of 1797 may flip on a near-tie)."""
+    X, y = digits
+    est = _digits_fit(digits, 150)
+    local = skce.SoftmaxClassifier(solver="lbfgs", alpha=ALPHA, tol=1e-10, max_iter=1000).fit(X, y)
+    f_dask, f_local = _objective(est, X, y), _objective(local, X, y)
+    assert abs(f_dask - f_local) <= 1e-10 * f_local
+    assert np.sum(est.predict(X) != local.predict(X)) <= 1
+    assert abs(est.score(X, y) - local.score(X, y)) <= 1 / len(y)
+
+
+def test_n_jobs_sets_the_kernel_threads_of_each_worker(client, digits):
+    """dask sets OMP_NUM_THREADS=1 in its workers: n_jobs=None runs the kernels
+    on one thread there, n_jobs=2 on two; the fit is bitwise the same (block
+    sums in a fixed order)."""
+    assert client.submit(_blocks.n_threads_here, None, pure=False).result() == 1
+    assert client.submit(_blocks.n_threads_here, 2, pure=False).result() == min(2, os.cpu_count())
+    X, y = digits
+    Xd, yd = da.from_array(X, chunks=(900, -1)), da.from_array(y, chunks=900)
+    one = _digits_fit(digits, 900)
+    two = skd.SoftmaxClassifier(alpha=ALPHA, tol=1e-10, max_iter=1000, n_jobs=2).fit(Xd, yd)
+    np.testing.assert_array_equal(two.coef_, one.coef_)
+    np.testing.assert_array_equal(two.intercept_, one.intercept_)
+
+
 def test_misaligned_block_is_aligned_once_without_a_warning(digits):
     """distributed's transport can deliver a block at an address that is not a
     multiple of 8: the worker aligns it once, without a warning the user could

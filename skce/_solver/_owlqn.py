@@ -1,4 +1,4 @@
-"""OWL-QN: L-BFGS for a smooth function plus an L1 penalty.
+"""skce's L-BFGS: plain (l1 = 0) and OWL-QN, for a smooth function plus an L1 penalty.
 
 Orthant-wise limited-memory quasi-Newton (Andrew & Gao, 2007, "Scalable
 training of L1-regularized log-linear models") minimizes
@@ -17,15 +17,29 @@ exactly 0).  The stopping rules are those of scipy's L-BFGS-B with
 `skce._solver._lbfgs.lbfgs_options`: the max-norm of the pseudo-gradient
 (the projected gradient's counterpart) <= gtol, a relative decrease of F
 <= ftol, or maxiter iterations.
+
+With l1 = 0 it is plain L-BFGS, which solver="lbfgs" runs in place of
+scipy's L-BFGS-B on large problems (`_lbfgs._OWN_LBFGS_PARAMS`): the same
+stopping rules, a strong-Wolfe line search (scipy's `line_search`; as
+L-BFGS-B's dcsrch, its curvature condition keeps every pair's s.y > 0) with
+approximate-Wolfe steps where F is lost in its rounding, and the two-loop
+recursion in BLAS, in place.  Why: L-BFGS-B's update costs 2.3-2.7x as much
+per iteration (30 pairs of 10^5 parameters: 11.8 against 4.5 ms, next to a
+pass over sparse 40,000 x 5,000 of 15-27 ms).
 """
+import warnings
+
 import numpy as np
 from scipy.linalg.blas import daxpy, ddot
-from scipy.optimize import OptimizeResult
+from scipy.optimize import OptimizeResult, line_search
 
 __all__ = ["minimize_owlqn"]
 
 _EPS = np.finfo(np.float64).eps
 _ARMIJO = 1e-4   # sufficient-decrease constant (L-BFGS-B's ftol of its line search)
+# how far F may rise in an approximate-Wolfe step: its rounding error (a sum
+# of n rounded terms, relative error up to ~n eps; Hager & Zhang allow 1e-6)
+_F_ROUNDING = 1e-10
 
 
 def _pseudo_gradient(x, g, l1, n_weights):
@@ -56,22 +70,85 @@ def _two_loop(v, pairs):
     return q
 
 
+def _orthant_step(full, x, F, pg, d, n_weights, maxls):
+    """OWL-QN's backtracking step along d from x, projected onto the orthant
+    of the step (that of x, or of -pg where x is 0), to sufficient decrease:
+    (x_new, F_new, g_new), or None after maxls halvings."""
+    orthant = np.sign(x[:n_weights])
+    at_zero = orthant == 0
+    orthant[at_zero] = np.sign(-pg[:n_weights][at_zero])
+    step = 1.0
+    for _ in range(maxls):
+        x_new = x + step * d
+        w_new = x_new[:n_weights]
+        w_new[np.sign(w_new) != orthant] = 0.0
+        F_new, g_new = full(x_new)
+        if F_new <= F + _ARMIJO * np.dot(pg, x_new - x):
+            return x_new, F_new, g_new
+        step *= 0.5
+    return None
+
+
+def _wolfe_step(full, x, F, g, d, maxls):
+    """A strong-Wolfe step along the descent direction d from x (F, g there):
+    (x_new, F_new, g_new), or None when the search fails."""
+    evaluated = []   # the last trial points (x, F, g): line_search asks f, then f', at each
+
+    def evaluate(x_trial):
+        for xe, Fe, ge in evaluated:
+            if np.array_equal(xe, x_trial):
+                return Fe, ge
+        Fe, ge = full(x_trial)
+        evaluated[:] = evaluated[-1:] + [(x_trial, Fe, ge)]
+        return Fe, ge
+
+    with warnings.catch_warnings():
+        # a failed search returns None, handled by the caller; scipy also warns
+        # (its LineSearchWarning, a RuntimeWarning not exported by scipy.optimize)
+        warnings.filterwarnings("ignore", "(The line search algorithm|Rounding errors)",
+                                RuntimeWarning)
+        step, *_ = line_search(lambda z: evaluate(z)[0], lambda z: evaluate(z)[1], x, d,
+                               gfk=g, old_fval=F, c1=_ARMIJO, c2=0.9, maxiter=maxls)
+    if step is not None:
+        x_new = x + step * d
+        return (x_new, *evaluate(x_new))
+    # Near the optimum F changes by less than its rounding error and the
+    # sufficient-decrease test fails on noise while the gradient is still
+    # accurate: then Hager & Zhang's approximate Wolfe conditions (2005), which
+    # test the slope and let F rise by its rounding, on the unit step and on
+    # the secant step of the slopes (the line minimum of a quadratic).
+    slope0 = float(np.dot(g, d))
+    rounding = _F_ROUNDING * max(abs(F), 1.0)
+    trial = 1.0
+    for _ in range(2):
+        x_new = x + trial * d
+        F_new, g_new = evaluate(x_new)
+        slope = float(np.dot(g_new, d))
+        if F_new <= F + rounding and 0.9 * slope0 <= slope <= (2 * _ARMIJO - 1) * slope0:
+            return x_new, F_new, g_new
+        if not slope > slope0:   # no positive curvature along d: no secant step
+            break
+        trial *= slope0 / (slope0 - slope)
+    return None
+
+
 def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls,
                    callback=None):
-    """Minimize fun(x)[0] + l1 ||x[:n_weights]||_1 by OWL-QN.
+    """Minimize fun(x)[0] + l1 ||x[:n_weights]||_1 by OWL-QN (l1 > 0) or L-BFGS (l1 = 0).
 
     Parameters
     ----------
     fun : callable
         fun(x) -> (f, gradient of f): the smooth part, float64.
     x0 : ndarray of shape (n,)
-    l1 : float > 0
+    l1 : float >= 0
+        0: plain L-BFGS with a strong-Wolfe line search.
     n_weights : int
         The first n_weights entries of x are penalized.
     maxiter, maxcor, gtol, ftol, maxls
         As scipy's L-BFGS-B options (`lbfgs_options`): iterations, stored
         correction pairs, tolerance on the max-norm of the pseudo-gradient,
-        on the relative decrease of F, and backtracking steps per line search.
+        on the relative decrease of F, and trial steps per line search.
     callback : callable or None
         callback(intermediate_result) after each iteration, with the
         ``x`` and ``fun`` (F) reached, as scipy's; StopIteration stops.
@@ -83,14 +160,18 @@ def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls
         converged, 1: maxiter reached, 2: the line search found no
         decrease, 99: the callback stopped), success, message.
     """
+    nfev = 0
+
     def full(x):
+        nonlocal nfev
+        nfev += 1
         f, g = fun(x)
         return f + l1 * np.abs(x[:n_weights]).sum(), np.asarray(g, dtype=np.float64)
 
     x = np.array(x0, dtype=np.float64)
     F, g = full(x)
-    nfev, nit, status = 1, 0, 1
-    pg = _pseudo_gradient(x, g, l1, n_weights)
+    nit, status = 0, 1
+    pg = _pseudo_gradient(x, g, l1, n_weights) if l1 else g
     pairs = []
     while True:
         if np.abs(pg).max(initial=0.0) <= gtol:
@@ -100,36 +181,25 @@ def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls
             status = 1
             break
         d = -_two_loop(pg, pairs)
-        # in the penalized coordinates keep the components that descend along
-        # -pg (the unpenalized ones are plain L-BFGS: F is smooth in them)
-        dw = d[:n_weights]
-        dw[dw * pg[:n_weights] >= 0] = 0.0
-        slope = np.dot(pg, d)
-        if not slope < 0:      # (only after rounding) restart as steepest descent
+        if l1:
+            # in the penalized coordinates keep the components that descend along
+            # -pg (the unpenalized ones are plain L-BFGS: F is smooth in them)
+            dw = d[:n_weights]
+            dw[dw * pg[:n_weights] >= 0] = 0.0
+        if not np.dot(pg, d) < 0:      # (only after rounding) restart as steepest descent
             pairs.clear()
-            d, slope = -pg, -np.dot(pg, pg)
-        # the orthant of the step: that of x, or of -pg where x is 0
-        orthant = np.sign(x[:n_weights])
-        at_zero = orthant == 0
-        orthant[at_zero] = np.sign(-pg[:n_weights][at_zero])
-        # without curvature pairs (the first iteration) a step of length 1,
-        # as L-BFGS-B's first one: -pg has no scale
-        step = 1.0 if pairs else 1.0 / np.linalg.norm(d)
-        for _ in range(maxls):
-            x_new = x + step * d
-            w_new = x_new[:n_weights]
-            w_new[np.sign(w_new) != orthant] = 0.0
-            F_new, g_new = full(x_new)
-            nfev += 1
-            if F_new <= F + _ARMIJO * np.dot(pg, x_new - x):
-                break
-            step *= 0.5
-        else:
+            d = -pg
+        if not pairs:   # a first step of length 1, as L-BFGS-B's: -pg has no scale
+            d = d / np.linalg.norm(d)
+        found = (_orthant_step(full, x, F, pg, d, n_weights, maxls) if l1
+                 else _wolfe_step(full, x, F, g, d, maxls))
+        if found is None:
             if pairs:   # as L-BFGS-B: drop the curvature pairs, retry steepest descent
                 pairs.clear()
                 continue
             status = 2
             break
+        x_new, F_new, g_new = found
         s, y = x_new - x, g_new - g
         sy = np.dot(s, y)
         if sy > _EPS * np.dot(y, y):   # skip pairs without positive curvature
@@ -138,7 +208,7 @@ def minimize_owlqn(fun, x0, l1, n_weights, *, maxiter, maxcor, gtol, ftol, maxls
                 pairs.pop(0)
         decrease = (F - F_new) / max(abs(F), abs(F_new), 1.0)
         x, F, g = x_new, F_new, g_new
-        pg = _pseudo_gradient(x, g, l1, n_weights)
+        pg = _pseudo_gradient(x, g, l1, n_weights) if l1 else g
         nit += 1
         if callback is not None:
             try:

@@ -223,6 +223,34 @@ def test_accuracy_equals_the_in_memory_lbfgs_fit(client, digits):
     assert abs(est.score(X, y) - local.score(X, y)) <= 1 / len(y)
 
 
+@pytest.mark.slow
+def test_wide_problem_runs_skce_lbfgs_and_matches_the_in_memory_fit(client, monkeypatch):
+    """10,010 parameters: skce's own L-BFGS (not scipy's L-BFGS-B) on the
+    client, the in-memory fit's optimum and predictions, dense blocks or
+    scattered CSR."""
+    from skce._solver import _lbfgs
+    seen = []
+    own = _lbfgs.minimize_owlqn
+
+    def spy(*args, **kwargs):
+        seen.append(len(args[1]))
+        return own(*args, **kwargs)
+    monkeypatch.setattr(_lbfgs, "minimize_owlqn", spy)
+    rng = np.random.default_rng(0)
+    X = sp.random(1000, 1000, density=0.02, format="csr", random_state=1)
+    y = np.argmax(X @ rng.normal(size=(1000, 10)) + rng.gumbel(size=(1000, 10)), axis=1)
+    kw = dict(alpha=1e-3, tol=1e-10, max_iter=2000)
+    local = skce.SoftmaxClassifier(solver="lbfgs", **kw).fit(X, y)
+    fits = [skd.SoftmaxClassifier(**kw).fit(da.from_array(X.toarray(), chunks=(250, -1)),
+                                            da.from_array(y, chunks=250)),
+            skd.SoftmaxClassifier(**kw).fit(X, y)]   # CSR, scattered
+    assert seen == [10_010] * 3
+    f_local = _objective(local, X, y)
+    for est in fits:
+        assert abs(_objective(est, X, y) - f_local) <= 1e-10 * f_local
+        assert np.sum(est.predict(X) != local.predict(X)) <= 1
+
+
 def test_n_jobs_sets_the_kernel_threads_of_each_worker(client, digits):
     """dask sets OMP_NUM_THREADS=1 in its workers: n_jobs=None runs the kernels
     on one thread there, n_jobs=2 on two; the fit is bitwise the same (block

@@ -251,6 +251,16 @@ def test_wide_problem_runs_skce_lbfgs_and_matches_the_in_memory_fit(client, monk
         assert np.sum(est.predict(X) != local.predict(X)) <= 1
 
 
+def test_a_fit_whose_line_search_finds_no_decrease_warns(client, digits):
+    """As the in-memory fit: X scaled by 1e150 leaves no step that decreases
+    the objective; the fit says so with a ConvergenceWarning."""
+    from sklearn.exceptions import ConvergenceWarning
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="no step along its search direction"):
+        skd.SoftmaxClassifier().fit(da.from_array(X * 1e150, chunks=(900, -1)),
+                                    da.from_array(y, chunks=900))
+
+
 def test_n_jobs_sets_the_kernel_threads_of_each_worker(client, digits):
     """dask sets OMP_NUM_THREADS=1 in its workers: n_jobs=None runs the kernels
     on one thread there, n_jobs=2 on two; the fit is bitwise the same (block

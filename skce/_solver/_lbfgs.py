@@ -26,7 +26,8 @@ from skce._solver._objective import LinearObjective
 from skce._solver._owlqn import minimize_owlqn
 from skce.exceptions import TrainingDiverged
 
-__all__ = ["fit_lbfgs", "check_lbfgs", "lbfgs_options", "minimize_penalized"]
+__all__ = ["fit_lbfgs", "check_lbfgs", "lbfgs_options", "minimize_penalized",
+           "warn_unless_converged"]
 
 _MAXCOR, _MAXCOR_BYTES = 30, 64 * 2**20
 # From this many parameters on, skce's L-BFGS (skce._solver._owlqn with l1 = 0)
@@ -62,6 +63,25 @@ def check_lbfgs(loss_info, opt):
         raise ValueError(
             f"solver='lbfgs' needs a smooth loss; {loss_info.name!r} is not differentiable. "
             f"Use a smooth loss{hint} or solver='sgd' / 'adam'")
+
+
+def warn_unless_converged(result, max_iter, tol):
+    """A ConvergenceWarning for an L-BFGS / OWL-QN result (`minimize_penalized`)
+    that stopped short of tol: max_iter reached, or a line search that found
+    no decrease (as scikit-learn warns for L-BFGS-B's; silent, such a fit can
+    return its starting point)."""
+    if result.status == 1:
+        warnings.warn(
+            f"lbfgs failed to converge after {result.nit} iterations (max_iter={max_iter}); "
+            "increase max_iter or standardize X (e.g. with StandardScaler)",
+            ConvergenceWarning)
+    elif result.status == 2:
+        warnings.warn(
+            f"lbfgs stopped after {result.nit} iterations, the max-norm of the gradient at "
+            f"{np.abs(result.jac).max():.2g} above tol={tol}: no step along its search "
+            "direction decreased the objective. Either the objective is badly scaled "
+            "(standardize X, e.g. with StandardScaler) or it changes below its rounding "
+            "error (a larger tol)", ConvergenceWarning)
 
 
 def minimize_penalized(fun, x0, l1, n_weights, options, callback=None):
@@ -155,11 +175,8 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
             objective.loss_gradient, theta0, l1, P,
             lbfgs_options(objective.n_params, max_iter, tol), callback=on_iteration)
     n_iter = int(result.nit)
-    if result.status == 1 and not stopped:
-        warnings.warn(
-            f"lbfgs failed to converge after {n_iter} iterations (max_iter={max_iter}); "
-            "increase max_iter or standardize X (e.g. with StandardScaler)",
-            ConvergenceWarning)
+    if not stopped:
+        warn_unless_converged(result, max_iter, tol)
     theta = result.x
     W, b = objective.unpack(theta)
     state.set_model(np.concatenate([W.ravel(), b]).astype(state.theta.dtype))

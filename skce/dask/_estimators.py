@@ -11,19 +11,18 @@ gradient back per block.
 """
 import inspect
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import StrOptions
 
 from skce.linear_model import LinearRegressor as _LocalRegressor
 from skce.linear_model import LinearSVM as _LocalSVM
 from skce.linear_model import SoftmaxClassifier as _LocalSoftmax
 from skce._loss import LOSSES
-from skce._solver._lbfgs import check_lbfgs, lbfgs_options, minimize_penalized
+from skce._solver._lbfgs import (check_lbfgs, lbfgs_options, minimize_penalized,
+                                 warn_unless_converged)
 from skce._solver._objective import intercept_only, penalty, regularized
 from skce.dask import _blocks
 
@@ -227,9 +226,7 @@ class _DaskFitMixin:
         if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
             raise FloatingPointError("the distributed L-BFGS fit produced non-finite "
                                      "parameters: standardize X (and y)")
-        if res.status == 1:
-            warnings.warn(f"L-BFGS reached max_iter={self.max_iter} before tol={self._tol('lbfgs')}; "
-                          "increase max_iter", ConvergenceWarning)
+        warn_unless_converged(res, self.max_iter, self._tol("lbfgs"))
         return {"theta": res.x, "n_iter": int(res.nit), "curve": curve, "alpha": alpha,
                 "rounds": rounds["n"], "round_time": rounds["time"]}
 

@@ -180,3 +180,15 @@ def test_a_wrong_gradient_ends_with_a_failed_line_search_not_a_crash():
     res = _owlqn.minimize_owlqn(fun, x0, 0.0, 5, **lbfgs_options(5, 100, 1e-8))
     assert res.status == 2 and not res.success
     np.testing.assert_array_equal(res.x, x0)
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_a_fit_whose_line_search_finds_no_decrease_warns(digits, monkeypatch, own):
+    """X scaled by 1e150: the objective is finite, no step decreases it, and
+    the fit ends where it started -- with a ConvergenceWarning that says why,
+    as scikit-learn warns for L-BFGS-B's ABNORMAL_TERMINATION, not silently."""
+    if own:
+        monkeypatch.setattr(_lbfgs, "_OWN_LBFGS_PARAMS", 0)
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="no step along its search direction"):
+        SoftmaxClassifier(solver="lbfgs").fit(X * 1e150, y)

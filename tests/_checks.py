@@ -1,6 +1,6 @@
 """Shared by the test files: the scikit-learn checks expected to fail, the
 torch.optim step oracle, the standardized dataset loader and the numpy
-Crammer-Singer reference."""
+Crammer-Singer reference, the lbfgs max_iter / callback check."""
 import numpy as np
 
 
@@ -123,3 +123,31 @@ def fitted_objective(est, X, y, sw=None):
         coef = np.atleast_2d(np.asarray(coef, np.float64))
         return obj.loss(obj.pack(coef.T, np.atleast_1d(np.asarray(intercept, np.float64))))
     return F
+
+
+def check_lbfgs_max_iter_warns_and_callback_stops(X, y, max_iter, **params):
+    """SoftmaxClassifier(solver="lbfgs", tol=1e-10, **params): max_iter reached
+    warns and stops there; a callback returning True at iteration 4 stops the
+    fit there, silently, having seen every objective of loss_curve_.
+    Returns the two fitted estimators."""
+    import warnings
+
+    import pytest
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skce.linear_model import SoftmaxClassifier
+
+    kw = dict(solver="lbfgs", tol=1e-10, **params)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        limited = SoftmaxClassifier(max_iter=max_iter, **kw).fit(X, y)
+    assert limited.n_iter_ == max_iter
+    seen = []
+
+    def callback(it, coef, intercept, objective):
+        seen.append(objective)
+        return it == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        stopped = SoftmaxClassifier(max_iter=100, **kw).fit(X, y, callback=callback)
+    assert stopped.n_iter_ == 4 and seen == stopped.loss_curve_
+    return limited, stopped

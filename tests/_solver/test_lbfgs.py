@@ -1,7 +1,6 @@
 """solver="lbfgs": the optimum of skce's objective, against scikit-learn's
 solvers of the same problem; the divergence checks of the minibatch loop;
 the intercept-only start of cold fits."""
-import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from sklearn.svm import LinearSVC
 from skce.exceptions import TrainingDiverged
 from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce._solver._objective import LinearObjective
+from _checks import check_lbfgs_max_iter_warns_and_callback_stops
 
 
 
@@ -146,19 +146,7 @@ def test_warm_start_from_the_optimum_takes_few_iterations(digits):
 
 def test_max_iter_warns_and_callback_stops(digits):
     X, y = digits
-    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
-        clf = SoftmaxClassifier(solver="lbfgs", max_iter=3, tol=1e-10).fit(X, y)
-    assert clf.n_iter_ == 3
-    seen = []
-
-    def callback(it, coef, intercept, objective):
-        seen.append(objective)
-        return it == 4
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = SoftmaxClassifier(solver="lbfgs", max_iter=100, tol=1e-10).fit(X, y,
-                                                                            callback=callback)
-    assert clf.n_iter_ == 4 and seen == clf.loss_curve_
+    check_lbfgs_max_iter_warns_and_callback_stops(X, y, 3)
 
 
 @pytest.mark.parametrize("cls, bad, match", [

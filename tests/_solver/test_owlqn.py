@@ -4,7 +4,6 @@ descent (Lasso, ElasticNet), saga (LogisticRegression), liblinear
 (LinearSVC) and scipy's L-BFGS-B on the split-variable form of the
 problem; the optimality conditions; input variants; tol / max_iter /
 callback."""
-import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.base import is_classifier
 from sklearn.datasets import load_iris, make_regression
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -21,6 +19,7 @@ from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce._solver._lbfgs import lbfgs_options
 from skce._solver._objective import LinearObjective
 from skce._solver._owlqn import minimize_owlqn
+from _checks import check_lbfgs_max_iter_warns_and_callback_stops
 
 
 def _objective(est, X, y, sw=None, smooth=False):
@@ -262,16 +261,5 @@ def test_tol_bounds_the_pseudo_gradient(digits):
 
 def test_max_iter_warns_and_callback_stops(digits):
     X, y = digits
-    kw = dict(solver="lbfgs", penalty="l1", alpha=0.01, tol=1e-10)
-    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
-        clf = SoftmaxClassifier(max_iter=2, **kw).fit(X, y)
-    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
-    seen = []
-
-    def callback(it, coef, intercept, objective):
-        seen.append(objective)
-        return it == 4
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = SoftmaxClassifier(max_iter=100, **kw).fit(X, y, callback=callback)
-    assert clf.n_iter_ == 4 and seen == clf.loss_curve_
+    limited, _ = check_lbfgs_max_iter_warns_and_callback_stops(X, y, 2, penalty="l1", alpha=0.01)
+    assert len(limited.loss_curve_) == 2

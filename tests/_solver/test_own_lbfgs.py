@@ -19,6 +19,7 @@ from skce.linear_model import LinearRegressor, LinearSVM, SoftmaxClassifier
 from skce._solver import _lbfgs, _owlqn
 from skce._solver._lbfgs import lbfgs_options
 from skce._solver._objective import LinearObjective
+from _checks import check_lbfgs_max_iter_warns_and_callback_stops
 
 
 def _relative_suboptimality(f, f_other):
@@ -154,20 +155,9 @@ def test_wide_sparse_fit_runs_skce_lbfgs_to_logistic_regressions_optimum(wide_sp
 
 def test_max_iter_warns_and_callback_stops(wide_sparse, calls):
     X, y = wide_sparse
-    kw = dict(solver="lbfgs", tol=1e-10)
-    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
-        clf = SoftmaxClassifier(max_iter=2, **kw).fit(X, y)
-    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
-    seen = []
-
-    def callback(it, coef, intercept, objective):
-        seen.append(objective)
-        return it == 4
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = SoftmaxClassifier(max_iter=100, **kw).fit(X, y, callback=callback)
-    assert clf.n_iter_ == 4 and seen == clf.loss_curve_
-    assert np.all(np.diff(seen) < 0)   # every accepted step decreased F here
+    limited, stopped = check_lbfgs_max_iter_warns_and_callback_stops(X, y, 2)
+    assert len(limited.loss_curve_) == 2
+    assert np.all(np.diff(stopped.loss_curve_) < 0)   # every accepted step decreased F here
     assert calls == ["skce", "skce"]
 
 

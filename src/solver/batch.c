@@ -1,14 +1,18 @@
 /* Batch numerics of the training epoch: CSR products, intercept gradient,
- * ordered sums of per-block partials (see skce_solver.h).  Not compiled
- * for a dispatched instruction set on purpose: with FMA the sums would
- * round differently from one build target to another. */
+ * ordered sums of per-block partials (see skce_solver.h).  Compiled with
+ * -ffp-contract=off (src/solver/meson.build): no a * b + c becomes an FMA,
+ * so the AVX2 clone of a kernel rounds exactly as the baseline one (each
+ * element's sum in the same order) and a fit is the same on every machine;
+ * the clones only do 4 doubles per instruction instead of 2, and keep more
+ * of the scattered weight rows' loads in flight. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "skce_math.h"
 #include "skce_solver.h"
 
 #define SKCE_DEFINE_CSR(REAL, SFX, INDEX, ISFX)                                               \
-    void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
+    SKCE_DISPATCH void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
                                     const INDEX *indices, const INDEX *indptr, ptrdiff_t K,   \
                                     const REAL *W, const REAL *b, REAL *restrict Z)           \
     {                                                                                         \
@@ -26,7 +30,7 @@
         }                                                                                     \
     }                                                                                         \
                                                                                               \
-    void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
+    SKCE_DISPATCH void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
                                          const INDEX *indices, const INDEX *indptr,           \
                                          ptrdiff_t d, ptrdiff_t K, const REAL *G,             \
                                          REAL *restrict D)                                    \
@@ -44,7 +48,7 @@
         }                                                                                     \
     }                                                                                         \
                                                                                               \
-    void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
+    SKCE_DISPATCH void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
                                                  const REAL *data, const INDEX *indices,      \
                                                  const INDEX *indptr, ptrdiff_t n_touched,    \
                                                  ptrdiff_t K, const REAL *G,                  \

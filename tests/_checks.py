@@ -33,12 +33,14 @@ def expected_failed_checks(est):
     return failures
 
 
-def assert_steps_match_torch(spec, dtype, torch_optimizer, n_steps=25, seed=0, zero_grads=False):
+def assert_steps_match_torch(spec, dtype, torch_optimizer, n_steps=25, seed=0, zero_grads=False,
+                             expect_zeros=False):
     """n_steps of skce's compiled optimizer step (the training code path)
     against `torch_optimizer(torch, params, spec, lr)` on the same gradients,
     comparing the parameters after every step (float64 to 1e-12, float32 to
     2e-5 with torch computing in float32).  params = [W, b]: the caller's
-    optimizer gives W weight_decay = spec.alpha and b none, as skce does."""
+    optimizer gives W weight_decay = spec.alpha and b none, as skce does.
+    expect_zeros: some weights must be exactly zero after some step (an L1 step)."""
     import numpy as np
     import pytest
     torch = pytest.importorskip("torch")
@@ -57,6 +59,7 @@ def assert_steps_match_torch(spec, dtype, torch_optimizer, n_steps=25, seed=0, z
               torch.tensor(b0, dtype=tdtype, requires_grad=True)]
     topt = torch_optimizer(torch, params, spec, lr)
     tol = 1e-12 if dtype == np.float64 else 2e-5
+    zeros = 0
     for t, g in enumerate(grads):
         g = g.astype(dtype)
         _solver.optimizer_step(settings, g)
@@ -66,7 +69,10 @@ def assert_steps_match_torch(spec, dtype, torch_optimizer, n_steps=25, seed=0, z
         expect = np.concatenate([p.detach().numpy() for p in params])
         np.testing.assert_allclose(state.theta, expect, rtol=tol, atol=tol,
                                    err_msg=f"step {t + 1}")
+        zeros += int(np.sum(state.theta[:d * K] == 0.0))
     assert settings.step == n_steps
+    if expect_zeros:
+        assert zeros > 0, "no weight was zeroed: the L1 threshold was not exercised"
 
 
 def standardized(loader):

@@ -1,4 +1,5 @@
-/* Instantiates lazy_impl.h for double and float; the penalty history. */
+/* Instantiates lazy_impl.h for double and float (with the optimizer loops
+ * it inlines); the penalty history. */
 #include <math.h>
 #include "skce_math.h"
 #include "skce_solver.h"
@@ -8,12 +9,14 @@
 
 #define REAL double
 #define SFX(name) name##_f64
+#include "optim_loops.h"
 #include "lazy_impl.h"
 #undef REAL
 #undef SFX
 
 #define REAL float
 #define SFX(name) name##_f32
+#include "optim_loops.h"
 #include "lazy_impl.h"
 #undef REAL
 #undef SFX

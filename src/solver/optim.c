@@ -9,12 +9,14 @@
 
 #define REAL double
 #define SFX(name) name##_f64
+#include "optim_loops.h"
 #include "optim_impl.h"
 #undef REAL
 #undef SFX
 
 #define REAL float
 #define SFX(name) name##_f32
+#include "optim_loops.h"
 #include "optim_impl.h"
 #undef REAL
 #undef SFX

@@ -1,164 +1,40 @@
-/* Optimizer steps, instantiated by optim.c for REAL = double and float.
- * Semantics of torch.optim.SGD / Adam / AdamW / RMSprop / Adagrad (their
- * single-tensor code, operation for operation) on a flat parameter range,
- * plus an optional L1 proximal (soft-threshold) step after the update so
- * that exact zeros appear.  Elementwise, so any split of [0, n) into chunks
- * gives the same result. */
-
-SKCE_INLINE REAL SFX(soft_threshold)(REAL w, REAL tau)
-{
-    REAL a = (w > 0 ? w : -w) - tau;
-    a = a > 0 ? a : (REAL)0;
-    return w > 0 ? a : (w < 0 ? -a : w);   /* 0 and NaN pass through */
-}
+/* Optimizer steps, instantiated by optim.c for REAL = double and float:
+ * the loops of optim_loops.h (torch.optim's semantics, see there), compiled
+ * for the dispatched instruction sets. */
 
 SKCE_DISPATCH void SFX(skce_sgd_step)(ptrdiff_t n, const skce_optim_options *o,
                                       REAL *restrict p, const REAL *restrict g,
                                       REAL *restrict buf)
 {
-    const REAL lr = (REAL)o->lr, wd = (REAL)o->weight_decay, mom = (REAL)o->momentum;
-    const REAL keep = (REAL)(1.0 - o->dampening), tau = (REAL)(o->lr * o->l1);
-    const int first = o->step == 1, nesterov = o->nesterov, use_buf = o->momentum != 0.0;
-    SKCE_SIMD
-    for (ptrdiff_t k = 0; k < n; k++) {
-        REAL d = g[k] + wd * p[k];
-        if (use_buf) {
-            REAL b = first ? d : mom * buf[k] + keep * d;
-            buf[k] = b;
-            d = nesterov ? d + mom * b : b;
-        }
-        REAL w = p[k] - lr * d;
-        p[k] = SFX(soft_threshold)(w, tau);
-    }
-}
-
-/* The loop of skce_adam_step, specialized for a constant amsgrad: with a
- * run-time test inside, the compiler if-converts the read of vmax into a
- * masked load, which costs a microcode assist on every vector whose (unused)
- * vmax is on a page never touched (Adam on d = 200,000: 5x slower steps). */
-SKCE_INLINE void SFX(adam_loop)(const int amsgrad, ptrdiff_t n, const skce_optim_options *o,
-                                REAL *restrict p, const REAL *restrict g, REAL *restrict m,
-                                REAL *restrict v, REAL *restrict vmax)
-{
-    const REAL b1 = (REAL)o->beta1, b2 = (REAL)o->beta2;
-    const REAL eps = (REAL)o->eps;
-    /* torch: step_size = lr / (1 - beta1^t); denom = sqrt(v) / sqrt(1 - beta2^t) + eps */
-    const REAL step_size = (REAL)(o->lr / (1.0 - o->beta1_pow));
-    const REAL bc2_sqrt = (REAL)sqrt(1.0 - o->beta2_pow);
-    const REAL l1 = (REAL)o->l1;
-    const int decoupled = o->decoupled;
-    const REAL wd = (REAL)o->weight_decay;
-    const REAL decay = (REAL)(1.0 - o->lr * o->weight_decay);
-    SKCE_SIMD
-    for (ptrdiff_t k = 0; k < n; k++) {
-        REAL w = p[k];
-        REAL d = g[k];
-        if (decoupled) w = w * decay;
-        else d = d + wd * w;
-        REAL mk = b1 * m[k] + (1 - b1) * d;
-        REAL vk = b2 * v[k] + (1 - b2) * (d * d);
-        m[k] = mk;
-        v[k] = vk;
-        if (amsgrad) {
-            vk = vmax[k] > vk ? vmax[k] : vk;
-            vmax[k] = vk;
-        }
-        REAL denom = sqrt(vk) / bc2_sqrt + eps;
-        w = w - step_size * (mk / denom);
-        /* proximal L1 step with the same per-coordinate step length */
-        p[k] = SFX(soft_threshold)(w, l1 * step_size / denom);
-    }
+    SFX(optimizer_loop)(SKCE_SGD, n, o, p, g, buf, NULL, NULL);
 }
 
 SKCE_DISPATCH void SFX(skce_adam_step)(ptrdiff_t n, const skce_optim_options *o,
                                        REAL *restrict p, const REAL *restrict g,
                                        REAL *restrict m, REAL *restrict v, REAL *restrict vmax)
 {
-    if (o->amsgrad)
-        SFX(adam_loop)(1, n, o, p, g, m, v, vmax);
-    else
-        SFX(adam_loop)(0, n, o, p, g, m, v, NULL);
+    SFX(optimizer_loop)(SKCE_ADAM, n, o, p, g, m, v, vmax);
 }
 
-/* torch.optim.RMSprop: sq = rho sq + (1 - rho) d^2 (d = g + wd p); centered:
- * ga = lerp(ga, d, 1 - rho), avg = sqrt(sq - ga^2), else sqrt(sq); avg += eps;
- * momentum: buf = mom buf + d / avg, p -= lr buf; else p -= lr d / avg.
- * State: sq, buf (momentum), ga (centered), all zero at first. */
 SKCE_DISPATCH void SFX(skce_rmsprop_step)(ptrdiff_t n, const skce_optim_options *o,
                                           REAL *restrict p, const REAL *restrict g,
                                           REAL *restrict sq, REAL *restrict buf,
                                           REAL *restrict ga)
 {
-    const REAL lr = (REAL)o->lr, wd = (REAL)o->weight_decay, mom = (REAL)o->momentum;
-    const REAL rho = (REAL)o->rho, w = (REAL)(1.0 - o->rho), eps = (REAL)o->eps;
-    const REAL w_rest = (REAL)(1.0 - (1.0 - o->rho));
-    const REAL l1 = (REAL)o->l1;
-    /* torch's lerp: start + w (end - start) for w < 0.5, else end - (end - start)(1 - w) */
-    const int lerp_low = (1.0 - o->rho) < 0.5;
-    const int centered = o->centered, use_buf = o->momentum > 0.0;
-    SKCE_SIMD
-    for (ptrdiff_t k = 0; k < n; k++) {
-        const REAL d = g[k] + wd * p[k];
-        /* torch's addcmul / addcdiv evaluate self + (value * t1) * t2 and
-         * self + (value * t1) / t2: the same order here */
-        const REAL s = rho * sq[k] + (w * d) * d;
-        sq[k] = s;
-        REAL avg;
-        if (centered) {
-            const REAL a = ga[k];
-            const REAL gk = lerp_low ? a + w * (d - a) : d - (d - a) * w_rest;
-            ga[k] = gk;
-            avg = sqrt(s - gk * gk);
-        } else {
-            avg = sqrt(s);
-        }
-        avg = avg + eps;
-        REAL x;
-        if (use_buf) {
-            const REAL b = mom * buf[k] + d / avg;
-            buf[k] = b;
-            x = p[k] - lr * b;
-        } else {
-            x = p[k] + (-lr * d) / avg;
-        }
-        p[k] = SFX(soft_threshold)(x, l1 * lr / avg);
-    }
+    SFX(optimizer_loop)(SKCE_RMSPROP, n, o, p, g, sq, buf, ga);
 }
 
-/* torch.optim.Adagrad: clr = lr / (1 + (t - 1) lr_decay); sum += d^2 (sum
- * starting at initial_accumulator_value, read on step 1 instead of the
- * state); p -= clr d / (sqrt(sum) + eps). */
 SKCE_DISPATCH void SFX(skce_adagrad_step)(ptrdiff_t n, const skce_optim_options *o,
                                           REAL *restrict p, const REAL *restrict g,
                                           REAL *restrict sum)
 {
-    const double clr_d = o->lr / (1.0 + (double)(o->step - 1) * o->lr_decay);
-    const REAL clr = (REAL)clr_d, wd = (REAL)o->weight_decay, eps = (REAL)o->eps;
-    const REAL init = (REAL)o->initial_accumulator_value, l1 = (REAL)o->l1;
-    const int first = o->step == 1;
-    SKCE_SIMD
-    for (ptrdiff_t k = 0; k < n; k++) {
-        const REAL d = g[k] + wd * p[k];
-        const REAL s = (first ? init : sum[k]) + d * d;
-        sum[k] = s;
-        const REAL std = sqrt(s) + eps;
-        const REAL x = p[k] + (-clr * d) / std;
-        p[k] = SFX(soft_threshold)(x, l1 * clr / std);
-    }
+    SFX(optimizer_loop)(SKCE_ADAGRAD, n, o, p, g, sum, NULL, NULL);
 }
 
 SKCE_DISPATCH void SFX(skce_running_mean)(ptrdiff_t n, int64_t count, REAL *restrict mean,
                                           const REAL *restrict p)
 {
-    if (count <= 1) {
-        for (ptrdiff_t k = 0; k < n; k++)
-            mean[k] = p[k];
-        return;
-    }
-    const REAL w = (REAL)(1.0 / (double)count);
-    SKCE_SIMD
-    for (ptrdiff_t k = 0; k < n; k++)
-        mean[k] += w * (p[k] - mean[k]);
+    SFX(running_mean_loop)(n, count, mean, p);
 }
 
 /* Not dispatched itself: it only picks the (dispatched) step. */

@@ -1,6 +1,7 @@
 """Shared by the test files: the scikit-learn checks expected to fail, the
 torch.optim step oracle, the standardized dataset loader and the numpy
-Crammer-Singer reference, the lbfgs max_iter / callback check."""
+Crammer-Singer reference, the lbfgs max_iter / callback check, a text-like
+CSR data set."""
 import numpy as np
 
 
@@ -157,3 +158,19 @@ def check_lbfgs_max_iter_warns_and_callback_stops(X, y, max_iter, **params):
         stopped = SoftmaxClassifier(max_iter=100, **kw).fit(X, y, callback=callback)
     assert stopped.n_iter_ == 4 and seen == stopped.loss_curve_
     return limited, stopped
+
+
+def text_like(n=2000, d=3000, K=5, nnz=20, seed=0):
+    """CSR rows of Zipf-distributed words (sublinear tf, unit norm), labels from
+    a sparse random model: column scales span ~3 orders of magnitude."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(seed)
+    p = 1.0 / (np.arange(d) + 10.0)
+    cols = rng.choice(d, size=(n, nnz), p=p / p.sum())
+    X = sp.csr_matrix((np.ones(n * nnz), cols.ravel(), np.arange(0, n * nnz + 1, nnz)),
+                      shape=(n, d))
+    X.sum_duplicates()
+    X.data = 1 + np.log(X.data)
+    X = sp.csr_matrix(sp.diags(1 / np.sqrt(X.multiply(X).sum(axis=1).A1)) @ X)
+    W = rng.standard_normal((d, K)) * (rng.random((d, K)) < 0.05) * 8
+    return X, np.argmax(X @ W + rng.gumbel(size=(n, K)), axis=1)

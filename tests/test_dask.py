@@ -251,6 +251,34 @@ def test_wide_problem_runs_skce_lbfgs_and_matches_the_in_memory_fit(client, monk
         assert np.sum(est.predict(X) != local.predict(X)) <= 1
 
 
+@pytest.mark.slow
+def test_text_like_fit_is_preconditioned_as_in_memory(client, monkeypatch):
+    """Column scales spanning orders of magnitude: the client's L-BFGS gets the
+    in-memory fit's diagonal preconditioning (column squares summed over the
+    blocks) and follows its path: the same iterations, the same optimum."""
+    from skce._solver import _lbfgs
+    from _checks import text_like
+    seen = []
+    own = _lbfgs.minimize_owlqn
+
+    def spy(*args, precondition=None, **kwargs):
+        result = own(*args, precondition=precondition, **kwargs)
+        seen.append((precondition, result.nit))
+        return result
+    monkeypatch.setattr(_lbfgs, "minimize_owlqn", spy)
+    X, y = text_like(n=1200, d=2200, K=5)
+    kw = dict(alpha=1.0 / X.shape[0], tol=1e-10, max_iter=5000)
+    local = skce.SoftmaxClassifier(solver="lbfgs", **kw).fit(X, y)
+    dist = skd.SoftmaxClassifier(**kw).fit(da.from_array(X, chunks=(400, -1)),
+                                           da.from_array(y, chunks=400))
+    (p_local, it_local), (p_dist, it_dist) = seen
+    assert p_local is not None and p_dist is not None
+    np.testing.assert_allclose(p_dist, p_local, rtol=1e-12)
+    assert abs(it_dist - it_local) <= max(3, 0.05 * it_local), (it_dist, it_local)
+    f_local = _objective(local, X, y)
+    assert abs(_objective(dist, X, y) - f_local) <= 1e-10 * f_local
+
+
 def test_a_fit_whose_line_search_finds_no_decrease_warns(client, digits):
     """As the in-memory fit: X scaled by 1e150 leaves no step that decreases
     the objective; the fit says so with a ConvergenceWarning."""

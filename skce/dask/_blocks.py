@@ -78,6 +78,14 @@ def block_stats(block):
     return target_sums(block.loss, block.sample_weight)
 
 
+def column_squares(block):
+    """sum_i s_i x_ij^2 of the block's rows, per feature (for skce's L-BFGS
+    preconditioning, `_objective.diagonal_curvature`): they add up over blocks."""
+    if block.objective is None:
+        return np.zeros(block.X.shape[1])
+    return block.objective.column_squares()
+
+
 def loss_spec_meta(block):
     """The block's LossSpec without its targets (kind, outputs, options)."""
     return dataclasses.replace(block.loss, y=None, Y=None)

@@ -21,9 +21,10 @@ from skce.linear_model import LinearRegressor as _LocalRegressor
 from skce.linear_model import LinearSVM as _LocalSVM
 from skce.linear_model import SoftmaxClassifier as _LocalSoftmax
 from skce._loss import LOSSES
-from skce._solver._lbfgs import (check_lbfgs, lbfgs_options, minimize_penalized,
-                                 warn_unless_converged)
-from skce._solver._objective import intercept_only, penalty, regularized
+from skce._solver._lbfgs import (check_lbfgs, diagonal_precondition, lbfgs_options,
+                                 minimize_penalized, uses_own_lbfgs, warn_unless_converged)
+from skce._solver._objective import (diagonal_curvature, intercept_only, penalty, regularized,
+                                     start_curvature)
 from skce.dask import _blocks
 
 try:
@@ -221,8 +222,17 @@ class _DaskFitMixin:
             curve.append(f + penalty(theta[:P], l1, 0.0))
             return f, g
 
+        precondition = None
+        if uses_own_lbfgs(l1, P + K):   # as the in-memory fit (theta has b: P + K)
+            col_sq = sum(client.gather(client.map(_blocks.column_squares, blocks, pure=False)))
+            precondition = diagonal_precondition(diagonal_curvature(
+                col_sq, S, start_curvature(loss, sums=(S, totals)), l2, K, self.fit_intercept))
+            if precondition is not None and not self.fit_intercept:
+                # (b stays 0: its gradient is zeroed, any scale does)
+                precondition = np.concatenate([precondition, np.ones(K)])
         res = minimize_penalized(fun, theta0, l1, P,
-                                 lbfgs_options(P + K, self.max_iter, self._tol("lbfgs")))
+                                 lbfgs_options(P + K, self.max_iter, self._tol("lbfgs")),
+                                 precondition=precondition)
         if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
             raise FloatingPointError("the distributed L-BFGS fit produced non-finite "
                                      "parameters: standardize X (and y)")

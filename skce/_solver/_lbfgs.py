@@ -182,7 +182,9 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
     # kernels' parallel regions, BLAS's own threads spin and take the cores
     # (letter, 2 threads: 1.62 s with 2 BLAS threads, 0.36 s with 1)
     with _single_threaded_blas():
-        f0 = objective.loss(theta0)
+        # the start's pass, also the minimizer's first evaluation (a pass of
+        # 13 on the dense 240,000 x 100 default fit, 11 iterations)
+        f0, g0 = objective.loss_gradient(theta0)
         if not np.isfinite(f0):
             raise TrainingDiverged(
                 f"the objective is not finite ({f0}) at the starting parameters: the scores "
@@ -190,8 +192,17 @@ def fit_lbfgs(X, loss, opt, state, *, sample_weight=None, fit_intercept=True, ma
                 "warm_start. The model was left unchanged")
         precondition = (diagonal_precondition(objective.diagonal_curvature())
                         if uses_own_lbfgs(l1, objective.n_params) else None)
+        start = [(theta0.copy(), f0, g0)]
+
+        def loss_gradient(theta):
+            if start:
+                x0, f, g = start.pop()
+                if np.array_equal(theta, x0):
+                    return f, g
+            return objective.loss_gradient(theta)
+
         result = minimize_penalized(
-            objective.loss_gradient, theta0, l1, P,
+            loss_gradient, theta0, l1, P,
             lbfgs_options(objective.n_params, max_iter, tol), callback=on_iteration,
             precondition=precondition)
     n_iter = int(result.nit)

@@ -266,3 +266,28 @@ def test_warm_start_keeps_its_intercept(digits):
     clf.intercept_[:] = 5.0
     clf.set_params(warm_start=True).fit(X, y)
     np.testing.assert_allclose(clf.intercept_, 5.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["lbfgsb", "own"])
+def test_every_pass_over_the_data_is_an_evaluation_of_the_minimizer(digits, monkeypatch, own):
+    """The pass that checks the start is finite is also the minimizer's first
+    evaluation: a fit reads X as many times as L-BFGS evaluates F, not once more."""
+    from skce._solver import _lbfgs
+    X, y = digits
+    passes, results = [], []
+    real_pass, real_minimize = LinearObjective._pass, _lbfgs.minimize_penalized
+
+    def counting_pass(self, *args, **kwargs):
+        passes.append(1)
+        return real_pass(self, *args, **kwargs)
+
+    def recording(*args, **kwargs):
+        results.append(real_minimize(*args, **kwargs))
+        return results[-1]
+    monkeypatch.setattr(LinearObjective, "_pass", counting_pass)
+    monkeypatch.setattr(_lbfgs, "minimize_penalized", recording)
+    if own:
+        monkeypatch.setattr(_lbfgs, "_OWN_LBFGS_PARAMS", 0)
+    SoftmaxClassifier(solver="lbfgs", max_iter=30, tol=1e-6).fit(X, y)
+    assert results[0].nfev > 5
+    assert len(passes) == results[0].nfev

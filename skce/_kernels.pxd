@@ -199,14 +199,6 @@ cdef extern from "skce.h" nogil:
         int decoupled
         int centered
 
-    void skce_sgd_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
-        const double *g, double *buf)
-    void skce_sgd_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
-        const float *g, float *buf)
-    void skce_adam_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
-        const double *g, double *m, double *v, double *vmax)
-    void skce_adam_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
-        const float *g, float *m, float *v, float *vmax)
     ctypedef enum skce_optimizer:
         SKCE_SGD
         SKCE_ADAM
@@ -223,14 +215,6 @@ cdef extern from "skce.h" nogil:
         double *p, const double *g, double *state1, double *state2, double *state3)
     void skce_optimizer_step_f32(int optimizer, Py_ssize_t n, const skce_optim_options *o,
         float *p, const float *g, float *state1, float *state2, float *state3)
-    void skce_rmsprop_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
-        const double *g, double *sq, double *buf, double *ga)
-    void skce_rmsprop_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
-        const float *g, float *sq, float *buf, float *ga)
-    void skce_adagrad_step_f64(Py_ssize_t n, const skce_optim_options *o, double *p,
-        const double *g, double *sum)
-    void skce_adagrad_step_f32(Py_ssize_t n, const skce_optim_options *o, float *p,
-        const float *g, float *sum)
     void skce_running_mean_f64(Py_ssize_t n, int64_t count, double *mean, const double *p)
     void skce_running_mean_f32(Py_ssize_t n, int64_t count, float *mean, const float *p)
     # ---- minibatch rows (rows.c) ----

@@ -12,7 +12,8 @@
 #include "skce_solver.h"
 
 #define SKCE_DEFINE_CSR(REAL, SFX, INDEX, ISFX)                                               \
-    SKCE_DISPATCH void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
+    SKCE_DISPATCH                                                                             \
+    void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
                                     const INDEX *indices, const INDEX *indptr, ptrdiff_t K,   \
                                     const REAL *W, const REAL *b, REAL *restrict Z)           \
     {                                                                                         \
@@ -30,7 +31,8 @@
         }                                                                                     \
     }                                                                                         \
                                                                                               \
-    SKCE_DISPATCH void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
+    SKCE_DISPATCH                                                                             \
+    void skce_csr_weight_grad##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
                                          const INDEX *indices, const INDEX *indptr,           \
                                          ptrdiff_t d, ptrdiff_t K, const REAL *G,             \
                                          REAL *restrict D)                                    \
@@ -48,7 +50,8 @@
         }                                                                                     \
     }                                                                                         \
                                                                                               \
-    SKCE_DISPATCH void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
+    SKCE_DISPATCH                                                                             \
+    void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
                                                  const REAL *data, const INDEX *indices,      \
                                                  const INDEX *indptr, ptrdiff_t n_touched,    \
                                                  ptrdiff_t K, const REAL *G,                  \

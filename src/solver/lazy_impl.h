@@ -46,9 +46,10 @@ SKCE_INLINE double SFX(lazy_value)(double w, const skce_lazy_history *h, int64_t
     return s == t ? sg * h->S[t] * (v - h->U[t]) : 0.0;
 }
 
-SKCE_DISPATCH void SFX(skce_lazy_catch_up)(ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,
-                             const skce_lazy_history *h, int64_t t, int64_t *restrict last,
-                             REAL *restrict W, REAL *restrict avg)
+SKCE_DISPATCH void SFX(skce_lazy_catch_up)(ptrdiff_t n_rows, const int64_t *rows,
+                                           ptrdiff_t K, const skce_lazy_history *h, int64_t t,
+                                           int64_t *restrict last, REAL *restrict W,
+                                           REAL *restrict avg)
 {
     for (ptrdiff_t r = 0; r < n_rows; r++) {
         const int64_t j = rows != NULL ? rows[r] : (int64_t)r;
@@ -86,10 +87,11 @@ SKCE_DISPATCH void SFX(skce_lazy_catch_up)(ptrdiff_t n_rows, const int64_t *rows
     }
 }
 
-SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,
-                         const skce_optim_options *o, int64_t *restrict pending, int64_t t,
-                         int64_t *restrict last, REAL *theta, const REAL *D, REAL *st1,
-                         REAL *st2, REAL *st3, REAL *avg)
+SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const int64_t *rows,
+                                       ptrdiff_t K, const skce_optim_options *o,
+                                       int64_t *restrict pending, int64_t t,
+                                       int64_t *restrict last, REAL *theta, const REAL *D,
+                                       REAL *st1, REAL *st2, REAL *st3, REAL *avg)
 {
     skce_optim_options ok = *o;
     for (ptrdiff_t r = 0; r < n_rows; r++) {

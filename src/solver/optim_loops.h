@@ -21,8 +21,9 @@ SKCE_INLINE REAL SFX(soft_threshold)(REAL w, REAL tau)
  * (Adam on d = 200,000: 5x slower steps).  use_l1: without L1 the soft
  * threshold (10 instructions a vector) is left out; with l1 = 0 it is the
  * identity anyway, but for a NaN step length. */
-SKCE_INLINE void SFX(sgd_loop)(const int use_buf, const int use_l1, ptrdiff_t n, const skce_optim_options *o,
-                               REAL *restrict p, const REAL *restrict g, REAL *restrict buf)
+SKCE_INLINE void SFX(sgd_loop)(const int use_buf, const int use_l1, ptrdiff_t n,
+                               const skce_optim_options *o, REAL *restrict p,
+                               const REAL *restrict g, REAL *restrict buf)
 {
     const REAL lr = (REAL)o->lr, wd = (REAL)o->weight_decay, mom = (REAL)o->momentum;
     const REAL keep = (REAL)(1.0 - o->dampening), tau = (REAL)(o->lr * o->l1);
@@ -40,7 +41,8 @@ SKCE_INLINE void SFX(sgd_loop)(const int use_buf, const int use_l1, ptrdiff_t n,
     }
 }
 
-SKCE_INLINE void SFX(adam_loop)(const int amsgrad, const int use_l1, ptrdiff_t n, const skce_optim_options *o,
+SKCE_INLINE void SFX(adam_loop)(const int amsgrad, const int use_l1, ptrdiff_t n,
+                                const skce_optim_options *o,
                                 REAL *restrict p, const REAL *restrict g, REAL *restrict m,
                                 REAL *restrict v, REAL *restrict vmax)
 {

@@ -47,14 +47,6 @@ double skce_learning_rate(int schedule, double eta, double power_t, double total
 #define SKCE_DECLARE_OPTIM(REAL, SFX)                                                         \
     void skce_optimizer_step##SFX(int optimizer, ptrdiff_t n, const skce_optim_options *o,     \
         REAL *p, const REAL *g, REAL *state1, REAL *state2, REAL *state3);                    \
-    void skce_sgd_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p, const REAL *g, \
-        REAL *buf);                                                                           \
-    void skce_adam_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,               \
-        const REAL *g, REAL *m, REAL *v, REAL *vmax);                                         \
-    void skce_rmsprop_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,            \
-        const REAL *g, REAL *sq, REAL *buf, REAL *ga);                                        \
-    void skce_adagrad_step##SFX(ptrdiff_t n, const skce_optim_options *o, REAL *p,            \
-        const REAL *g, REAL *sum);                                                            \
     void skce_running_mean##SFX(ptrdiff_t n, int64_t count, REAL *mean, const REAL *p);
 
 /* skce_running_mean: folds p into mean, the mean of count - 1 earlier

@@ -224,15 +224,17 @@ cdef extern from "skce.h" nogil:
         const float *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t d, float *out)
     # ---- minibatch products with few outputs (dense.c) ----
     void skce_small_k_logits_f64(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, const double *A,
-        Py_ssize_t lda, const double *W, double *Z)
+        Py_ssize_t lda, const double *W, const double *bias, double *Z)
     void skce_small_k_logits_f32(Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, const float *A,
-        Py_ssize_t lda, const float *W, float *Z)
+        Py_ssize_t lda, const float *W, const float *bias, float *Z)
     void skce_small_k_weight_grad_f64(Py_ssize_t n, Py_ssize_t j0, Py_ssize_t j1,
         Py_ssize_t K, const double *A, Py_ssize_t lda, const double *G, double *D)
     void skce_small_k_weight_grad_f32(Py_ssize_t n, Py_ssize_t j0, Py_ssize_t j1,
         Py_ssize_t K, const float *A, Py_ssize_t lda, const float *G, float *D)
     void skce_pad_columns_f64(Py_ssize_t rows, Py_ssize_t K, const double *src, double *dst)
     void skce_pad_columns_f32(Py_ssize_t rows, Py_ssize_t K, const float *src, float *dst)
+    void skce_small_k_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, double *out)
+    void skce_small_k_column_sums_f32(Py_ssize_t n, Py_ssize_t K, const float *G, double *out)
     # ---- the Hessian of Newton's method for CSR rows (gram.c) ----
     void skce_csr_weighted_gram_f64_i32(Py_ssize_t r0, Py_ssize_t r1, const double *data,
         const int32_t *indices, const int32_t *indptr, const double *c, Py_ssize_t d,

@@ -457,7 +457,8 @@ cdef class EpochSettings:
             Xb = np.empty((gathered, d), dtype=dtype)
             Z = np.zeros(B * ldz, dtype=dtype)
             G = np.zeros(B * ldz, dtype=dtype)
-            Wp = np.zeros(d * ldz if small_k else 0, dtype=dtype)
+            # W's rows, then b's: the bias row of the logits kernel
+            Wp = np.zeros((d + 1) * ldz if small_k else 0, dtype=dtype)
             Yb = np.empty(0 if index_target else B * K, dtype=dtype)
             yb = np.empty(B if index_target else 0, dtype=np.int64)
             swb = np.empty(B)
@@ -874,11 +875,11 @@ cdef int _forward_dense(const Config *cfg, const Source *src, const int64_t *ord
     A[0] = X + order[0] * rs if src.in_place else Xb
     lda[0] = rs if src.in_place else d
     Ab = A[0]
-    if Wp != NULL:
+    if Wp != NULL:   # theta = [W.ravel(), b]: d + 1 rows of K
         if floating is double:
-            skce_pad_columns_f64(d, K, theta, Wp)
+            skce_pad_columns_f64(d + 1, K, theta, Wp)
         else:
-            skce_pad_columns_f32(d, K, theta, Wp)
+            skce_pad_columns_f32(d + 1, K, theta, Wp)
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
@@ -890,18 +891,21 @@ cdef int _forward_dense(const Config *cfg, const Source *src, const int64_t *ord
             skce_gather_rows_f32(r1 - r0, n_ahead - r0, order + r0, X, rs, cs, d, Xb + r0 * d)
         for k in range(r0, r1):
             row = order[k]
-            for c in range(K):
-                Z[k * ldz + c] = theta[P + c]
+            if Wp == NULL:
+                for c in range(K):
+                    Z[k * ldz + c] = theta[P + c]
             _gather_targets(cfg, k, row, w, <floating *>w.Yb)
         if Wp == NULL:
             continue
         # skce's products: the whole batch step for the block's rows while
-        # they are in this thread's cache: Z += Xb W, the loss and G, and
+        # they are in this thread's cache: Z = Xb W + b, the loss and G, and
         # the block's share of dW
         if floating is double:
-            skce_small_k_logits_f64(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
+            skce_small_k_logits_f64(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Wp + d * ldz,
+                                    Z + r0 * ldz)
         else:
-            skce_small_k_logits_f32(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Z + r0 * ldz)
+            skce_small_k_logits_f32(r1 - r0, d, K, Ab + r0 * lda[0], lda[0], Wp, Wp + d * ldz,
+                                    Z + r0 * ldz)
         w.block_loss[blk] = _loss_rows(cfg, r0, r1, Z, ldz, w, grad_scale, &w.bad[blk])
         if partial != NULL and d > 0:
             if floating is double:
@@ -1144,7 +1148,7 @@ cdef Py_ssize_t _row_stride(const char *what, Py_ssize_t s0, Py_ssize_t s1,
     return s0 // item
 
 
-def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double[::1] b,
+def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const floating[::1] bp,
                  spec, const int64_t[::1] y, const floating[:, ::1] Y,
                  const double[::1] sw, double grad_scale, double[::1] grad,
                  floating[:, ::1] row_grad, int n_threads):
@@ -1157,9 +1161,12 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
     logits, loss and share of X^T G while in cache (the minibatch epoch's
     kernels); the shares are added in block order, so threads do not change
     the bits.  spec: a LossSpec (kind, n_outputs, label_smoothing, margin,
-    delta, squared, crammer_singer); Wp: W with rows padded to Kp."""
+    delta, squared, crammer_singer); Wp (d x Kp), bp (Kp): W and b in X's
+    dtype, columns zero-padded to whole SIMD vectors."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], Kp = Wp.shape[1]
     cdef Py_ssize_t K = spec.n_outputs, P = d * K
+    if bp.shape[0] != Kp or Kp < K or Kp % (32 // sizeof(floating)) or Wp.shape[0] != d:
+        raise ValueError("small_k_pass: Wp and bp need K columns padded to whole vectors")
     cdef Py_ssize_t lda = _row_stride("small_k_pass", X.strides[0], X.strides[1],
                                       sizeof(floating)) if n else 0
     cdef skce_loss_spec ls = _c_loss_spec(spec)
@@ -1171,6 +1178,7 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
     cdef floating[:, ::1] Z = np.zeros((PASS_BLOCKS * PASS_ROWS, Kp), dtype=dtype)
     cdef floating[:, ::1] G = np.zeros((PASS_BLOCKS * PASS_ROWS, Kp), dtype=dtype)
     cdef floating[:, ::1] part = np.empty((PASS_BLOCKS, max(P, 1)), dtype=dtype)
+    cdef double[:, ::1] part_b = np.zeros((PASS_BLOCKS, K))   # the blocks' column sums of G
     cdef double[::1] block_loss = np.zeros(PASS_BLOCKS)
     cdef Py_ssize_t[::1] bad = np.full(PASS_BLOCKS, -1, dtype=np.intp)
     cdef const int64_t *yp = &y[0] if y is not None and n else NULL
@@ -1190,14 +1198,12 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
                 m = min(PASS_ROWS, n - r0)
                 Zb = &Z[blk * PASS_ROWS, 0]
                 Gb = &G[blk * PASS_ROWS, 0]
-                for k in range(m):
-                    for c in range(K):
-                        Zb[k * Kp + c] = <floating>b[c]
-                if d > 0:
-                    if floating is double:
-                        skce_small_k_logits_f64(m, d, K, &X[r0, 0], lda, &Wp[0, 0], Zb)
-                    else:
-                        skce_small_k_logits_f32(m, d, K, &X[r0, 0], lda, &Wp[0, 0], Zb)
+                if floating is double:
+                    skce_small_k_logits_f64(m, d, K, &X[r0, 0] if d > 0 else NULL, lda,
+                                            &Wp[0, 0] if d > 0 else NULL, &bp[0], Zb)
+                else:
+                    skce_small_k_logits_f32(m, d, K, &X[r0, 0] if d > 0 else NULL, lda,
+                                            &Wp[0, 0] if d > 0 else NULL, &bp[0], Zb)
                 bad[blk] = -1
                 if floating is double:
                     block_loss[blk] = skce_loss_rows_f64(
@@ -1216,6 +1222,15 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
                         skce_small_k_weight_grad_f64(m, 0, d, K, &X[r0, 0], lda, Gb, &part[blk, 0])
                     else:
                         skce_small_k_weight_grad_f32(m, 0, d, K, &X[r0, 0], lda, Gb, &part[blk, 0])
+                if with_b:
+                    if floating is double:
+                        skce_small_k_column_sums_f64(m, K, Gb, &part_b[blk, 0])
+                    else:
+                        skce_small_k_column_sums_f32(m, K, Gb, &part_b[blk, 0])
+                if with_rows and with_grad:
+                    for k in range(m):
+                        for c in range(K):
+                            row_grad[r0 + k, c] = Gb[k * Kp + c]
             for b2 in range(nblk):   # in block order
                 total += block_loss[b2]
                 if first_bad < 0 and bad[b2] >= 0:
@@ -1229,15 +1244,10 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const double
                     for b2 in range(nblk):
                         for q in range(j0, j1):
                             grad[q] += part[b2, q]
-                for b2 in range(nblk):
-                    r0 = R0 + b2 * PASS_ROWS
-                    m = min(PASS_ROWS, n - r0)
-                    for k in range(m):
+                if with_b:
+                    for b2 in range(nblk):
                         for c in range(K):
-                            if with_b:
-                                grad[P + c] += G[b2 * PASS_ROWS + k, c]
-                            if with_rows:
-                                row_grad[r0 + k, c] = G[b2 * PASS_ROWS + k, c]
+                            grad[P + c] += part_b[b2, c]
             R0 = R0 + nblk * PASS_ROWS
     return total, first_bad
 

@@ -364,8 +364,9 @@ class LinearObjective:
         nf, K = self.n_features, self.n_outputs
         if self._small_k:
             self._Wp[:, :K] = Wd
+            self._bp[:K] = bd
             total, bad = _epoch.small_k_pass(
-                self.X, self._Wp, np.asarray(b, np.float64), self.spec, self._y, self._Y,
+                self.X, self._Wp, self._bp, self.spec, self._y, self._Y,
                 self.sample_weight, self._factor, grad, row_gradients, self.n_threads)
             if bad >= 0:
                 raise ValueError(f"target of row {bad} is out of range for the loss")

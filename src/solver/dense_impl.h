@@ -21,15 +21,6 @@ SKCE_INLINE V SFX(loadv)(const REAL *p)
     return v;
 }
 
-/* Adds the first nc lanes of acc (NV vectors) to out[0 .. nc). */
-SKCE_INLINE void SFX(add_lanes)(REAL *restrict out, const V *acc, int nv, ptrdiff_t nc)
-{
-    REAL tmp[3 * 32 / sizeof(REAL)];
-    memcpy(tmp, acc, (size_t)nv * sizeof(V));
-    for (ptrdiff_t c = 0; c < nc; c++)
-        out[c] += tmp[c];
-}
-
 SKCE_INLINE void SFX(set_lanes)(REAL *restrict out, const V *acc, int nv, ptrdiff_t nc)
 {
     REAL tmp[3 * 32 / sizeof(REAL)];
@@ -45,17 +36,25 @@ SKCE_INLINE void SFX(prefetch_rows)(const REAL *a, ptrdiff_t lda, ptrdiff_t d)
             __builtin_prefetch(a + i * lda + j, 0, 3);
 }
 
-/* Z[r, c0 .. c0 + nc) += A[r, :] W[:, c0 ..] for r < n, NV vectors of outputs. */
+/* Z[r, c0 .. c0 + NV VL) = A[r, :] W[:, c0 ..] + bias[c0 ..] for r < n, in
+ * whole vectors: the accumulators start at the bias and are stored once, so
+ * Z is neither initialized nor read back (at d = 16 that read-modify-write
+ * of the padded rows cost as much as the products). */
 #define SKCE_FWD(NV)                                                                          \
     SKCE_INLINE void SFX(fwd_##NV)(ptrdiff_t n, ptrdiff_t d, const REAL *A, ptrdiff_t lda,    \
-                                   const REAL *W, ptrdiff_t Kp, ptrdiff_t c0, ptrdiff_t nc,   \
-                                   REAL *Z)                                                   \
+                                   const REAL *W, ptrdiff_t Kp, ptrdiff_t c0,                 \
+                                   const REAL *bias, REAL *Z)                                 \
     {                                                                                         \
+        V bv[NV];                                                                             \
+        for (int v = 0; v < NV; v++)                                                          \
+            bv[v] = SFX(loadv)(bias + c0 + v * VL);                                           \
         ptrdiff_t r = 0;                                                                      \
         for (; r + 4 <= n; r += 4) {                                                          \
             const REAL *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;     \
             V acc[4][NV];                                                                     \
-            memset(acc, 0, sizeof acc);                                                       \
+            for (int i = 0; i < 4; i++)                                                       \
+                for (int v = 0; v < NV; v++)                                                  \
+                    acc[i][v] = bv[v];                                                        \
             if (r + 8 <= n)   /* A may be X itself, streamed from memory: the next rows */    \
                 SFX(prefetch_rows)(A + (r + 4) * lda, lda, d);                                \
             for (ptrdiff_t j = 0; j < d; j++) {                                               \
@@ -78,16 +77,17 @@ SKCE_INLINE void SFX(prefetch_rows)(const REAL *a, ptrdiff_t lda, ptrdiff_t d)
                     acc[3][v] += x3 * wv[v];                                                  \
             }                                                                                 \
             for (int i = 0; i < 4; i++)                                                       \
-                SFX(add_lanes)(Z + (r + i) * Kp + c0, acc[i], NV, nc);                        \
+                memcpy(Z + (r + i) * Kp + c0, acc[i], sizeof acc[i]);                         \
         }                                                                                     \
         for (; r < n; r++) {                                                                  \
             const REAL *a0 = A + r * lda;                                                     \
             V acc[NV];                                                                        \
-            memset(acc, 0, sizeof acc);                                                       \
+            for (int v = 0; v < NV; v++)                                                      \
+                acc[v] = bv[v];                                                               \
             for (ptrdiff_t j = 0; j < d; j++)                                                 \
                 for (int v = 0; v < NV; v++)                                                  \
                     acc[v] += a0[j] * SFX(loadv)(W + j * Kp + c0 + v * VL);                   \
-            SFX(add_lanes)(Z + r * Kp + c0, acc, NV, nc);                                     \
+            memcpy(Z + r * Kp + c0, acc, sizeof acc);                                         \
         }                                                                                     \
     }
 
@@ -136,18 +136,17 @@ SKCE_BWD(3)
 
 SKCE_DISPATCH void SFX(skce_small_k_logits)(ptrdiff_t n, ptrdiff_t d, ptrdiff_t K,
                                             const REAL *A, ptrdiff_t lda, const REAL *W,
-                                            REAL *Z)
+                                            const REAL *bias, REAL *Z)
 {
     const ptrdiff_t Kp = SKCE_PADDED_K(K, VL);
     for (ptrdiff_t c0 = 0; c0 < Kp; c0 += 3 * VL) {
         const ptrdiff_t nv = (Kp - c0) / VL < 3 ? (Kp - c0) / VL : 3;
-        const ptrdiff_t nc = K - c0 < nv * VL ? K - c0 : nv * VL;
         if (nv == 3)
-            SFX(fwd_3)(n, d, A, lda, W, Kp, c0, nc, Z);
+            SFX(fwd_3)(n, d, A, lda, W, Kp, c0, bias, Z);
         else if (nv == 2)
-            SFX(fwd_2)(n, d, A, lda, W, Kp, c0, nc, Z);
+            SFX(fwd_2)(n, d, A, lda, W, Kp, c0, bias, Z);
         else
-            SFX(fwd_1)(n, d, A, lda, W, Kp, c0, nc, Z);
+            SFX(fwd_1)(n, d, A, lda, W, Kp, c0, bias, Z);
     }
 }
 
@@ -165,6 +164,50 @@ SKCE_DISPATCH void SFX(skce_small_k_weight_grad)(ptrdiff_t n, ptrdiff_t j0, ptrd
             SFX(bwd_2)(n, j0, j1, A, lda, G, Kp, c0, nc, D, K);
         else
             SFX(bwd_1)(n, j0, j1, A, lda, G, Kp, c0, nc, D, K);
+    }
+}
+
+/* out[c] = sum_r G[r, c] for c < K (G n x Kp), in double and in row order:
+ * the bias gradient of a block.  Up to 4 vectors of 4 columns at a time,
+ * each an independent chain of adds. */
+typedef double skce_d4 __attribute__((vector_size(32)));
+typedef REAL SFX(skce_r4) __attribute__((vector_size(4 * sizeof(REAL))));
+
+SKCE_INLINE skce_d4 SFX(load_d4)(const REAL *p)
+{
+    SFX(skce_r4) v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, skce_d4);
+}
+
+SKCE_INLINE void SFX(column_sums_nv)(ptrdiff_t n, const REAL *G, ptrdiff_t Kp, ptrdiff_t c0,
+                                     int nv, ptrdiff_t nc, double *out)
+{
+    skce_d4 acc[4] = {0};
+    for (ptrdiff_t r = 0; r < n; r++)
+        for (int v = 0; v < nv; v++)
+            acc[v] += SFX(load_d4)(G + r * Kp + c0 + 4 * v);
+    double tmp[16];
+    memcpy(tmp, acc, sizeof tmp);
+    for (ptrdiff_t c = 0; c < nc; c++)
+        out[c0 + c] = tmp[c];
+}
+
+SKCE_DISPATCH void SFX(skce_small_k_column_sums)(ptrdiff_t n, ptrdiff_t K, const REAL *G,
+                                                 double *out)
+{
+    const ptrdiff_t Kp = SKCE_PADDED_K(K, VL);   /* a multiple of 4 */
+    for (ptrdiff_t c0 = 0; c0 < Kp; c0 += 16) {
+        const ptrdiff_t nv = (Kp - c0) / 4 < 4 ? (Kp - c0) / 4 : 4;
+        const ptrdiff_t nc = K - c0 < 16 ? K - c0 : 16;
+        if (nv == 4)
+            SFX(column_sums_nv)(n, G, Kp, c0, 4, nc, out);
+        else if (nv == 3)
+            SFX(column_sums_nv)(n, G, Kp, c0, 3, nc, out);
+        else if (nv == 2)
+            SFX(column_sums_nv)(n, G, Kp, c0, 2, nc, out);
+        else
+            SFX(column_sums_nv)(n, G, Kp, c0, 1, nc, out);
     }
 }
 

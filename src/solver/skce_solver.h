@@ -70,19 +70,23 @@ SKCE_DECLARE_ROWS(float, _f32)
 
 /* ---- Minibatch products with few outputs (dense.c) ----
  *
- * skce_small_k_logits: Z[r, :K] += A[r, :] W for r < n (A row-major, leading
- * dimension lda, d columns; W d x Kp and Z n x Kp row-major, Kp =
- * SKCE_PADDED_K(K, 32 / sizeof(REAL)); W's padding columns zero).
+ * skce_small_k_logits: Z[r, :] = A[r, :] W + bias for r < n (A row-major,
+ * leading dimension lda, d columns; W d x Kp, bias Kp and Z n x Kp
+ * row-major, Kp = SKCE_PADDED_K(K, 32 / sizeof(REAL)); the padding columns
+ * of W and bias zero, so are Z's).
  * skce_small_k_weight_grad: D[j, :K] = sum_{r < n} A[r, j] G[r, :K] for
  * j0 <= j < j1 (G n x Kp, D d x K).  skce_pad_columns: dst (rows x Kp) =
- * src (rows x K), zero padding.  Each result is a sum in a fixed order. */
+ * src (rows x K), zero padding.  skce_small_k_column_sums: out[c] =
+ * sum_{r < n} G[r, c] in double for c < K (G n x Kp).  Each result is a sum
+ * in a fixed order. */
 #define SKCE_PADDED_K(K, VL) (((K) + (VL) - 1) / (VL) * (VL))
 #define SKCE_DECLARE_DENSE(REAL, SFX)                                                         \
     void skce_small_k_logits##SFX(ptrdiff_t n, ptrdiff_t d, ptrdiff_t K, const REAL *A,        \
-        ptrdiff_t lda, const REAL *W, REAL *Z);                                               \
+        ptrdiff_t lda, const REAL *W, const REAL *bias, REAL *Z);                             \
     void skce_small_k_weight_grad##SFX(ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t K,   \
         const REAL *A, ptrdiff_t lda, const REAL *G, REAL *D);                                \
-    void skce_pad_columns##SFX(ptrdiff_t rows, ptrdiff_t K, const REAL *src, REAL *dst);
+    void skce_pad_columns##SFX(ptrdiff_t rows, ptrdiff_t K, const REAL *src, REAL *dst);     \
+    void skce_small_k_column_sums##SFX(ptrdiff_t n, ptrdiff_t K, const REAL *G, double *out);
 
 SKCE_DECLARE_DENSE(double, _f64)
 SKCE_DECLARE_DENSE(float, _f32)

@@ -235,6 +235,10 @@ cdef extern from "skce.h" nogil:
     void skce_pad_columns_f32(Py_ssize_t rows, Py_ssize_t K, const float *src, float *dst)
     void skce_small_k_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, double *out)
     void skce_small_k_column_sums_f32(Py_ssize_t n, Py_ssize_t K, const float *G, double *out)
+    void skce_column_moments_f64(Py_ssize_t n, Py_ssize_t d, const double *A, Py_ssize_t lda,
+        const double *s, double *sums, double *squares)
+    void skce_column_moments_f32(Py_ssize_t n, Py_ssize_t d, const float *A, Py_ssize_t lda,
+        const double *s, double *sums, double *squares)
     # ---- the Hessian of Newton's method for CSR rows (gram.c) ----
     void skce_csr_weighted_gram_f64_i32(Py_ssize_t r0, Py_ssize_t r1, const double *data,
         const int32_t *indices, const int32_t *indptr, const double *c, Py_ssize_t d,

@@ -1151,7 +1151,7 @@ cdef Py_ssize_t _row_stride(const char *what, Py_ssize_t s0, Py_ssize_t s1,
 def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const floating[::1] bp,
                  spec, const int64_t[::1] y, const floating[:, ::1] Y,
                  const double[::1] sw, double grad_scale, double[::1] grad,
-                 floating[:, ::1] row_grad, int n_threads):
+                 floating[:, ::1] row_grad, int n_threads, double[:, ::1] moments=None):
     """One pass of the full-batch objective over dense X with few outputs:
     the weighted sum of the row losses at Z = X W + b (returned with the
     first row of an out-of-range target, or -1), and, when grad is given
@@ -1162,7 +1162,10 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const floati
     kernels); the shares are added in block order, so threads do not change
     the bits.  spec: a LossSpec (kind, n_outputs, label_smoothing, margin,
     delta, squared, crammer_singer); Wp (d x Kp), bp (Kp): W and b in X's
-    dtype, columns zero-padded to whole SIMD vectors."""
+    dtype, columns zero-padded to whole SIMD vectors.  moments (2 x d, or
+    None): overwritten with X's weighted column sums and squares, the rows
+    weighted by sw (`dense_column_moments`, the same bits), while each block
+    is in cache."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], Kp = Wp.shape[1]
     cdef Py_ssize_t K = spec.n_outputs, P = d * K
     if bp.shape[0] != Kp or Kp < K or Kp % (32 // sizeof(floating)) or Wp.shape[0] != d:
@@ -1179,6 +1182,12 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const floati
     cdef floating[:, ::1] G = np.zeros((PASS_BLOCKS * PASS_ROWS, Kp), dtype=dtype)
     cdef floating[:, ::1] part = np.empty((PASS_BLOCKS, max(P, 1)), dtype=dtype)
     cdef double[:, ::1] part_b = np.zeros((PASS_BLOCKS, K))   # the blocks' column sums of G
+    cdef bint with_moments = moments is not None
+    if with_moments and (moments.shape[0] != 2 or moments.shape[1] != d):
+        raise ValueError("small_k_pass: moments must be 2 x n_features")
+    cdef double[:, ::1] part_m = np.zeros((PASS_BLOCKS, 2 * d if with_moments else 0))
+    if with_moments:
+        moments[:, :] = 0.0
     cdef double[::1] block_loss = np.zeros(PASS_BLOCKS)
     cdef Py_ssize_t[::1] bad = np.full(PASS_BLOCKS, -1, dtype=np.intp)
     cdef const int64_t *yp = &y[0] if y is not None and n else NULL
@@ -1231,6 +1240,11 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const floati
                     for k in range(m):
                         for c in range(K):
                             row_grad[r0 + k, c] = Gb[k * Kp + c]
+                if with_moments and d > 0:
+                    _block_moments(m, d, &X[r0, 0], lda, swp + r0 if swp != NULL else NULL,
+                                   &part_m[blk, 0])
+            if with_moments and d > 0:
+                _add_moments(nblk, d, part_m, moments)
             for b2 in range(nblk):   # in block order
                 total += block_loss[b2]
                 if first_bad < 0 and bad[b2] >= 0:
@@ -1250,6 +1264,53 @@ def small_k_pass(const floating[:, :] X, const floating[:, ::1] Wp, const floati
                             grad[P + c] += part_b[b2, c]
             R0 = R0 + nblk * PASS_ROWS
     return total, first_bad
+
+
+cdef inline void _block_moments(Py_ssize_t m, Py_ssize_t d, const floating *A, Py_ssize_t lda,
+                                const double *s, double *part) noexcept nogil:
+    """part[:d] = sum_r s_r A[r], part[d:2d] = sum_r s_r A[r]^2 over m rows."""
+    memset(part, 0, 2 * d * sizeof(double))
+    if floating is double:
+        skce_column_moments_f64(m, d, A, lda, s, part, part + d)
+    else:
+        skce_column_moments_f32(m, d, A, lda, s, part, part + d)
+
+
+cdef inline void _add_moments(Py_ssize_t nblk, Py_ssize_t d, double[:, ::1] part,
+                              double[:, ::1] moments) noexcept nogil:
+    """moments (2 x d) += the blocks' shares, in block order."""
+    cdef Py_ssize_t b2, j
+    for b2 in range(nblk):
+        for j in range(d):
+            moments[0, j] += part[b2, j]
+            moments[1, j] += part[b2, d + j]
+
+
+def dense_column_moments(const floating[:, :] X, const double[::1] sw, int n_threads):
+    """(sum_i s_i X[i], sum_i s_i X[i]^2) for dense X of unit column stride,
+    float64 (2 x n_features): by blocks of PASS_ROWS rows on the threads,
+    added in block order (the bits of `small_k_pass`'s moments; threads do
+    not change them).  s_i = sw[i], 1 when sw is None."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t lda = _row_stride("dense_column_moments", X.strides[0], X.strides[1],
+                                      sizeof(floating)) if n else 0
+    cdef double[:, ::1] moments = np.zeros((2, d))
+    cdef double[:, ::1] part = np.zeros((PASS_BLOCKS, 2 * d))
+    cdef const double *swp = &sw[0] if sw is not None and n else NULL
+    cdef int threads = _threads_for(<double>min(n, PASS_ROWS * PASS_BLOCKS) * d * 2, n_threads)
+    cdef Py_ssize_t R0 = 0, nblk, blk, r0
+    if d == 0:
+        return np.asarray(moments)
+    with nogil:
+        while R0 < n:
+            nblk = min(PASS_BLOCKS, (n - R0 + PASS_ROWS - 1) // PASS_ROWS)
+            for blk in prange(nblk, num_threads=threads, schedule="static"):
+                r0 = R0 + blk * PASS_ROWS
+                _block_moments(min(PASS_ROWS, n - r0), d, &X[r0, 0], lda,
+                               swp + r0 if swp != NULL else NULL, &part[blk, 0])
+            _add_moments(nblk, d, part, moments)
+            R0 = R0 + nblk * PASS_ROWS
+    return np.asarray(moments)
 
 
 # Row ranges of csr_pass (split by non-zeros), each with its own share of

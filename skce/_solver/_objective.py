@@ -37,7 +37,8 @@ from skce._loss import _elementwise, _margin, _softmax
 from skce._solver import _epoch
 from skce._validation import readable
 
-__all__ = ["LinearObjective", "penalty", "regularized", "intercept_only", "target_sums"]
+__all__ = ["LinearObjective", "penalty", "regularized", "intercept_only", "target_sums",
+           "zero_column_weights"]
 
 # Rows per chunk: large enough for efficient GEMMs and few kernel calls,
 # small enough that Z and G stay in the last-level cache for narrow K.
@@ -185,6 +186,13 @@ def diagonal_curvature(column_squares, weight_sum, curvature, l2, n_outputs, fit
     return h
 
 
+def zero_column_weights(column_squares, n_outputs, fit_intercept):
+    """The mask of the parameters (as `diagonal_curvature`'s) that are weights
+    of columns with column_squares[j] == 0: their loss gradient is 0."""
+    mask = np.repeat(np.asarray(column_squares) == 0, n_outputs)
+    return np.concatenate([mask, np.zeros(n_outputs, bool)]) if fit_intercept else mask
+
+
 def _row_chunks(X, chunk_rows):
     """(r0, r1, rows) per chunk: a view of dense X's rows, or for CSR the
     view X.indptr[r0:r1 + 1] (it indexes X.data / X.indices in place)."""
@@ -300,28 +308,42 @@ class LinearObjective:
             parts.append(np.asarray(b, np.float64).ravel())
         return np.concatenate(parts)
 
-    def column_squares(self):
-        """sum_i s_i x_ij^2 for each feature j, float64 (n_features,), chunk by
-        chunk (temporaries of one chunk of rows, not of X)."""
-        out = np.zeros(self.n_features)
+    def column_moments(self):
+        """(sum_i s_i x_ij, sum_i s_i x_ij^2) for each feature j, both float64
+        (n_features,): one pass, chunk by chunk (temporaries of one chunk of
+        rows, not of X)."""
         sw = self.sample_weight
+        if not self._sparse and self.X.strides[1] == self.X.itemsize:
+            # (the kernel of the fused pass: 29 -> 6 ms on 192,000 x 100)
+            sums, squares = _epoch.dense_column_moments(self.X, sw, self.n_threads)
+            return sums, squares
+        sums, squares = np.zeros(self.n_features), np.zeros(self.n_features)
         for r0, r1, rows in self._chunks:
             if self._sparse:
                 q0, q1 = int(rows[0]), int(rows[-1])
-                v = np.square(self._data[q0:q1], dtype=np.float64)
+                v = self._data[q0:q1].astype(np.float64)
                 if sw is not None:
-                    v *= np.repeat(sw[r0:r1], np.diff(rows))
-                out += np.bincount(self._indices[q0:q1], weights=v, minlength=self.n_features)
+                    v_w = v * np.repeat(sw[r0:r1], np.diff(rows))
+                else:
+                    v_w = v
+                idx = self._indices[q0:q1]
+                sums += np.bincount(idx, weights=v_w, minlength=self.n_features)
+                squares += np.bincount(idx, weights=v_w * v, minlength=self.n_features)
             else:
                 x = np.asarray(rows, dtype=np.float64)
-                out += np.einsum("ij,ij->j", x, x) if sw is None \
-                    else np.einsum("ij,ij,i->j", x, x, sw[r0:r1])
-        return out
+                w = np.ones(r1 - r0) if sw is None else sw[r0:r1]
+                sums += w @ x
+                squares += w @ np.square(x)
+        return sums, squares
 
-    def diagonal_curvature(self):
-        """`diagonal_curvature` of this objective (its data, weights and L2)."""
+    def diagonal_curvature(self, column_squares=None):
+        """`diagonal_curvature` of this objective (its data, weights and L2),
+        from `column_squares` when given (e.g. `CenteredIntercept`'s), else
+        from `column_moments`."""
+        if column_squares is None:
+            column_squares = self.column_moments()[1]
         return diagonal_curvature(
-            self.column_squares(), self.weight_sum, start_curvature(self.spec, self.sample_weight),
+            column_squares, self.weight_sum, start_curvature(self.spec, self.sample_weight),
             self.l2, self.n_outputs, self.fit_intercept)
 
     # -- the pass over the data ---------------------------------------------
@@ -349,11 +371,12 @@ class LinearObjective:
             None if G is None else G.reshape(m, 1, K), self.n_threads)
         return total
 
-    def _pass(self, theta, grad, row_gradients=None):
+    def _pass(self, theta, grad, row_gradients=None, moments=None):
         """The mean loss (without penalty) at theta; its gradient into grad
         (float64, shape of theta) when grad is not None, and then dloss/dZ
         of every row into row_gradients when given (see
-        `loss_gradient_rows`)."""
+        `loss_gradient_rows`).  moments (2 x n_features, fused pass only):
+        `column_moments()` into it."""
         W, b = self.unpack(theta)
         Wd = np.ascontiguousarray(W, dtype=self.dtype)
         bd = b.astype(self.dtype)
@@ -367,7 +390,7 @@ class LinearObjective:
             self._bp[:K] = bd
             total, bad = _epoch.small_k_pass(
                 self.X, self._Wp, self._bp, self.spec, self._y, self._Y,
-                self.sample_weight, self._factor, grad, row_gradients, self.n_threads)
+                self.sample_weight, self._factor, grad, row_gradients, self.n_threads, moments)
             if bad >= 0:
                 raise ValueError(f"target of row {bad} is out of range for the loss")
             return total * self._factor
@@ -464,6 +487,19 @@ class LinearObjective:
         """F(theta) (float)."""
         theta = np.asarray(theta, dtype=np.float64)
         return self._pass(theta, None) + penalty(self.unpack(theta)[0], self.l1, self.l2)
+
+    def loss_gradient_moments(self, theta):
+        """(F(theta), its gradient, `column_moments()`): with the fused dense
+        pass the moments come from the same read of X."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if not self._small_k:
+            return (*self.loss_gradient(theta), self.column_moments())
+        grad = np.empty(self.n_params)
+        moments = np.empty((2, self.n_features))
+        value = self._pass(theta, grad, moments=moments)
+        value, grad = regularized(value, grad, theta, self.n_features * self.n_outputs,
+                                  self.l1, self.l2)
+        return value, grad, (moments[0], moments[1])
 
     def loss_gradient(self, theta):
         """(F(theta), its gradient as a float64 array of theta's shape)."""

@@ -78,12 +78,13 @@ def block_stats(block):
     return target_sums(block.loss, block.sample_weight)
 
 
-def column_squares(block):
-    """sum_i s_i x_ij^2 of the block's rows, per feature (for skce's L-BFGS
-    preconditioning, `_objective.diagonal_curvature`): they add up over blocks."""
+def column_moments(block):
+    """(sum_i s_i x_ij, sum_i s_i x_ij^2) of the block's rows, per feature
+    (`LinearObjective.column_moments`: for L-BFGS's centering and
+    preconditioning): they add up over blocks."""
     if block.objective is None:
-        return np.zeros(block.X.shape[1])
-    return block.objective.column_squares()
+        return np.zeros(block.X.shape[1]), np.zeros(block.X.shape[1])
+    return block.objective.column_moments()
 
 
 def loss_spec_meta(block):

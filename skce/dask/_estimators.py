@@ -21,10 +21,10 @@ from skce.linear_model import LinearRegressor as _LocalRegressor
 from skce.linear_model import LinearSVM as _LocalSVM
 from skce.linear_model import SoftmaxClassifier as _LocalSoftmax
 from skce._loss import LOSSES
-from skce._solver._lbfgs import (check_lbfgs, diagonal_precondition, lbfgs_options,
-                                 minimize_penalized, uses_own_lbfgs, warn_unless_converged)
+from skce._solver._lbfgs import (CenteredIntercept, check_lbfgs, diagonal_precondition,
+                                 lbfgs_options, minimize_penalized, warn_unless_converged)
 from skce._solver._objective import (diagonal_curvature, intercept_only, penalty, regularized,
-                                     start_curvature)
+                                     start_curvature, zero_column_weights)
 from skce.dask import _blocks
 
 try:
@@ -222,14 +222,21 @@ class _DaskFitMixin:
             curve.append(f + penalty(theta[:P], l1, 0.0))
             return f, g
 
-        precondition = None
-        if uses_own_lbfgs(l1, P + K):   # as the in-memory fit (theta has b: P + K)
-            col_sq = sum(client.gather(client.map(_blocks.column_squares, blocks, pure=False)))
-            precondition = diagonal_precondition(diagonal_curvature(
-                col_sq, S, start_curvature(loss, sums=(S, totals)), l2, K, self.fit_intercept))
-            if precondition is not None and not self.fit_intercept:
-                # (b stays 0: its gradient is zeroed, any scale does)
-                precondition = np.concatenate([precondition, np.ones(K)])
+        # as the in-memory fit (`_lbfgs.fit_lbfgs`): the column moments decide
+        # the centering and the precondition
+        moments = client.gather(client.map(_blocks.column_moments, blocks, pure=False))
+        col_sums, col_sq = sum(m[0] for m in moments), sum(m[1] for m in moments)
+        center = CenteredIntercept.of(col_sums, col_sq, S, K, self.fit_intercept)
+        if center is not None:
+            col_sq = center.column_squares(col_sq, S)
+            fun, theta0 = center.wrap(fun), center.centered(theta0)
+        precondition = diagonal_precondition(
+            diagonal_curvature(col_sq, S, start_curvature(loss, sums=(S, totals)), l2, K,
+                               self.fit_intercept),
+            zero_column_weights(col_sq, K, self.fit_intercept))
+        if precondition is not None and not self.fit_intercept:
+            # (b stays 0: its gradient is zeroed, any scale does)
+            precondition = np.concatenate([precondition, np.ones(K)])
         res = minimize_penalized(fun, theta0, l1, P,
                                  lbfgs_options(P + K, self.max_iter, self._tol("lbfgs")),
                                  precondition=precondition)
@@ -237,7 +244,8 @@ class _DaskFitMixin:
             raise FloatingPointError("the distributed L-BFGS fit produced non-finite "
                                      "parameters: standardize X (and y)")
         warn_unless_converged(res, self.max_iter, self._tol("lbfgs"))
-        return {"theta": res.x, "n_iter": int(res.nit), "curve": curve, "alpha": alpha,
+        theta = res.x if center is None else center.uncentered(res.x)
+        return {"theta": theta, "n_iter": int(res.nit), "curve": curve, "alpha": alpha,
                 "rounds": rounds["n"], "round_time": rounds["time"]}
 
     def _round(self, client, blocks, theta, attempts=3):

@@ -211,6 +211,39 @@ SKCE_DISPATCH void SFX(skce_small_k_column_sums)(ptrdiff_t n, ptrdiff_t K, const
     }
 }
 
+/* sums[j] += sum_r s_r A[r, j] and squares[j] += sum_r s_r A[r, j]^2 for
+ * j < d (s_r = 1 where s is NULL), in double: four rows at a time (one load
+ * and store of sums and squares per four rows), in row order within them. */
+SKCE_DISPATCH void SFX(skce_column_moments)(ptrdiff_t n, ptrdiff_t d, const REAL *A,
+                                            ptrdiff_t lda, const double *s,
+                                            double *restrict sums, double *restrict squares)
+{
+    ptrdiff_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const REAL *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        const double w0 = s ? s[r] : 1.0, w1 = s ? s[r + 1] : 1.0;
+        const double w2 = s ? s[r + 2] : 1.0, w3 = s ? s[r + 3] : 1.0;
+        SKCE_SIMD
+        for (ptrdiff_t j = 0; j < d; j++) {
+            const double x0 = (double)a0[j], x1 = (double)a1[j];
+            const double x2 = (double)a2[j], x3 = (double)a3[j];
+            const double v0 = w0 * x0, v1 = w1 * x1, v2 = w2 * x2, v3 = w3 * x3;
+            sums[j] += ((v0 + v1) + (v2 + v3));
+            squares[j] += ((v0 * x0 + v1 * x1) + (v2 * x2 + v3 * x3));
+        }
+    }
+    for (; r < n; r++) {
+        const REAL *a0 = A + r * lda;
+        const double w0 = s ? s[r] : 1.0;
+        SKCE_SIMD
+        for (ptrdiff_t j = 0; j < d; j++) {
+            const double x0 = (double)a0[j], v0 = w0 * x0;
+            sums[j] += v0;
+            squares[j] += v0 * x0;
+        }
+    }
+}
+
 /* dst (rows x Kp) = src (rows x K), padding columns zero. */
 void SFX(skce_pad_columns)(ptrdiff_t rows, ptrdiff_t K, const REAL *src, REAL *dst)
 {

@@ -77,8 +77,9 @@ SKCE_DECLARE_ROWS(float, _f32)
  * skce_small_k_weight_grad: D[j, :K] = sum_{r < n} A[r, j] G[r, :K] for
  * j0 <= j < j1 (G n x Kp, D d x K).  skce_pad_columns: dst (rows x Kp) =
  * src (rows x K), zero padding.  skce_small_k_column_sums: out[c] =
- * sum_{r < n} G[r, c] in double for c < K (G n x Kp).  Each result is a sum
- * in a fixed order. */
+ * sum_{r < n} G[r, c] in double for c < K (G n x Kp).  skce_column_moments:
+ * sums[j] += sum_r s_r A[r, j], squares[j] += sum_r s_r A[r, j]^2 (s NULL:
+ * 1), in double.  Each result is a sum in a fixed order. */
 #define SKCE_PADDED_K(K, VL) (((K) + (VL) - 1) / (VL) * (VL))
 #define SKCE_DECLARE_DENSE(REAL, SFX)                                                         \
     void skce_small_k_logits##SFX(ptrdiff_t n, ptrdiff_t d, ptrdiff_t K, const REAL *A,        \
@@ -86,7 +87,9 @@ SKCE_DECLARE_ROWS(float, _f32)
     void skce_small_k_weight_grad##SFX(ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t K,   \
         const REAL *A, ptrdiff_t lda, const REAL *G, REAL *D);                                \
     void skce_pad_columns##SFX(ptrdiff_t rows, ptrdiff_t K, const REAL *src, REAL *dst);     \
-    void skce_small_k_column_sums##SFX(ptrdiff_t n, ptrdiff_t K, const REAL *G, double *out);
+    void skce_small_k_column_sums##SFX(ptrdiff_t n, ptrdiff_t K, const REAL *G, double *out); \
+    void skce_column_moments##SFX(ptrdiff_t n, ptrdiff_t d, const REAL *A, ptrdiff_t lda,      \
+        const double *s, double *sums, double *squares);
 
 SKCE_DECLARE_DENSE(double, _f64)
 SKCE_DECLARE_DENSE(float, _f32)

@@ -79,7 +79,11 @@ def test_integer_weights_equal_repeated_rows(digits):
     kw = dict(solver="lbfgs", alpha=1e-3, tol=1e-10, max_iter=2000)
     a = SoftmaxClassifier(**kw).fit(X, y, sample_weight=w)
     b = SoftmaxClassifier(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-6)
+    # atol: pixels nonzero only in rows of weight 0 are constant in both fits,
+    # their weights held by the L2 term alone (curvature alpha = 1e-3): where F
+    # stops changing by more than its rounding (ftol = 64 eps, F ~ 0.1) they are
+    # determined to sqrt(2 * 64 eps * F / alpha) ~ 2e-6
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-5)
 
 
 def test_float32_input_trains_in_float32(digits):

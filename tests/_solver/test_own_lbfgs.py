@@ -1,5 +1,6 @@
 """skce's own L-BFGS (skce._solver._owlqn with l1 = 0), which solver="lbfgs"
-runs from `_lbfgs._OWN_LBFGS_PARAMS` parameters on: the optimum against
+runs from `_lbfgs._OWN_LBFGS_PARAMS` parameters on and wherever the diagonal
+precondition applies: the optimum against
 scipy's L-BFGS-B and scikit-learn's LogisticRegression / LinearSVC / Ridge,
 the approximate-Wolfe steps near the optimum, max_iter and callback."""
 import warnings
@@ -148,9 +149,13 @@ def test_wide_sparse_fit_runs_skce_lbfgs_to_logistic_regressions_optimum(wide_sp
     f, f_lr = (obj.loss(obj.pack(np.asarray(c, float).T, np.asarray(b, float)))
                for c, b in ((clf.coef_, clf.intercept_), (lr.coef_, lr.intercept_)))
     assert _relative_suboptimality(f, f_lr) <= 1e-8, (f, f_lr)
-    # below the threshold, scipy's L-BFGS-B
+    # below the threshold: skce's where the precondition applies (the columns'
+    # scales differ), else scipy's L-BFGS-B (standardized columns)
     SoftmaxClassifier(solver="lbfgs", alpha=alpha, max_iter=5000).fit(X[:, :100], y)
-    assert calls == ["skce", "scipy"]
+    assert calls == ["skce", "skce"]
+    Xd = StandardScaler().fit_transform(X[:, :100].toarray())
+    SoftmaxClassifier(solver="lbfgs", alpha=alpha, max_iter=5000).fit(Xd, y)
+    assert calls == ["skce", "skce", "scipy"]
 
 
 def test_max_iter_warns_and_callback_stops(wide_sparse, calls):

@@ -51,7 +51,7 @@ def test_diagonal_curvature_is_the_squared_errors_hessian_diagonal(sparse, weigh
     expect[(d - 1) * K:d * K] = 0.3   # the all-zero column: its Hessian is the L2 alone
     np.testing.assert_allclose(h, expect, rtol=1e-7)
     np.testing.assert_allclose(
-        obj.column_squares(), (X ** 2).T @ (np.ones(n) if sw is None else sw), rtol=1e-12)
+        obj.column_moments()[1], (X ** 2).T @ (np.ones(n) if sw is None else sw), rtol=1e-12)
 
 
 def test_start_curvature_is_that_of_the_intercept_only_model():

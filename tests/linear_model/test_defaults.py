@@ -43,13 +43,15 @@ def test_default_objective_is_logistic_regressions(digits):
 
 
 def _gtol_used(monkeypatch, est, X, y):
+    """The gtol of the L-BFGS options of est's fit (either minimizer's)."""
     seen = []
-    original = lbfgs_module.minimize
+    original = lbfgs_module.lbfgs_options
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["options"]["gtol"])
-        return original(*args, **kwargs)
-    monkeypatch.setattr(lbfgs_module, "minimize", spy)
+        options = original(*args, **kwargs)
+        seen.append(options["gtol"])
+        return options
+    monkeypatch.setattr(lbfgs_module, "lbfgs_options", spy)
     est.fit(X, y)
     return seen[0]
 

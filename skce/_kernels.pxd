@@ -314,6 +314,30 @@ cdef extern from "skce.h" nogil:
     void skce_csr_weight_grad_compact_f32_i64(Py_ssize_t n, const int64_t *order,
         const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t n_touched,
         Py_ssize_t K, const float *G, const int64_t *pos, float *D)
+    void skce_csr_scaled_logits_f64_i32(Py_ssize_t n, const int64_t *order,
+        const double *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *V,
+        double scale, const double *b, double *Z)
+    void skce_csr_scaled_step_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *G, double cv,
+        double ca, double *V, double *A)
+    void skce_csr_scaled_logits_f64_i64(Py_ssize_t n, const int64_t *order,
+        const double *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const double *V,
+        double scale, const double *b, double *Z)
+    void skce_csr_scaled_step_f64_i64(Py_ssize_t n, const int64_t *order, const double *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const double *G, double cv,
+        double ca, double *V, double *A)
+    void skce_csr_scaled_logits_f32_i32(Py_ssize_t n, const int64_t *order,
+        const float *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const float *V,
+        float scale, const float *b, float *Z)
+    void skce_csr_scaled_step_f32_i32(Py_ssize_t n, const int64_t *order, const float *data,
+        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const float *G, double cv,
+        double ca, float *V, float *A)
+    void skce_csr_scaled_logits_f32_i64(Py_ssize_t n, const int64_t *order,
+        const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const float *V,
+        float scale, const float *b, float *Z)
+    void skce_csr_scaled_step_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
+        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const float *G, double cv,
+        double ca, float *V, float *A)
     Py_ssize_t skce_csr_touched_i32(Py_ssize_t n, const int64_t *order, const int32_t *indices,
         const int32_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched)
     Py_ssize_t skce_csr_touched_i64(Py_ssize_t n, const int64_t *order, const int64_t *indices,
@@ -334,6 +358,10 @@ cdef extern from "skce.h" nogil:
         double *QSU
     void skce_lazy_history_reset(skce_lazy_history *h, int64_t t)
     void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double c)
+    void skce_lazy_unscale_f64(Py_ssize_t n, double S, double QS, double inv_t, double *V,
+        double *A)
+    void skce_lazy_unscale_f32(Py_ssize_t n, double S, double QS, double inv_t, float *V,
+        float *A)
     void skce_lazy_catch_up_f64(Py_ssize_t n_rows, const int64_t *rows, Py_ssize_t K,
         const skce_lazy_history *h, int64_t t, int64_t *last, double *W, double *avg)
     void skce_lazy_step_f64(int optimizer, Py_ssize_t n_rows, const int64_t *rows,

@@ -177,6 +177,7 @@ cdef struct Config:
     int64_t step, n_averaged
     bint lazy                          # this pass: lazy CSR updates
     bint lazy_exact                    # plain SGD: deferred steps applied exactly
+    bint lazy_scaled                   # this pass: W = S V, no catch-up (exact, no L1)
     int64_t t_epoch                    # steps of this pass (lazy)
     double snapshot_scale              # SVRG: see EpochSettings.set_snapshot
 
@@ -346,7 +347,7 @@ cdef class EpochSettings:
         self._key = None
         self._partial = None
         self._lazy_buffers = None
-        self.c.lazy = False
+        self.c.lazy = self.c.lazy_scaled = False
         self.c.lazy_exact = self.c.optimizer == SKCE_SGD and self.c.optim.momentum == 0.0
         self.c.t_epoch = 0
         self._snapshot = None
@@ -761,6 +762,88 @@ cdef inline void _csr_logits(const Source *src, Py_ssize_t n, const int64_t *ord
                                     <const int32_t *>src.indptr, K, theta, b, Z)
 
 
+cdef inline void _csr_scaled_logits(const Source *src, Py_ssize_t n, const int64_t *order,
+                                    Py_ssize_t K, const floating *V, floating scale,
+                                    floating *Z) noexcept nogil:
+    """_csr_logits with W = scale V (lazy_scaled)."""
+    cdef const floating *data = <const floating *>src.data
+    cdef const floating *b = V + src.d * K
+    if floating is double:
+        if src.index64:
+            skce_csr_scaled_logits_f64_i64(n, order, data, <const int64_t *>src.indices,
+                                           <const int64_t *>src.indptr, K, V, scale, b, Z)
+        else:
+            skce_csr_scaled_logits_f64_i32(n, order, data, <const int32_t *>src.indices,
+                                           <const int32_t *>src.indptr, K, V, scale, b, Z)
+    else:
+        if src.index64:
+            skce_csr_scaled_logits_f32_i64(n, order, data, <const int64_t *>src.indices,
+                                           <const int64_t *>src.indptr, K, V, scale, b, Z)
+        else:
+            skce_csr_scaled_logits_f32_i32(n, order, data, <const int32_t *>src.indices,
+                                           <const int32_t *>src.indptr, K, V, scale, b, Z)
+
+
+cdef void _scaled_step(Config *s, const Source *src, Py_ssize_t nb, const int64_t *order,
+                       const Params *pp, const Work *w, const floating *grad) noexcept nogil:
+    """The lazy_scaled step (plain SGD, no L1; src/solver/skce_solver.h): the
+    decay 1 - lr wd goes into S, the rows of the batch's non-zeros move by
+    -(lr / S) x G (and A by QS times that), serially in batch order; then
+    the intercept.  Once S is small, every row is brought back to W and the
+    history restarts at S = 1."""
+    cdef skce_optim_options o = _next_step(s, pp)
+    cdef Py_ssize_t K = s.n_outputs, P = src.d * K
+    cdef floating *V = <floating *>pp.theta
+    cdef floating *A = <floating *>pp.avg
+    cdef const floating *data = <const floating *>src.data
+    cdef const floating *G = <const floating *>w.G
+    cdef double cv, ca
+    s.t_epoch += 1
+    cdef int64_t t = s.t_epoch
+    if t == 1 and A != NULL:
+        memset(A, 0, P * sizeof(floating))   # the sum of no steps
+    skce_lazy_history_append(&w.hist, t, 1.0 - o.lr * o.weight_decay, 0.0)
+    cv = -o.lr / w.hist.S[t]
+    ca = -w.hist.QS[t - 1] * cv
+    if floating is double:
+        if src.index64:
+            skce_csr_scaled_step_f64_i64(nb, order, data, <const int64_t *>src.indices,
+                                         <const int64_t *>src.indptr, K, G, cv, ca, V, A)
+        else:
+            skce_csr_scaled_step_f64_i32(nb, order, data, <const int32_t *>src.indices,
+                                         <const int32_t *>src.indptr, K, G, cv, ca, V, A)
+    else:
+        if src.index64:
+            skce_csr_scaled_step_f32_i64(nb, order, data, <const int64_t *>src.indices,
+                                         <const int64_t *>src.indptr, K, G, cv, ca, V, A)
+        else:
+            skce_csr_scaled_step_f32_i32(nb, order, data, <const int32_t *>src.indices,
+                                         <const int32_t *>src.indptr, K, G, cv, ca, V, A)
+    _intercept_step(s, P, pp, grad, o)
+    if w.hist.S[t] < LAZY_RESTART:
+        _unscale(s, P, pp, w, 1.0, <floating>0)
+        skce_lazy_history_reset(&w.hist, t)
+
+
+cdef void _unscale(const Config *s, Py_ssize_t P, const Params *pp, const Work *w,
+                   double inv_t, floating kind) noexcept nogil:
+    """lazy_scaled: theta[:P] = S V and, averaging, avg[:P] = (A + QS V) inv_t
+    (skce_lazy_unscale), in fixed chunks."""
+    cdef double S = w.hist.S[s.t_epoch], QS = w.hist.QS[s.t_epoch]
+    cdef floating *V = <floating *>pp.theta
+    cdef floating *A = <floating *>pp.avg
+    cdef Py_ssize_t n_chunks = (P + PC - 1) // PC, c, p0
+    for c in prange(n_chunks, num_threads=_threads_for(<double>P * 4, s.n_threads),
+                    schedule="static"):
+        p0 = c * PC
+        if floating is double:
+            skce_lazy_unscale_f64(min(PC, P - p0), S, QS, inv_t, V + p0,
+                                  NULL if A == NULL else A + p0)
+        else:
+            skce_lazy_unscale_f32(min(PC, P - p0), S, QS, inv_t, V + p0,
+                                  NULL if A == NULL else A + p0)
+
+
 cdef inline void _csr_weight_grad(const Source *src, Py_ssize_t n, const int64_t *order,
                                   Py_ssize_t K, const floating *G, floating *D) noexcept nogil:
     """D (d x K) = X[order[:n]]ᵀ G for CSR X, scattered in row order."""
@@ -958,7 +1041,11 @@ cdef int _forward_csr(const Config *cfg, const Source *src, const int64_t *order
     for blk in prange(n_blocks, num_threads=threads, schedule="static"):
         r0 = blk * RB
         r1 = min(r0 + RB, nb)
-        _csr_logits(src, r1 - r0, order + r0, K, theta, <floating *>w.Z + r0 * K)
+        if cfg.lazy_scaled:
+            _csr_scaled_logits(src, r1 - r0, order + r0, K, theta,
+                               <floating>w.hist.S[cfg.t_epoch], <floating *>w.Z + r0 * K)
+        else:
+            _csr_logits(src, r1 - r0, order + r0, K, theta, <floating *>w.Z + r0 * K)
         for k in range(r0, r1):
             _gather_targets(cfg, k, order[k], w, <floating *>w.Yb)
         w.block_loss[blk] = _loss_rows(cfg, r0, r1, <floating *>w.Z, K, w, grad_scale,
@@ -996,8 +1083,9 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
             return _INTERRUPTED
         nb = min(B, n - start)
         if cfg.lazy:
-            w.n_touched = _csr_touched(src, nb, order + start, w)
-            _lazy_catch_up(cfg, w.n_touched, w.touched, pp, w, <floating>0)
+            if not cfg.lazy_scaled:
+                w.n_touched = _csr_touched(src, nb, order + start, w)
+                _lazy_catch_up(cfg, w.n_touched, w.touched, pp, w, <floating>0)
             status = _forward_csr(cfg, src, order + start, nb, model, w, total, weight, info,
                                   NULL)
         elif src.csr:
@@ -1016,6 +1104,8 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
         elif not train:
             start += nb
             continue
+        elif cfg.lazy_scaled:
+            pass   # the step scatters from G itself
         elif cfg.lazy:   # the touched rows of dW, compact
             _csr_weight_grad_compact(src, nb, order + start, K, w, grad)
         elif src.csr:   # dW = Xbᵀ G by scatter in batch order (serial: deterministic)
@@ -1029,7 +1119,9 @@ cdef int _batches(Config *cfg, const Source *src, Work *w, const Params *pp,
                 skce_column_sums_f32(nb, K, <const float *>w.G, w.ldz, grad + P)
         if w.mu != NULL:
             _add_snapshot_gradient(cfg, P, w, grad)
-        if cfg.lazy:
+        if cfg.lazy_scaled:
+            _scaled_step(cfg, src, nb, order + start, pp, w, grad)
+        elif cfg.lazy:
             _lazy_optimizer_step(cfg, P, src.d, pp, grad, w)
         else:
             _optimizer_step(cfg, P, pp, grad)
@@ -1050,6 +1142,7 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     # SVRG's mean gradient is dense: its steps move every row (eager path)
     s.c.lazy = src.csr and train and (lazy if lazy_csr < 0 else lazy_csr == 1) \
         and s.w.mu == NULL
+    s.c.lazy_scaled = s.c.lazy and s.c.lazy_exact and s.c.optim.l1 == 0.0
     if s.c.lazy:
         s._reserve_lazy(src.d, (n + B - 1) // B)
     s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
@@ -1059,10 +1152,13 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     with nogil:
         status = _batches(&s.c, src, &s.w, &s.p, &order[0] if n else NULL, n, B, train, model,
                           &total, &weight, &info, signals)
-        if s.c.lazy:   # every row to the pass's last step: the model is whole again
+        if s.c.lazy_scaled:   # W = S V again, the mean of the pass's steps
+            _unscale(&s.c, src.d * s.c.n_outputs, &s.p, &s.w,
+                     1.0 / s.c.t_epoch if s.c.t_epoch else 1.0, <floating>0)
+        elif s.c.lazy:   # every row to the pass's last step: the model is whole again
             _lazy_catch_up(&s.c, src.d, NULL, &s.p, &s.w, <floating>0)
             memset(s.w.last, 0, src.d * sizeof(int64_t))
-            s.c.lazy = False
+        s.c.lazy = s.c.lazy_scaled = False
     return total * s.c.loss_scale, weight, status, \
         signals.pending if status == _INTERRUPTED else info
 

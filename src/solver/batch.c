@@ -11,6 +11,32 @@
 #include "skce_math.h"
 #include "skce_solver.h"
 
+/* The scaled kernels read and write a weight row per non-zero, rows spread
+ * over all of W: from about d K = 4M values on (32 MB, beyond the cache)
+ * each is a memory latency in turn.  They prefetch the rows AHEAD
+ * non-zeros on (within a row; at a row's start the next row's first ones). */
+#define SKCE_CSR_AHEAD 16
+
+static inline void skce_prefetch_span(const void *p, size_t bytes)
+{
+    const char *c = (const char *)p;
+    for (size_t o = 0; o < bytes; o += 64)
+        __builtin_prefetch(c + o, 1, 3);
+    __builtin_prefetch(c + bytes - 1, 1, 3);
+}
+
+#define SKCE_CSR_PREFETCH(ROWS, INDICES, INDPTR, ORDER, N, K, KSIZE, k, q, q1)                 \
+    do {                                                                                      \
+        if ((q) + SKCE_CSR_AHEAD < (q1)) {                                                    \
+            skce_prefetch_span(ROWS + (ptrdiff_t)INDICES[(q) + SKCE_CSR_AHEAD] * (K), KSIZE); \
+        } else if ((k) + 1 < (N)) {                                                           \
+            const ptrdiff_t nq = (ptrdiff_t)INDPTR[ORDER[(k) + 1]] + (q) + SKCE_CSR_AHEAD     \
+                                 - (q1);                                                      \
+            if (nq < (ptrdiff_t)INDPTR[ORDER[(k) + 1] + 1])                                   \
+                skce_prefetch_span(ROWS + (ptrdiff_t)INDICES[nq] * (K), KSIZE);               \
+        }                                                                                     \
+    } while (0)
+
 #define SKCE_DEFINE_CSR(REAL, SFX, INDEX, ISFX)                                               \
     SKCE_DISPATCH                                                                             \
     void skce_csr_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data,      \
@@ -66,6 +92,60 @@
                 REAL *dst = D + pos[indices[q]] * K;                                          \
                 for (ptrdiff_t c = 0; c < K; c++)                                             \
                     dst[c] += v * g[c];                                                       \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    SKCE_DISPATCH                                                                             \
+    void skce_csr_scaled_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order,                 \
+                                           const REAL *data, const INDEX *indices,            \
+                                           const INDEX *indptr, ptrdiff_t K, const REAL *V,   \
+                                           REAL scale, const REAL *b, REAL *restrict Z)       \
+    {                                                                                         \
+        for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+            const int64_t row = order[k];                                                     \
+            REAL *z = Z + k * K;                                                              \
+            for (ptrdiff_t c = 0; c < K; c++)                                                 \
+                z[c] = 0;                                                                     \
+            const ptrdiff_t q1 = (ptrdiff_t)indptr[row + 1];                                  \
+            for (ptrdiff_t q = indptr[row]; q < q1; q++) {                                    \
+                SKCE_CSR_PREFETCH(V, indices, indptr, order, n, K, K * sizeof(REAL), k, q, q1); \
+                const REAL x = data[q];                                                       \
+                const REAL *v = V + (ptrdiff_t)indices[q] * K;                                \
+                for (ptrdiff_t c = 0; c < K; c++)                                             \
+                    z[c] += x * v[c];                                                         \
+            }                                                                                 \
+            for (ptrdiff_t c = 0; c < K; c++)                                                 \
+                z[c] = b[c] + scale * z[c];                                                   \
+        }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    SKCE_DISPATCH                                                                             \
+    void skce_csr_scaled_step##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
+                                         const INDEX *indices, const INDEX *indptr,           \
+                                         ptrdiff_t K, const REAL *G, double cv, double ca,    \
+                                         REAL *restrict V, REAL *restrict A)                  \
+    {                                                                                         \
+        for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+            const int64_t row = order[k];                                                     \
+            const REAL *g = G + k * K;                                                        \
+            const ptrdiff_t q1 = (ptrdiff_t)indptr[row + 1];                                  \
+            for (ptrdiff_t q = indptr[row]; q < q1; q++) {                                    \
+                SKCE_CSR_PREFETCH(V, indices, indptr, order, n, K, K * sizeof(REAL), k, q, q1); \
+                if (A != NULL)                                                                \
+                    SKCE_CSR_PREFETCH(A, indices, indptr, order, n, K, K * sizeof(REAL), k, q, \
+                                      q1);                                                    \
+                const ptrdiff_t p = (ptrdiff_t)indices[q] * K;                                \
+                const REAL xv = (REAL)(cv * (double)data[q]);                                 \
+                REAL *v = V + p;                                                              \
+                for (ptrdiff_t c = 0; c < K; c++)                                             \
+                    v[c] += xv * g[c];                                                        \
+                if (A != NULL) {                                                              \
+                    const REAL xa = (REAL)(ca * (double)data[q]);                             \
+                    REAL *a = A + p;                                                          \
+                    for (ptrdiff_t c = 0; c < K; c++)                                         \
+                        a[c] += xa * g[c];                                                    \
+                }                                                                             \
             }                                                                                 \
         }                                                                                     \
     }

@@ -123,3 +123,18 @@ SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const in
         last[j] = t;
     }
 }
+
+SKCE_DISPATCH void SFX(skce_lazy_unscale)(ptrdiff_t n, double S, double QS, double inv_t,
+                                          REAL *restrict V, REAL *restrict A)
+{
+    if (A == NULL) {
+        for (ptrdiff_t i = 0; i < n; i++)
+            V[i] = (REAL)(S * (double)V[i]);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double v = (double)V[i];
+        V[i] = (REAL)(S * v);
+        A[i] = (REAL)(((double)A[i] + QS * v) * inv_t);
+    }
+}

@@ -108,6 +108,12 @@ SKCE_DECLARE_DENSE(float, _f32)
  * added in the order b = 0 .. n_parts - 1.
  * skce_csr_weight_grad_compact: as skce_csr_weight_grad, into the n_touched x K
  * rows of D of the features the batch touches, feature j in row pos[j].
+ * skce_csr_scaled_logits: Z[k, :] = b + scale (X[order[k]] V), the product
+ * summed first (W = scale V: the scaled steps below).
+ * skce_csr_scaled_step: V[j, :] += cv x_kj G[k, :] and, when A is not NULL,
+ * A[j, :] += ca x_kj G[k, :], for the non-zeros x_kj of rows order[:n],
+ * scattered in batch order: the step of plain SGD without L1 on W = S V
+ * (lazy updates, "Lazy updates" below).
  * skce_csr_touched: the features present in rows order[:n], each once in
  * increasing order, into touched[0 .. m) (m returned), with pos[j] set to
  * j's position (pos of other features is not touched); bits: a zeroed bitmap
@@ -123,7 +129,13 @@ SKCE_DECLARE_DENSE(float, _f32)
         REAL *D);                                                                             \
     void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
         const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t n_touched,     \
-        ptrdiff_t K, const REAL *G, const int64_t *pos, REAL *D);
+        ptrdiff_t K, const REAL *G, const int64_t *pos, REAL *D);                             \
+    void skce_csr_scaled_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order,                 \
+        const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t K,             \
+        const REAL *V, REAL scale, const REAL *b, REAL *Z);                                   \
+    void skce_csr_scaled_step##SFX##ISFX(ptrdiff_t n, const int64_t *order, const REAL *data, \
+        const INDEX *indices, const INDEX *indptr, ptrdiff_t K, const REAL *G, double cv,     \
+        double ca, REAL *V, REAL *A);
 #define SKCE_DECLARE_BATCH(REAL, SFX)                                                         \
     SKCE_DECLARE_CSR(REAL, SFX, int32_t, _i32)                                                \
     SKCE_DECLARE_CSR(REAL, SFX, int64_t, _i64)                                                \
@@ -196,7 +208,19 @@ typedef struct {
 void skce_lazy_history_reset(skce_lazy_history *h, int64_t t);
 void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double c);
 
+/* Plain SGD without L1 (lazy_exact, l1 = 0: every deferred step a mere
+ * scaling w -> a_s w) skips the catch-up altogether, as scikit-learn's
+ * WeightVector does: during an epoch theta's W holds V with W = S_t V
+ * (S_t of the history above), and with averaging avg's W part holds A with
+ * sum_{s <= t} W_s = A + QS_t V.  A step moves only the touched rows:
+ * V += delta = -(lr / S_t) dW and A -= QS_{t-1} delta (skce_csr_scaled_step,
+ * straight from the batch's non-zeros, no compact gradient).
+ * skce_lazy_unscale brings n values back: V <- S V, A <- (A + QS V) inv_t
+ * (inv_t = 1 / t at the end of the epoch: the mean; 1 when the history
+ * restarts at S = 1, QS = 0). */
 #define SKCE_DECLARE_LAZY(REAL, SFX)                                                          \
+    void skce_lazy_unscale##SFX(ptrdiff_t n, double S, double QS, double inv_t, REAL *V,     \
+        REAL *A);                                                                             \
     void skce_lazy_catch_up##SFX(ptrdiff_t n_rows, const int64_t *rows, ptrdiff_t K,          \
         const skce_lazy_history *h, int64_t t, int64_t *last, REAL *W, REAL *avg);            \
     void skce_lazy_step##SFX(int optimizer, ptrdiff_t n_rows, const int64_t *rows,            \

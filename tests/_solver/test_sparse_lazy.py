@@ -60,6 +60,9 @@ SGD_CASES = {
     # lr * alpha = 0.9: the penalty history restarts every few steps
     "restarts_avg": dict(alpha=0.9, eta0=1.0, batch_size=4, penalty="elasticnet",
                          l1_ratio=0.01, average=True),
+    # without L1: W = S V, rows brought back and S = 1 again when S < 1e-4
+    "restarts_l2_avg": dict(alpha=0.9, eta0=1.0, batch_size=4, average=True),
+    "restarts_l2": dict(alpha=0.9, eta0=1.0, batch_size=4),
 }
 
 
@@ -210,13 +213,18 @@ def test_lazy_pays_measures_the_touched_fraction():
     assert 0 < LAZY_TOUCHED_FRACTION < 1
 
 
-@pytest.mark.parametrize("d, lazy", [(200, False), (20000, True)])
-def test_the_fit_chooses_lazy_updates_by_the_columns_a_batch_touches(d, lazy):
+@pytest.mark.parametrize("d, lazy, kw", [
+    (200, False, dict(solver="adam")), (20000, True, dict(solver="adam")),
+    # W = S V: lazy wherever a batch's columns are
+    (200, True, dict(solver="sgd", momentum=0.0)),
+    (200, False, dict(solver="sgd", momentum=0.0, penalty="elasticnet"))])
+def test_the_fit_chooses_lazy_updates_by_the_columns_a_batch_touches(d, lazy, kw):
     """Left to choose (_set_lazy_csr(None)), a fit is bitwise the forced
     eager fit where a batch touches most columns and the forced lazy one
-    where it touches few (Adam: the two differ, SparseAdam semantics)."""
+    where it touches few (Adam: the two differ, SparseAdam semantics;
+    SGD: they differ in rounding); plain SGD without L1 is always lazy."""
     X, y = _random_csr(2000, d, 4)
-    kw = dict(solver="adam", batch_size=64, max_iter=3, tol=None, random_state=0)
+    kw = dict(batch_size=64, max_iter=3, tol=None, random_state=0, **kw)
     fits = {}
     for mode in (None, True, False):
         _epoch._set_lazy_csr(mode)

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from benchmarks.common import DATA, read_letter   # (SKCE_BENCH_DATA overrides DATA)
+from benchmarks.common import DATA, read_letter, settle   # (SKCE_BENCH_DATA overrides DATA)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
@@ -118,6 +118,7 @@ def objective_of(X, y):
 def skce_trace(make, X, y, F):
     """[(seconds, objective)] of one fit, read by its callback (time excluded)."""
     trace, excluded = [], [0.0]
+    settle()
     t0 = time.perf_counter()
 
     def callback(it, coef, intercept, objective):
@@ -137,6 +138,7 @@ def sweep(make, X, y, F, budget, binary):
         est = make(tol)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            settle()
             t0 = time.perf_counter()
             est.fit(X, y)
             elapsed = time.perf_counter() - t0

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import settle
+
 # ../shared/data beside the repository root, or $SKCE_BENCH_DATA (as the asv suite,
 # benchmarks/benchmarks/common.py); compare.py and bench_svm_regressor.py use this one
 DATA = Path(os.environ.get("SKCE_BENCH_DATA")
@@ -58,6 +60,7 @@ def timed_fit(make, X, y, repeat):
     times = []
     for _ in range(repeat):
         est = make()
+        settle()
         t0 = time.perf_counter()
         est.fit(X, y)
         times.append(time.perf_counter() - t0)

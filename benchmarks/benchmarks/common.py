@@ -13,6 +13,7 @@ Real data sets are read from ``../shared/data`` beside the repository root
 """
 import gzip
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,16 @@ def make_estimator(name, solver):
     if cls is None:
         return None
     return cls(solver=solver, random_state=0)
+
+
+# A multithreaded OpenBLAS call (LogisticRegression's lbfgs) leaves its
+# threads spinning for a while after it returns, and a fit started at once
+# shares the 2 cores with them (skce's default fit on 240,000 x 100 right
+# after LogisticRegression(): 0.31 s instead of 0.245; after 0.2 s of
+# pause, or with OPENBLAS_NUM_THREADS=1, 0.24).  Timed fits start after it.
+SETTLE_SECONDS = 0.2
+
+
+def settle():
+    """Let other libraries' spinning threads go to sleep before a timing."""
+    time.sleep(SETTLE_SECONDS)

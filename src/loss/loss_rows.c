@@ -30,7 +30,10 @@
         /* elementwise: (n, 1, K) arrays */                                                   \
         const skce_ew_options ew = skce_ew_options_make(                                       \
             1, K, sample_weight, grad_scale, spec->margin, spec->delta, spec->squared);        \
-        const skce_strides_nrl zs = {ldz, ldz, 1}, ys = {K, K, 1};                             \
+        /* one output: the column of Z (and G) is one run at spacing ldz, so a   \
+         * block without sample weights is one call (not one per row: a9a's      \
+         * BCE cost 3x its products) */                                          \
+        const skce_strides_nrl zs = {ldz, ldz, K == 1 ? ldz : 1}, ys = {K, K, 1};              \
         int flags = 0;                                                                         \
         switch (spec->kind) {                                                                  \
         case SKCE_BCE:                                                                         \

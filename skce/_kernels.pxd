@@ -366,12 +366,14 @@ cdef extern from "skce.h" nogil:
         const skce_lazy_history *h, int64_t t, int64_t *last, double *W, double *avg)
     void skce_lazy_step_f64(int optimizer, Py_ssize_t n_rows, const int64_t *rows,
         Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
-        double *theta, const double *D, double *st1, double *st2, double *st3, double *avg)
+        double *theta, const double *D, double *st1, double *st2, double *st3, double *avg,
+        double avg_qs)
     void skce_lazy_catch_up_f32(Py_ssize_t n_rows, const int64_t *rows, Py_ssize_t K,
         const skce_lazy_history *h, int64_t t, int64_t *last, float *W, float *avg)
     void skce_lazy_step_f32(int optimizer, Py_ssize_t n_rows, const int64_t *rows,
         Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
-        float *theta, const float *D, float *st1, float *st2, float *st3, float *avg)
+        float *theta, const float *D, float *st1, float *st2, float *st3, float *avg,
+        double avg_qs)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_TB
     Py_ssize_t SKCE_NTX_KW

@@ -623,8 +623,8 @@ cdef void _lazy_catch_up(const Config *s, Py_ssize_t n_rows, const int64_t *rows
     cdef Py_ssize_t K = s.n_outputs, n_chunks = (n_rows + LC - 1) // LC, c, r0, off
     cdef floating *theta = <floating *>pp.theta
     cdef floating *avg = <floating *>pp.avg
-    if not s.lazy_exact and avg == NULL:
-        return   # lazy variant: untouched rows do not change
+    if not s.lazy_exact:
+        return   # lazy variant: untouched rows do not change (their A neither)
     for c in prange(n_chunks, num_threads=_threads_for(<double>n_rows * K * 4, s.n_threads),
                     schedule="static"):
         r0 = c * LC
@@ -648,8 +648,14 @@ cdef void _lazy_optimizer_step(Config *s, Py_ssize_t P, Py_ssize_t d, const Para
     cdef skce_optim_options o = _next_step(s, pp)
     cdef Py_ssize_t K = s.n_outputs, m = w.n_touched, n_chunks = (m + LC - 1) // LC, c, r0
     cdef int64_t t
+    cdef double avg_qs = -1.0
     s.t_epoch += 1
     t = s.t_epoch
+    if not s.lazy_exact and pp.avg != NULL:
+        # the variant's average as A + QS W (skce_solver.h): no catch-up
+        avg_qs = <double>(t - 1)
+        if t == 1:
+            memset(pp.avg, 0, P * sizeof(floating))
     if s.lazy_exact:
         skce_lazy_history_append(&w.hist, t, 1.0 - o.lr * o.weight_decay, o.lr * o.l1)
     else:
@@ -661,12 +667,12 @@ cdef void _lazy_optimizer_step(Config *s, Py_ssize_t P, Py_ssize_t d, const Para
             skce_lazy_step_f64(s.optimizer, min(LC, m - r0), w.touched + r0, K, &o,
                                NULL if s.lazy_exact else w.pending, t, w.last,
                                <double *>pp.theta, grad + r0 * K, <double *>pp.st1,
-                               <double *>pp.st2, <double *>pp.st3, <double *>pp.avg)
+                               <double *>pp.st2, <double *>pp.st3, <double *>pp.avg, avg_qs)
         else:
             skce_lazy_step_f32(s.optimizer, min(LC, m - r0), w.touched + r0, K, &o,
                                NULL if s.lazy_exact else w.pending, t, w.last,
                                <float *>pp.theta, grad + r0 * K, <float *>pp.st1,
-                               <float *>pp.st2, <float *>pp.st3, <float *>pp.avg)
+                               <float *>pp.st2, <float *>pp.st3, <float *>pp.avg, avg_qs)
     _intercept_step(s, P, pp, grad, o)
     if w.hist.S[t] < LAZY_RESTART:   # every row to step t, the history restarts there
         _lazy_catch_up(s, d, NULL, pp, w, <floating>0)
@@ -1152,11 +1158,15 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     with nogil:
         status = _batches(&s.c, src, &s.w, &s.p, &order[0] if n else NULL, n, B, train, model,
                           &total, &weight, &info, signals)
-        if s.c.lazy_scaled:   # W = S V again, the mean of the pass's steps
+        # the model whole again: W = S V and avg the mean of the pass's steps
+        # (scaled; the variant's A + QS W with S = 1), else every row caught
+        # up to the pass's last step (the variant's weights are: a no-op)
+        if s.c.lazy_scaled or (s.c.lazy and not s.c.lazy_exact and s.p.avg != NULL):
             _unscale(&s.c, src.d * s.c.n_outputs, &s.p, &s.w,
                      1.0 / s.c.t_epoch if s.c.t_epoch else 1.0, <floating>0)
-        elif s.c.lazy:   # every row to the pass's last step: the model is whole again
+        elif s.c.lazy:
             _lazy_catch_up(&s.c, src.d, NULL, &s.p, &s.w, <floating>0)
+        if s.c.lazy and not s.c.lazy_scaled:
             memset(s.w.last, 0, src.d * sizeof(int64_t))
         s.c.lazy = s.c.lazy_scaled = False
     return total * s.c.loss_scale, weight, status, \

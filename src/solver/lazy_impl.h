@@ -91,7 +91,8 @@ SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const in
                                        ptrdiff_t K, const skce_optim_options *o,
                                        int64_t *restrict pending, int64_t t,
                                        int64_t *restrict last, REAL *theta, const REAL *D,
-                                       REAL *st1, REAL *st2, REAL *st3, REAL *avg)
+                                       REAL *st1, REAL *st2, REAL *st3, REAL *avg,
+                                       double avg_qs)
 {
     skce_optim_options ok = *o;
     for (ptrdiff_t r = 0; r < n_rows; r++) {
@@ -117,8 +118,14 @@ SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const in
             pending[j] = o->step;
         }
         const ptrdiff_t p = j * K;
+        if (avg != NULL && avg_qs >= 0)   /* A -= QS (new - old): the old part */
+            for (ptrdiff_t c = 0; c < K; c++)
+                avg[p + c] += (REAL)(avg_qs * (double)theta[p + c]);
         SFX(optimizer_loop)(optimizer, K, &ok, theta + p, D + r * K, st1 + p, st2 + p, st3 + p);
-        if (avg != NULL)
+        if (avg != NULL && avg_qs >= 0)
+            for (ptrdiff_t c = 0; c < K; c++)
+                avg[p + c] -= (REAL)(avg_qs * (double)theta[p + c]);
+        else if (avg != NULL)
             SFX(running_mean_loop)(K, t, avg + p, theta + p);
         last[j] = t;
     }

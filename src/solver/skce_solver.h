@@ -200,7 +200,11 @@ SKCE_DECLARE_CSR_ROWS(float, _f32, int64_t, _i64)
  * skce_lazy_step: the optimizer step o (o->step the global step, t the
  * epoch's) on the touched rows, D holding their gradient (row r for row
  * rows[r]); pending NULL for the exact case; then the running mean (avg)
- * and last[j] = t. */
+ * and last[j] = t.  avg_qs >= 0 (the lazy variant): avg holds A with
+ * sum_{s <= t} W_s = A + QS_t W instead, QS_t = t (an untouched row is
+ * constant), and a step's change delta of a row adds -avg_qs delta to it,
+ * avg_qs = QS_{t-1}: no catch-up of the running mean (skce_lazy_unscale
+ * with S = 1 gives the mean at the end). */
 typedef struct {
     double *S, *U, *QS, *QSU;
 } skce_lazy_history;
@@ -225,7 +229,8 @@ void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double 
         const skce_lazy_history *h, int64_t t, int64_t *last, REAL *W, REAL *avg);            \
     void skce_lazy_step##SFX(int optimizer, ptrdiff_t n_rows, const int64_t *rows,            \
         ptrdiff_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,  \
-        REAL *theta, const REAL *D, REAL *st1, REAL *st2, REAL *st3, REAL *avg);
+        REAL *theta, const REAL *D, REAL *st1, REAL *st2, REAL *st3, REAL *avg,               \
+        double avg_qs);
 
 SKCE_DECLARE_LAZY(double, _f64)
 SKCE_DECLARE_LAZY(float, _f32)

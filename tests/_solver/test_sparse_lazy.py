@@ -147,6 +147,38 @@ def test_lazy_adam_matches_torch_sparse_adam():
     assert len(never) and np.array_equal(state.theta[:P].reshape(d, K)[never], W0[never])
 
 
+@pytest.mark.parametrize("opt", [
+    dict(solver="adam", eta0=0.05, alpha=1e-2),
+    dict(solver="sgd", eta0=0.1, momentum=0.9, alpha=1e-2),
+    dict(solver="sgd", eta0=0.5, momentum=0.0, alpha=0.3),            # W = S V, restarts
+    dict(solver="sgd", eta0=0.5, momentum=0.0, alpha=0.3, penalty="elasticnet")],
+    ids=["adam", "momentum", "sgd_scaled", "sgd_l1_history"])
+def test_lazy_average_is_the_mean_of_the_steps(opt):
+    """The averaged model of a lazy pass is the mean of theta after each of
+    its steps, however it is kept (running mean with catch-up; A + QS W with
+    the variants and with W = S V): the reference takes the same steps one
+    pass of one batch each and averages their thetas itself."""
+    X, y, rng = _sparse_problem(n=160, d=120, K=3, density=0.03, seed=5)
+    n, d = X.shape
+    K, B = 3, 8
+    W0, b0 = rng.standard_normal((d, K)) * 0.1, rng.standard_normal(K) * 0.1
+    spec = OptimizerSpec(**opt)
+    loss = LossSpec.of(LOSSES["cross_entropy"], K, y=y.astype(np.int64))
+    order = rng.permutation(n).astype(np.int64)
+    state = SolverState.new(d, K, np.float64, spec.eta0, coef=W0.T, intercept=b0,
+                            average=True)
+    _epoch.epoch_csr(_epoch.EpochSettings(loss, spec, state), X.data, X.indices, X.indptr,
+                     d, order, B)
+    ref = SolverState.new(d, K, np.float64, spec.eta0, coef=W0.T, intercept=b0)
+    settings = _epoch.EpochSettings(loss, spec, ref)
+    thetas = []
+    for start in range(0, n, B):
+        _epoch.epoch_csr(settings, X.data, X.indices, X.indptr, d, order[start:start + B], B)
+        thetas.append(ref.theta.copy())
+    np.testing.assert_allclose(state.theta, ref.theta, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(state.average, np.mean(thetas, axis=0), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("solver, extra", [
     ("adam", {}), ("sgd", {"momentum": 0.9}), ("rmsprop", {}),
     ("adagrad", {"learning_rate": "constant"})])   # Adagrad decays its steps itself

@@ -1486,15 +1486,16 @@ def csr_pass(const floating[::1] data, indices, indptr, const floating[:, ::1] W
     out-of-range target, or -1) and, when grad is given, the loss gradient
     times grad_scale added to it ([X^T G].ravel(), then the column sums of
     G); row_grad (n x K, or None): G itself.  Wp (d x Kp), bp (Kp): W and b
-    in X's dtype, columns zero-padded to whole SIMD vectors.  part:
-    CSR_PASS_RANGES x (d Kp) scratch for the ranges' shares of X^T G.  X is
+    in X's dtype, columns zero-padded to whole SIMD vectors (one output: one
+    column, unpadded).  part: CSR_PASS_RANGES x (d Kp) scratch for the ranges' shares of X^T G.  X is
     read once: each block of CSR_PASS_ROWS rows does its logits, loss and
     scatter into its range's share while in cache (scipy's products read X
     twice, on one thread)."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, d = Wp.shape[0], Kp = Wp.shape[1]
     cdef Py_ssize_t K = spec.n_outputs, P = d * K, R = CSR_PASS_RANGES
-    if bp.shape[0] != Kp or Kp < K or Kp % (32 // sizeof(floating)):
-        raise ValueError("csr_pass: Wp and bp need K columns padded to whole vectors")
+    if bp.shape[0] != Kp or Kp < K or (Kp % (32 // sizeof(floating)) and Kp != 1):
+        raise ValueError("csr_pass: Wp and bp need K columns padded to whole vectors "
+                         "(or one column for one output)")
     cdef bint with_grad = grad is not None, with_rows = row_grad is not None
     cdef bint with_b = with_grad and grad.shape[0] >= P + K
     if with_grad and (part.shape[0] < R or part.shape[1] < d * Kp):

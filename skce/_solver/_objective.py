@@ -283,7 +283,10 @@ class LinearObjective:
                                                                   self.dtype)
         if self._small_k or self._csr_pass:
             vl = 32 // self.dtype.itemsize   # W and b, columns padded to whole vectors
-            self._Wp = np.zeros((self.n_features, -(-K // vl) * vl), dtype=self.dtype)
+            # (CSR with one output: unpadded, the scalar kernels; a9a on 1
+            # thread: 1.07 -> 0.76 ms a pass)
+            kp = 1 if self._csr_pass and K == 1 else -(-K // vl) * vl
+            self._Wp = np.zeros((self.n_features, kp), dtype=self.dtype)
             self._bp = np.zeros(self._Wp.shape[1], dtype=self.dtype)
             # the targets as the passes read them (once, not per evaluation)
             self._y = None if loss.y is None else np.ascontiguousarray(loss.y, np.int64)

@@ -4,7 +4,7 @@
  *     Z[k, :Kp]  = b + X[r0 + k] W                 (logits of rows r0 .. r1)
  *     D[j, :Kp] += sum_k X[r0 + k, j] G[k, :Kp]    (the scatter of X^T G)
  * W, D are d x Kp, Z, G (r1 - r0) x Kp, all row-major, with Kp = K rounded up
- * to whole SIMD vectors (SKCE_PADDED_K): every row is a whole number of
+ * to whole SIMD vectors (SKCE_PADDED_K), or Kp = K = 1 (scalar loops): every row is a whole number of
  * vectors, so the loops over outputs have a fixed width and no remainder.
  * The padding columns of W and b are zero (so are Z's); G's are read, D's
  * results dropped.  Up to 8 vectors of outputs are done in one sweep of a
@@ -91,11 +91,38 @@ SKCE_INLINE void NAME(csr_bwd)(const int nv, ptrdiff_t q0, ptrdiff_t q1, const R
     default: CALL(8); break;                                                                  \
     }
 
+/* One output (Kp = 1, no padding): scalars, four chains of sums in flight.
+ * Padded to a vector, each non-zero moved 4x the bytes and Z's column had
+ * spacing 4, which kept the loss from running as one SIMD loop (a9a). */
+SKCE_INLINE void NAME(csr_logits_1)(ptrdiff_t r0, ptrdiff_t r1, const REAL *data,
+                                    const INDEX *indices, const INDEX *indptr, const REAL *W,
+                                    REAL b, REAL *Z)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const ptrdiff_t q0 = (ptrdiff_t)indptr[r], q1 = (ptrdiff_t)indptr[r + 1];
+        REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        ptrdiff_t q = q0;
+        for (; q + 4 <= q1; q += 4) {
+            a0 += data[q] * W[indices[q]];
+            a1 += data[q + 1] * W[indices[q + 1]];
+            a2 += data[q + 2] * W[indices[q + 2]];
+            a3 += data[q + 3] * W[indices[q + 3]];
+        }
+        for (; q < q1; q++)
+            a0 += data[q] * W[indices[q]];
+        Z[r - r0] = b + ((a0 + a1) + (a2 + a3));
+    }
+}
+
 SKCE_DISPATCH void NAME(skce_csr_rows_logits)(ptrdiff_t r0, ptrdiff_t r1, const REAL *data,
                                               const INDEX *indices, const INDEX *indptr,
                                               ptrdiff_t Kp, const REAL *W, const REAL *b,
                                               REAL *Z)
 {
+    if (Kp == 1) {
+        NAME(csr_logits_1)(r0, r1, data, indices, indptr, W, b[0], Z);
+        return;
+    }
     for (ptrdiff_t r = r0; r < r1; r++) {
         const ptrdiff_t q0 = (ptrdiff_t)indptr[r], q1 = (ptrdiff_t)indptr[r + 1];
         REAL *z = Z + (r - r0) * Kp;
@@ -114,6 +141,14 @@ SKCE_DISPATCH void NAME(skce_csr_rows_weight_grad_add)(ptrdiff_t r0, ptrdiff_t r
                                                        const INDEX *indptr, ptrdiff_t Kp,
                                                        const REAL *G, REAL *D)
 {
+    if (Kp == 1) {
+        for (ptrdiff_t r = r0; r < r1; r++) {
+            const REAL g = G[r - r0];
+            for (ptrdiff_t q = (ptrdiff_t)indptr[r]; q < (ptrdiff_t)indptr[r + 1]; q++)
+                D[indices[q]] += data[q] * g;
+        }
+        return;
+    }
     for (ptrdiff_t r = r0; r < r1; r++) {
         const ptrdiff_t q0 = (ptrdiff_t)indptr[r], q1 = (ptrdiff_t)indptr[r + 1];
         const REAL *g = G + (r - r0) * Kp;

@@ -239,109 +239,50 @@ cdef extern from "skce.h" nogil:
         const double *s, double *sums, double *squares)
     void skce_column_moments_f32(Py_ssize_t n, Py_ssize_t d, const float *A, Py_ssize_t lda,
         const double *s, double *sums, double *squares)
+    # ---- CSR X of the entry points below: indices and indptr both int32 or
+    # both int64 (skce_solver.h) ----
+    ctypedef struct skce_csr:
+        const void *data
+        const void *indices
+        const void *indptr
+        int index64
     # ---- the Hessian of Newton's method for CSR rows (gram.c) ----
-    void skce_csr_weighted_gram_f64_i32(Py_ssize_t r0, Py_ssize_t r1, const double *data,
-        const int32_t *indices, const int32_t *indptr, const double *c, Py_ssize_t d,
-        double *H, double *xc)
-    void skce_csr_weighted_gram_f64_i64(Py_ssize_t r0, Py_ssize_t r1, const double *data,
-        const int64_t *indices, const int64_t *indptr, const double *c, Py_ssize_t d,
-        double *H, double *xc)
-    void skce_csr_weighted_gram_f32_i32(Py_ssize_t r0, Py_ssize_t r1, const float *data,
-        const int32_t *indices, const int32_t *indptr, const double *c, Py_ssize_t d,
-        double *H, double *xc)
-    void skce_csr_weighted_gram_f32_i64(Py_ssize_t r0, Py_ssize_t r1, const float *data,
-        const int64_t *indices, const int64_t *indptr, const double *c, Py_ssize_t d,
-        double *H, double *xc)
+    void skce_csr_weighted_gram_f64(const skce_csr *X, Py_ssize_t r0, Py_ssize_t r1,
+        const double *c, Py_ssize_t d, double *H, double *xc)
+    void skce_csr_weighted_gram_f32(const skce_csr *X, Py_ssize_t r0, Py_ssize_t r1,
+        const double *c, Py_ssize_t d, double *H, double *xc)
     # ---- CSR products of the full-batch pass (sparse.c) ----
-    void skce_csr_rows_logits_f64_i32(Py_ssize_t r0, Py_ssize_t r1, const double *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp, const double *W, const double *b,
-        double *Z)
-    void skce_csr_rows_weight_grad_add_f64_i32(Py_ssize_t r0, Py_ssize_t r1,
-        const double *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp,
-        const double *G, double *D)
-    void skce_csr_rows_logits_f64_i64(Py_ssize_t r0, Py_ssize_t r1, const double *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp, const double *W, const double *b,
-        double *Z)
-    void skce_csr_rows_weight_grad_add_f64_i64(Py_ssize_t r0, Py_ssize_t r1,
-        const double *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp,
-        const double *G, double *D)
-    void skce_csr_rows_logits_f32_i32(Py_ssize_t r0, Py_ssize_t r1, const float *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp, const float *W, const float *b,
-        float *Z)
-    void skce_csr_rows_weight_grad_add_f32_i32(Py_ssize_t r0, Py_ssize_t r1,
-        const float *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t Kp,
-        const float *G, float *D)
-    void skce_csr_rows_logits_f32_i64(Py_ssize_t r0, Py_ssize_t r1, const float *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp, const float *W, const float *b,
-        float *Z)
-    void skce_csr_rows_weight_grad_add_f32_i64(Py_ssize_t r0, Py_ssize_t r1,
-        const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t Kp,
-        const float *G, float *D)
+    void skce_csr_rows_logits_f64(const skce_csr *X, Py_ssize_t r0, Py_ssize_t r1,
+        Py_ssize_t Kp, const double *W, const double *b, double *Z)
+    void skce_csr_rows_logits_f32(const skce_csr *X, Py_ssize_t r0, Py_ssize_t r1,
+        Py_ssize_t Kp, const float *W, const float *b, float *Z)
+    void skce_csr_rows_weight_grad_add_f64(const skce_csr *X, Py_ssize_t r0, Py_ssize_t r1,
+        Py_ssize_t Kp, const double *G, double *D)
+    void skce_csr_rows_weight_grad_add_f32(const skce_csr *X, Py_ssize_t r0, Py_ssize_t r1,
+        Py_ssize_t Kp, const float *G, float *D)
     # ---- batch numerics of the training epoch (batch.c) ----
-    void skce_csr_logits_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *W,
-        const double *b, double *Z)
-    void skce_csr_logits_f64_i64(Py_ssize_t n, const int64_t *order, const double *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const double *W,
-        const double *b, double *Z)
-    void skce_csr_logits_f32_i32(Py_ssize_t n, const int64_t *order, const float *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const float *W,
-        const float *b, float *Z)
-    void skce_csr_logits_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const float *W,
-        const float *b, float *Z)
-    void skce_csr_weight_grad_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t d, Py_ssize_t K,
-        const double *G, double *D)
-    void skce_csr_weight_grad_f64_i64(Py_ssize_t n, const int64_t *order, const double *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t d, Py_ssize_t K,
-        const double *G, double *D)
-    void skce_csr_weight_grad_f32_i32(Py_ssize_t n, const int64_t *order, const float *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t d, Py_ssize_t K,
-        const float *G, float *D)
-    void skce_csr_weight_grad_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t d, Py_ssize_t K,
-        const float *G, float *D)
-    void skce_csr_weight_grad_compact_f64_i32(Py_ssize_t n, const int64_t *order,
-        const double *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t n_touched,
-        Py_ssize_t K, const double *G, const int64_t *pos, double *D)
-    void skce_csr_weight_grad_compact_f64_i64(Py_ssize_t n, const int64_t *order,
-        const double *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t n_touched,
-        Py_ssize_t K, const double *G, const int64_t *pos, double *D)
-    void skce_csr_weight_grad_compact_f32_i32(Py_ssize_t n, const int64_t *order,
-        const float *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t n_touched,
-        Py_ssize_t K, const float *G, const int64_t *pos, float *D)
-    void skce_csr_weight_grad_compact_f32_i64(Py_ssize_t n, const int64_t *order,
-        const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t n_touched,
-        Py_ssize_t K, const float *G, const int64_t *pos, float *D)
-    void skce_csr_scaled_logits_f64_i32(Py_ssize_t n, const int64_t *order,
-        const double *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *V,
-        double scale, const double *b, double *Z)
-    void skce_csr_scaled_step_f64_i32(Py_ssize_t n, const int64_t *order, const double *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const double *G, double cv,
-        double ca, double *V, double *A)
-    void skce_csr_scaled_logits_f64_i64(Py_ssize_t n, const int64_t *order,
-        const double *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const double *V,
-        double scale, const double *b, double *Z)
-    void skce_csr_scaled_step_f64_i64(Py_ssize_t n, const int64_t *order, const double *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const double *G, double cv,
-        double ca, double *V, double *A)
-    void skce_csr_scaled_logits_f32_i32(Py_ssize_t n, const int64_t *order,
-        const float *data, const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const float *V,
-        float scale, const float *b, float *Z)
-    void skce_csr_scaled_step_f32_i32(Py_ssize_t n, const int64_t *order, const float *data,
-        const int32_t *indices, const int32_t *indptr, Py_ssize_t K, const float *G, double cv,
-        double ca, float *V, float *A)
-    void skce_csr_scaled_logits_f32_i64(Py_ssize_t n, const int64_t *order,
-        const float *data, const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const float *V,
-        float scale, const float *b, float *Z)
-    void skce_csr_scaled_step_f32_i64(Py_ssize_t n, const int64_t *order, const float *data,
-        const int64_t *indices, const int64_t *indptr, Py_ssize_t K, const float *G, double cv,
-        double ca, float *V, float *A)
-    Py_ssize_t skce_csr_touched_i32(Py_ssize_t n, const int64_t *order, const int32_t *indices,
-        const int32_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched)
-    Py_ssize_t skce_csr_touched_i64(Py_ssize_t n, const int64_t *order, const int64_t *indices,
-        const int64_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched)
+    void skce_csr_logits_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t K, const double *W, const double *b, double *Z)
+    void skce_csr_logits_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t K, const float *W, const float *b, float *Z)
+    void skce_csr_weight_grad_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t d, Py_ssize_t K, const double *G, double *D)
+    void skce_csr_weight_grad_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t d, Py_ssize_t K, const float *G, float *D)
+    void skce_csr_weight_grad_compact_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t n_touched, Py_ssize_t K, const double *G, const int64_t *pos, double *D)
+    void skce_csr_weight_grad_compact_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t n_touched, Py_ssize_t K, const float *G, const int64_t *pos, float *D)
+    void skce_csr_scaled_logits_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t K, const double *V, double scale, const double *b, double *Z)
+    void skce_csr_scaled_logits_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t K, const float *V, float scale, const float *b, float *Z)
+    void skce_csr_scaled_step_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t K, const double *G, double cv, double ca, double *V, double *A)
+    void skce_csr_scaled_step_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        Py_ssize_t K, const float *G, double cv, double ca, float *V, float *A)
+    Py_ssize_t skce_csr_touched(const skce_csr *X, Py_ssize_t n, const int64_t *order,
+        uint64_t *bits, int64_t *pos, int64_t *touched)
     void skce_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, Py_ssize_t ldg,
         double *out)
     void skce_column_sums_f32(Py_ssize_t n, Py_ssize_t K, const float *G, Py_ssize_t ldg,

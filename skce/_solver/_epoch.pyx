@@ -235,10 +235,7 @@ cdef struct Source:
     const void *X
     Py_ssize_t rs, cs
     bint in_place       # dense: consecutive rows of a C-ordered X, read in place
-    const void *data
-    const void *indices
-    const void *indptr
-    bint index64        # CSR: int64 (else int32) indices and indptr
+    skce_csr sparse     # CSR: data, indices, indptr (both int32 or both int64)
 
 
 cdef void *_data(a):
@@ -271,10 +268,10 @@ cdef int _csr_source(Source *src, Py_ssize_t n_features, const void *data, indic
                         "both int64")
     src.csr = True
     src.d = n_features
-    src.data = data
-    src.indices = _data(indices)
-    src.indptr = _data(indptr)
-    src.index64 = indices.dtype == np.int64
+    src.sparse.data = data
+    src.sparse.indices = _data(indices)
+    src.sparse.indptr = _data(indptr)
+    src.sparse.index64 = indices.dtype == np.int64
     src.in_place = False
     return 0
 
@@ -750,44 +747,20 @@ cdef void _sum_partials(Py_ssize_t n_blocks, Py_ssize_t P, const floating *parti
 cdef inline void _csr_logits(const Source *src, Py_ssize_t n, const int64_t *order,
                              Py_ssize_t K, const floating *theta, floating *Z) noexcept nogil:
     """Z (n x K) = X[order[:n]] W + b for CSR X (W = theta[:d K], b after it)."""
-    cdef const floating *data = <const floating *>src.data
-    cdef const floating *b = theta + src.d * K
     if floating is double:
-        if src.index64:
-            skce_csr_logits_f64_i64(n, order, data, <const int64_t *>src.indices,
-                                    <const int64_t *>src.indptr, K, theta, b, Z)
-        else:
-            skce_csr_logits_f64_i32(n, order, data, <const int32_t *>src.indices,
-                                    <const int32_t *>src.indptr, K, theta, b, Z)
+        skce_csr_logits_f64(&src.sparse, n, order, K, theta, theta + src.d * K, Z)
     else:
-        if src.index64:
-            skce_csr_logits_f32_i64(n, order, data, <const int64_t *>src.indices,
-                                    <const int64_t *>src.indptr, K, theta, b, Z)
-        else:
-            skce_csr_logits_f32_i32(n, order, data, <const int32_t *>src.indices,
-                                    <const int32_t *>src.indptr, K, theta, b, Z)
+        skce_csr_logits_f32(&src.sparse, n, order, K, theta, theta + src.d * K, Z)
 
 
 cdef inline void _csr_scaled_logits(const Source *src, Py_ssize_t n, const int64_t *order,
                                     Py_ssize_t K, const floating *V, floating scale,
                                     floating *Z) noexcept nogil:
     """_csr_logits with W = scale V (lazy_scaled)."""
-    cdef const floating *data = <const floating *>src.data
-    cdef const floating *b = V + src.d * K
     if floating is double:
-        if src.index64:
-            skce_csr_scaled_logits_f64_i64(n, order, data, <const int64_t *>src.indices,
-                                           <const int64_t *>src.indptr, K, V, scale, b, Z)
-        else:
-            skce_csr_scaled_logits_f64_i32(n, order, data, <const int32_t *>src.indices,
-                                           <const int32_t *>src.indptr, K, V, scale, b, Z)
+        skce_csr_scaled_logits_f64(&src.sparse, n, order, K, V, scale, V + src.d * K, Z)
     else:
-        if src.index64:
-            skce_csr_scaled_logits_f32_i64(n, order, data, <const int64_t *>src.indices,
-                                           <const int64_t *>src.indptr, K, V, scale, b, Z)
-        else:
-            skce_csr_scaled_logits_f32_i32(n, order, data, <const int32_t *>src.indices,
-                                           <const int32_t *>src.indptr, K, V, scale, b, Z)
+        skce_csr_scaled_logits_f32(&src.sparse, n, order, K, V, scale, V + src.d * K, Z)
 
 
 cdef void _scaled_step(Config *s, const Source *src, Py_ssize_t nb, const int64_t *order,
@@ -801,7 +774,6 @@ cdef void _scaled_step(Config *s, const Source *src, Py_ssize_t nb, const int64_
     cdef Py_ssize_t K = s.n_outputs, P = src.d * K
     cdef floating *V = <floating *>pp.theta
     cdef floating *A = <floating *>pp.avg
-    cdef const floating *data = <const floating *>src.data
     cdef const floating *G = <const floating *>w.G
     cdef double cv, ca
     s.t_epoch += 1
@@ -812,19 +784,9 @@ cdef void _scaled_step(Config *s, const Source *src, Py_ssize_t nb, const int64_
     cv = -o.lr / w.hist.S[t]
     ca = -w.hist.QS[t - 1] * cv
     if floating is double:
-        if src.index64:
-            skce_csr_scaled_step_f64_i64(nb, order, data, <const int64_t *>src.indices,
-                                         <const int64_t *>src.indptr, K, G, cv, ca, V, A)
-        else:
-            skce_csr_scaled_step_f64_i32(nb, order, data, <const int32_t *>src.indices,
-                                         <const int32_t *>src.indptr, K, G, cv, ca, V, A)
+        skce_csr_scaled_step_f64(&src.sparse, nb, order, K, G, cv, ca, V, A)
     else:
-        if src.index64:
-            skce_csr_scaled_step_f32_i64(nb, order, data, <const int64_t *>src.indices,
-                                         <const int64_t *>src.indptr, K, G, cv, ca, V, A)
-        else:
-            skce_csr_scaled_step_f32_i32(nb, order, data, <const int32_t *>src.indices,
-                                         <const int32_t *>src.indptr, K, G, cv, ca, V, A)
+        skce_csr_scaled_step_f32(&src.sparse, nb, order, K, G, cv, ca, V, A)
     _intercept_step(s, P, pp, grad, o)
     if w.hist.S[t] < LAZY_RESTART:
         _unscale(s, P, pp, w, 1.0, <floating>0)
@@ -853,57 +815,28 @@ cdef void _unscale(const Config *s, Py_ssize_t P, const Params *pp, const Work *
 cdef inline void _csr_weight_grad(const Source *src, Py_ssize_t n, const int64_t *order,
                                   Py_ssize_t K, const floating *G, floating *D) noexcept nogil:
     """D (d x K) = X[order[:n]]ᵀ G for CSR X, scattered in row order."""
-    cdef const floating *data = <const floating *>src.data
     if floating is double:
-        if src.index64:
-            skce_csr_weight_grad_f64_i64(n, order, data, <const int64_t *>src.indices,
-                                         <const int64_t *>src.indptr, src.d, K, G, D)
-        else:
-            skce_csr_weight_grad_f64_i32(n, order, data, <const int32_t *>src.indices,
-                                         <const int32_t *>src.indptr, src.d, K, G, D)
+        skce_csr_weight_grad_f64(&src.sparse, n, order, src.d, K, G, D)
     else:
-        if src.index64:
-            skce_csr_weight_grad_f32_i64(n, order, data, <const int64_t *>src.indices,
-                                         <const int64_t *>src.indptr, src.d, K, G, D)
-        else:
-            skce_csr_weight_grad_f32_i32(n, order, data, <const int32_t *>src.indices,
-                                         <const int32_t *>src.indptr, src.d, K, G, D)
+        skce_csr_weight_grad_f32(&src.sparse, n, order, src.d, K, G, D)
 
 
 cdef inline Py_ssize_t _csr_touched(const Source *src, Py_ssize_t n, const int64_t *order,
                                     const Work *w) noexcept nogil:
     """The features of rows X[order[:n]] into w.touched (see skce_csr_touched)."""
-    if src.index64:
-        return skce_csr_touched_i64(n, order, <const int64_t *>src.indices,
-                                    <const int64_t *>src.indptr, w.bits, w.pos, w.touched)
-    return skce_csr_touched_i32(n, order, <const int32_t *>src.indices,
-                                <const int32_t *>src.indptr, w.bits, w.pos, w.touched)
+    return skce_csr_touched(&src.sparse, n, order, w.bits, w.pos, w.touched)
 
 
 cdef inline void _csr_weight_grad_compact(const Source *src, Py_ssize_t n,
                                           const int64_t *order, Py_ssize_t K, const Work *w,
                                           floating *D) noexcept nogil:
     """D (n_touched x K) = the touched rows of X[order[:n]]ᵀ G, in batch order."""
-    cdef const floating *data = <const floating *>src.data
-    cdef const floating *G = <const floating *>w.G
     if floating is double:
-        if src.index64:
-            skce_csr_weight_grad_compact_f64_i64(n, order, data, <const int64_t *>src.indices,
-                                                 <const int64_t *>src.indptr, w.n_touched, K,
-                                                 G, w.pos, D)
-        else:
-            skce_csr_weight_grad_compact_f64_i32(n, order, data, <const int32_t *>src.indices,
-                                                 <const int32_t *>src.indptr, w.n_touched, K,
-                                                 G, w.pos, D)
+        skce_csr_weight_grad_compact_f64(&src.sparse, n, order, w.n_touched, K,
+                                         <const double *>w.G, w.pos, D)
     else:
-        if src.index64:
-            skce_csr_weight_grad_compact_f32_i64(n, order, data, <const int64_t *>src.indices,
-                                                 <const int64_t *>src.indptr, w.n_touched, K,
-                                                 G, w.pos, D)
-        else:
-            skce_csr_weight_grad_compact_f32_i32(n, order, data, <const int32_t *>src.indices,
-                                                 <const int32_t *>src.indptr, w.n_touched, K,
-                                                 G, w.pos, D)
+        skce_csr_weight_grad_compact_f32(&src.sparse, n, order, w.n_touched, K,
+                                         <const float *>w.G, w.pos, D)
 
 
 cdef void _weight_grad_dense(const Config *cfg, Py_ssize_t nb, Py_ssize_t d,
@@ -1032,10 +965,10 @@ cdef int _forward_csr(const Config *cfg, const Source *src, const int64_t *order
     cdef Py_ssize_t blk, r0, r1, k, nnz = 0
     cdef int threads, status
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
-    cdef const int32_t *ip32 = <const int32_t *>src.indptr
-    cdef const int64_t *ip64 = <const int64_t *>src.indptr
+    cdef const int32_t *ip32 = <const int32_t *>src.sparse.indptr
+    cdef const int64_t *ip64 = <const int64_t *>src.sparse.indptr
     for k in range(nb):
-        if src.index64:
+        if src.sparse.index64:
             nnz += ip64[order[k] + 1] - ip64[order[k]]
         else:
             nnz += ip32[order[k] + 1] - ip32[order[k]]
@@ -1438,42 +1371,20 @@ cdef inline void _csr_rows_logits(const Source *src, Py_ssize_t r0, Py_ssize_t r
                                   Py_ssize_t Kp, const floating *Wp, const floating *bp,
                                   floating *Z) noexcept nogil:
     """Z ((r1 - r0) x Kp) = X[r0:r1] Wp + bp for CSR X (skce_csr_rows_logits)."""
-    cdef const floating *data = <const floating *>src.data
     if floating is double:
-        if src.index64:
-            skce_csr_rows_logits_f64_i64(r0, r1, data, <const int64_t *>src.indices,
-                                         <const int64_t *>src.indptr, Kp, Wp, bp, Z)
-        else:
-            skce_csr_rows_logits_f64_i32(r0, r1, data, <const int32_t *>src.indices,
-                                         <const int32_t *>src.indptr, Kp, Wp, bp, Z)
+        skce_csr_rows_logits_f64(&src.sparse, r0, r1, Kp, Wp, bp, Z)
     else:
-        if src.index64:
-            skce_csr_rows_logits_f32_i64(r0, r1, data, <const int64_t *>src.indices,
-                                         <const int64_t *>src.indptr, Kp, Wp, bp, Z)
-        else:
-            skce_csr_rows_logits_f32_i32(r0, r1, data, <const int32_t *>src.indices,
-                                         <const int32_t *>src.indptr, Kp, Wp, bp, Z)
+        skce_csr_rows_logits_f32(&src.sparse, r0, r1, Kp, Wp, bp, Z)
 
 
 cdef inline void _csr_rows_weight_grad_add(const Source *src, Py_ssize_t r0, Py_ssize_t r1,
                                            Py_ssize_t Kp, const floating *G,
                                            floating *D) noexcept nogil:
     """D (d x Kp) += X[r0:r1]ᵀ G for CSR X (skce_csr_rows_weight_grad_add)."""
-    cdef const floating *data = <const floating *>src.data
     if floating is double:
-        if src.index64:
-            skce_csr_rows_weight_grad_add_f64_i64(r0, r1, data, <const int64_t *>src.indices,
-                                                  <const int64_t *>src.indptr, Kp, G, D)
-        else:
-            skce_csr_rows_weight_grad_add_f64_i32(r0, r1, data, <const int32_t *>src.indices,
-                                                  <const int32_t *>src.indptr, Kp, G, D)
+        skce_csr_rows_weight_grad_add_f64(&src.sparse, r0, r1, Kp, G, D)
     else:
-        if src.index64:
-            skce_csr_rows_weight_grad_add_f32_i64(r0, r1, data, <const int64_t *>src.indices,
-                                                  <const int64_t *>src.indptr, Kp, G, D)
-        else:
-            skce_csr_rows_weight_grad_add_f32_i32(r0, r1, data, <const int32_t *>src.indices,
-                                                  <const int32_t *>src.indptr, Kp, G, D)
+        skce_csr_rows_weight_grad_add_f32(&src.sparse, r0, r1, Kp, G, D)
 
 
 def csr_pass(const floating[::1] data, indices, indptr, const floating[:, ::1] Wp,
@@ -1585,31 +1496,15 @@ def csr_weighted_gram(const floating[::1] data, indices, indptr, Py_ssize_t r0, 
     """H += sum_i c[i - r0] x_i x_iᵀ, xc += sum_i c[i - r0] x_i over CSR rows
     r0 <= i < r1 (src/solver/gram.c), float64, without the GIL."""
     cdef Py_ssize_t d = H.shape[0]
-    cdef const void *ix = _data(indices)
-    cdef const void *ip = _data(indptr)
-    cdef const floating *dp = &data[0] if data.shape[0] else NULL
-    if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64) \
-            or not indices.flags.c_contiguous or not indptr.flags.c_contiguous:
-        raise TypeError("CSR indices and indptr must be C-contiguous and both int32 or "
-                        "both int64")
+    cdef Source src
+    _csr_source(&src, d, &data[0] if data.shape[0] else NULL, indices, indptr)
     if not (0 <= r0 <= r1 < indptr.shape[0]) or c.shape[0] < r1 - r0 or H.shape[1] != d \
             or xc.shape[0] != d:
         raise ValueError("csr_weighted_gram: inconsistent shapes")
     if r1 == r0:
         return
-    cdef bint i64 = indices.dtype == np.int64
     with nogil:
         if floating is double:
-            if i64:
-                skce_csr_weighted_gram_f64_i64(r0, r1, dp, <const int64_t *>ix,
-                                               <const int64_t *>ip, &c[0], d, &H[0, 0], &xc[0])
-            else:
-                skce_csr_weighted_gram_f64_i32(r0, r1, dp, <const int32_t *>ix,
-                                               <const int32_t *>ip, &c[0], d, &H[0, 0], &xc[0])
+            skce_csr_weighted_gram_f64(&src.sparse, r0, r1, &c[0], d, &H[0, 0], &xc[0])
         else:
-            if i64:
-                skce_csr_weighted_gram_f32_i64(r0, r1, dp, <const int64_t *>ix,
-                                               <const int64_t *>ip, &c[0], d, &H[0, 0], &xc[0])
-            else:
-                skce_csr_weighted_gram_f32_i32(r0, r1, dp, <const int32_t *>ix,
-                                               <const int32_t *>ip, &c[0], d, &H[0, 0], &xc[0])
+            skce_csr_weighted_gram_f32(&src.sparse, r0, r1, &c[0], d, &H[0, 0], &xc[0])

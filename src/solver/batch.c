@@ -219,3 +219,50 @@ SKCE_DEFINE_TOUCHED(int64_t, _i64)
 
 SKCE_DEFINE_BATCH(double, _f64)
 SKCE_DEFINE_BATCH(float, _f32)
+
+/* The entry points on skce_csr (skce_solver.h). */
+#define SKCE_DEFINE_CSR_ENTRY(REAL, SFX)                                                      \
+    void skce_csr_logits##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,           \
+                              ptrdiff_t K, const REAL *W, const REAL *b, REAL *Z)             \
+    {                                                                                         \
+        SKCE_CSR_CALL(X, skce_csr_logits##SFX, n, order, X->data, X->indices, X->indptr, K,   \
+                      W, b, Z);                                                               \
+    }                                                                                         \
+    void skce_csr_weight_grad##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,      \
+                                   ptrdiff_t d, ptrdiff_t K, const REAL *G, REAL *D)          \
+    {                                                                                         \
+        SKCE_CSR_CALL(X, skce_csr_weight_grad##SFX, n, order, X->data, X->indices,            \
+                      X->indptr, d, K, G, D);                                                 \
+    }                                                                                         \
+    void skce_csr_weight_grad_compact##SFX(const skce_csr *X, ptrdiff_t n,                    \
+                                           const int64_t *order, ptrdiff_t n_touched,         \
+                                           ptrdiff_t K, const REAL *G, const int64_t *pos,    \
+                                           REAL *D)                                           \
+    {                                                                                         \
+        SKCE_CSR_CALL(X, skce_csr_weight_grad_compact##SFX, n, order, X->data, X->indices,    \
+                      X->indptr, n_touched, K, G, pos, D);                                    \
+    }                                                                                         \
+    void skce_csr_scaled_logits##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,    \
+                                     ptrdiff_t K, const REAL *V, REAL scale, const REAL *b,   \
+                                     REAL *Z)                                                 \
+    {                                                                                         \
+        SKCE_CSR_CALL(X, skce_csr_scaled_logits##SFX, n, order, X->data, X->indices,          \
+                      X->indptr, K, V, scale, b, Z);                                          \
+    }                                                                                         \
+    void skce_csr_scaled_step##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,      \
+                                   ptrdiff_t K, const REAL *G, double cv, double ca, REAL *V, \
+                                   REAL *A)                                                   \
+    {                                                                                         \
+        SKCE_CSR_CALL(X, skce_csr_scaled_step##SFX, n, order, X->data, X->indices, X->indptr, \
+                      K, G, cv, ca, V, A);                                                    \
+    }
+
+SKCE_DEFINE_CSR_ENTRY(double, _f64)
+SKCE_DEFINE_CSR_ENTRY(float, _f32)
+
+ptrdiff_t skce_csr_touched(const skce_csr *X, ptrdiff_t n, const int64_t *order,
+                           uint64_t *bits, int64_t *pos, int64_t *touched)
+{
+    return SKCE_CSR_CALL(X, skce_csr_touched, n, order, X->indices, X->indptr, bits, pos,
+                         touched);
+}

@@ -30,3 +30,18 @@ SKCE_DEFINE_GRAM(double, _f64, int32_t, _i32)
 SKCE_DEFINE_GRAM(double, _f64, int64_t, _i64)
 SKCE_DEFINE_GRAM(float, _f32, int32_t, _i32)
 SKCE_DEFINE_GRAM(float, _f32, int64_t, _i64)
+
+/* The entry points on skce_csr (skce_solver.h). */
+void skce_csr_weighted_gram_f64(const skce_csr *X, ptrdiff_t r0, ptrdiff_t r1, const double *c,
+                                ptrdiff_t d, double *H, double *xc)
+{
+    SKCE_CSR_CALL(X, skce_csr_weighted_gram_f64, r0, r1, X->data, X->indices, X->indptr, c, d,
+                  H, xc);
+}
+
+void skce_csr_weighted_gram_f32(const skce_csr *X, ptrdiff_t r0, ptrdiff_t r1, const double *c,
+                                ptrdiff_t d, double *H, double *xc)
+{
+    SKCE_CSR_CALL(X, skce_csr_weighted_gram_f32, r0, r1, X->data, X->indices, X->indptr, c, d,
+                  H, xc);
+}

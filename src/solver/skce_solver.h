@@ -95,10 +95,28 @@ SKCE_DECLARE_DENSE(double, _f64)
 SKCE_DECLARE_DENSE(float, _f32)
 #undef SKCE_DECLARE_DENSE
 
+/* ---- CSR X ----
+ *
+ * The CSR kernels below come in two index widths (suffix _i32 / _i64: data,
+ * indices, indptr).  The Cython layer calls the entry points without that
+ * suffix: they take skce_csr, whose indices and indptr are both int32_t or
+ * both int64_t (index64), and run the kernel of that width. */
+typedef struct {
+    const void *data;       /* REAL */
+    const void *indices;
+    const void *indptr;
+    int index64;
+} skce_csr;
+
+/* For the entry points' definitions: KERNEL##_i64 or KERNEL##_i32 called with
+ * the arguments, in which X->data, X->indices, X->indptr (void pointers)
+ * convert to the kernel's types. */
+#define SKCE_CSR_CALL(X, KERNEL, ...)                                                         \
+    ((X)->index64 ? KERNEL##_i64(__VA_ARGS__) : KERNEL##_i32(__VA_ARGS__))
+
 /* ---- Batch numerics of the training epoch (batch.c) ----
  *
- * Rows k < n of a minibatch are rows order[k] of X; CSR X is (data,
- * indices, indptr) with 32- or 64-bit indices (suffix _i32 / _i64).
+ * Rows k < n of a minibatch are rows order[k] of X.
  * skce_csr_logits: Z[k, :] = b + X[order[k]] W (W d x K, Z n x K, row-major).
  * skce_csr_weight_grad: D (d x K) = sum_k X[order[k]]^T G[k, :] (G n x K),
  * D zeroed first, rows scattered in batch order.
@@ -139,6 +157,17 @@ SKCE_DECLARE_DENSE(float, _f32)
 #define SKCE_DECLARE_BATCH(REAL, SFX)                                                         \
     SKCE_DECLARE_CSR(REAL, SFX, int32_t, _i32)                                                \
     SKCE_DECLARE_CSR(REAL, SFX, int64_t, _i64)                                                \
+    void skce_csr_logits##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,           \
+        ptrdiff_t K, const REAL *W, const REAL *b, REAL *Z);                                  \
+    void skce_csr_weight_grad##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,      \
+        ptrdiff_t d, ptrdiff_t K, const REAL *G, REAL *D);                                    \
+    void skce_csr_weight_grad_compact##SFX(const skce_csr *X, ptrdiff_t n,                    \
+        const int64_t *order, ptrdiff_t n_touched, ptrdiff_t K, const REAL *G,                \
+        const int64_t *pos, REAL *D);                                                         \
+    void skce_csr_scaled_logits##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,    \
+        ptrdiff_t K, const REAL *V, REAL scale, const REAL *b, REAL *Z);                      \
+    void skce_csr_scaled_step##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,      \
+        ptrdiff_t K, const REAL *G, double cv, double ca, REAL *V, REAL *A);                  \
     void skce_column_sums##SFX(ptrdiff_t n, ptrdiff_t K, const REAL *G, ptrdiff_t ldg,        \
         REAL *out);                                                                           \
     void skce_sum_partials##SFX(ptrdiff_t n_parts, ptrdiff_t stride, ptrdiff_t p0,            \
@@ -152,6 +181,8 @@ ptrdiff_t skce_csr_touched_i32(ptrdiff_t n, const int64_t *order, const int32_t 
     const int32_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched);
 ptrdiff_t skce_csr_touched_i64(ptrdiff_t n, const int64_t *order, const int64_t *indices,
     const int64_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched);
+ptrdiff_t skce_csr_touched(const skce_csr *X, ptrdiff_t n, const int64_t *order,
+    uint64_t *bits, int64_t *pos, int64_t *touched);
 
 /* ---- CSR products of the full-batch objective's pass (sparse.c) ----
  *
@@ -173,6 +204,14 @@ SKCE_DECLARE_CSR_ROWS(double, _f64, int64_t, _i64)
 SKCE_DECLARE_CSR_ROWS(float, _f32, int32_t, _i32)
 SKCE_DECLARE_CSR_ROWS(float, _f32, int64_t, _i64)
 #undef SKCE_DECLARE_CSR_ROWS
+#define SKCE_DECLARE_CSR_ROWS_ENTRY(REAL, SFX)                                                \
+    void skce_csr_rows_logits##SFX(const skce_csr *X, ptrdiff_t r0, ptrdiff_t r1,             \
+        ptrdiff_t Kp, const REAL *W, const REAL *b, REAL *Z);                                 \
+    void skce_csr_rows_weight_grad_add##SFX(const skce_csr *X, ptrdiff_t r0, ptrdiff_t r1,    \
+        ptrdiff_t Kp, const REAL *G, REAL *D);
+SKCE_DECLARE_CSR_ROWS_ENTRY(double, _f64)
+SKCE_DECLARE_CSR_ROWS_ENTRY(float, _f32)
+#undef SKCE_DECLARE_CSR_ROWS_ENTRY
 
 /* ---- Lazy updates of a sparse minibatch step (lazy.c) ----
  *
@@ -250,5 +289,9 @@ SKCE_DECLARE_GRAM(double, _f64, int64_t, _i64)
 SKCE_DECLARE_GRAM(float, _f32, int32_t, _i32)
 SKCE_DECLARE_GRAM(float, _f32, int64_t, _i64)
 #undef SKCE_DECLARE_GRAM
+void skce_csr_weighted_gram_f64(const skce_csr *X, ptrdiff_t r0, ptrdiff_t r1, const double *c,
+    ptrdiff_t d, double *H, double *xc);
+void skce_csr_weighted_gram_f32(const skce_csr *X, ptrdiff_t r0, ptrdiff_t r1, const double *c,
+    ptrdiff_t d, double *H, double *xc);
 
 #endif /* SKCE_SOLVER_H */

@@ -80,7 +80,9 @@ def test_solver_auto_picks_the_exact_solver_and_minibatch_where_none_applies(dig
         (SoftmaxClassifier(), y < 5, "newton-cholesky"),          # binary, 64 features
         (SoftmaxClassifier(penalty="l1"), y < 5, "lbfgs"),        # L1: OWL-QN
         (SoftmaxClassifier(early_stopping=True), y, "adam"),
-        (LinearSVM(), y, "newton-cholesky"),                      # one-vs-rest squared hinge
+        (LinearSVM(), y < 5, "newton-cholesky"),                  # binary squared hinge
+        (LinearSVM(), y, "lbfgs"),                  # one-vs-rest: 64 features x 10 classes > 200
+        (LinearSVM(), np.minimum(y, 2), "newton-cholesky"),       # 64 x 3 classes <= 200
         (LinearSVM(loss="hinge"), y, "adam"),                     # not differentiable
         (LinearSVM(multi_class="crammer_singer"), y, "adam"),
     ]
@@ -94,3 +96,6 @@ def test_solver_auto_picks_the_exact_solver_and_minibatch_where_none_applies(dig
     assert LinearRegressor().partial_fit(Xr / 10, yr / 100).solver_ == "sgd"
     wide = np.random.default_rng(0).normal(size=(300, 201))
     assert LinearRegressor().fit(wide, yr).solver_ == "lbfgs"     # > 200 features
+    Yr = np.column_stack([yr] * 41)
+    assert LinearRegressor().fit(Xr, Yr).solver_ == "lbfgs"       # 5 features x 41 targets
+    assert LinearRegressor().fit(Xr, Yr[:, :40]).solver_ == "newton-cholesky"    # 5 x 40

@@ -17,8 +17,10 @@ the training time until (F - F*) / F* <= s, for s = 1e-2 ... 1e-8:
   time per level);
 * scikit-learn ``LogisticRegression`` (lbfgs, saga), ``SGDClassifier``
   (log_loss; one-vs-rest for more than two classes, so not a minimizer of
-  this objective), sklearnex's ``LogisticRegression`` and cyanure's
-  ``Classifier`` (when installed; skipped cleanly when absent): one fit per
+  this objective), sklearnex's ``LogisticRegression``, cyanure's
+  ``Classifier`` and, on binary sets, snapml's ``LogisticRegression`` (dual;
+  it penalizes the intercept, so it stops near F*) (when installed; skipped
+  cleanly when absent): one fit per
   tol in 1e-1 ... 1e-10, each timed alone; a run slower than --budget
   seconds ends the sweep.
 
@@ -194,6 +196,17 @@ def solvers(n, binary, threads):
             lambda_1=1.0 / n, tol=tol, max_iter=10_000, verbose=False, n_threads=threads))
     except ImportError:
         print("cyanure not installed: skipped")
+    try:
+        import snapml
+        if binary:   # (more classes: one-vs-rest, not this objective's minimizer)
+            # sum of losses + regularizer/2 ||w||^2: C = 1 is regularizer = 1; its dual
+            # solver penalizes the intercept too (intercept_scaling, as liblinear),
+            # so it stops near, not at, F*
+            out["snapml (dual)"] = ("sweep", lambda tol: snapml.LogisticRegression(
+                regularizer=1.0, tol=tol, fit_intercept=True, dual=True, max_iter=100_000,
+                n_jobs=threads))
+    except ImportError:
+        print("snapml not installed: skipped")
     return out
 
 

@@ -270,9 +270,9 @@ cdef extern from "skce.h" nogil:
     void skce_csr_weight_grad_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
         Py_ssize_t d, Py_ssize_t K, const float *G, float *D)
     void skce_csr_weight_grad_compact_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
-        Py_ssize_t n_touched, Py_ssize_t K, const double *G, const int64_t *pos, double *D)
+        Py_ssize_t K, const double *G, const int64_t *pos, double *D)
     void skce_csr_weight_grad_compact_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
-        Py_ssize_t n_touched, Py_ssize_t K, const float *G, const int64_t *pos, float *D)
+        Py_ssize_t K, const float *G, const int64_t *pos, float *D)
     void skce_csr_scaled_logits_f64(const skce_csr *X, Py_ssize_t n, const int64_t *order,
         Py_ssize_t K, const double *V, double scale, const double *b, double *Z)
     void skce_csr_scaled_logits_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
@@ -307,13 +307,13 @@ cdef extern from "skce.h" nogil:
         const skce_lazy_history *h, int64_t t, int64_t *last, double *W, double *avg)
     void skce_lazy_step_f64(int optimizer, Py_ssize_t n_rows, const int64_t *rows,
         Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
-        double *theta, const double *D, double *st1, double *st2, double *st3, double *avg,
+        double *theta, double *D, double *st1, double *st2, double *st3, double *avg,
         double avg_qs)
     void skce_lazy_catch_up_f32(Py_ssize_t n_rows, const int64_t *rows, Py_ssize_t K,
         const skce_lazy_history *h, int64_t t, int64_t *last, float *W, float *avg)
     void skce_lazy_step_f32(int optimizer, Py_ssize_t n_rows, const int64_t *rows,
         Py_ssize_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,
-        float *theta, const float *D, float *st1, float *st2, float *st3, float *avg,
+        float *theta, float *D, float *st1, float *st2, float *st3, float *avg,
         double avg_qs)
     # ---- NT-Xent contrastive loss (ntxent.c) ----
     Py_ssize_t SKCE_NTX_TB

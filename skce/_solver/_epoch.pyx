@@ -638,10 +638,11 @@ cdef void _lazy_catch_up(const Config *s, Py_ssize_t n_rows, const int64_t *rows
 
 
 cdef void _lazy_optimizer_step(Config *s, Py_ssize_t P, Py_ssize_t d, const Params *pp,
-                               const floating *grad, Work *w) noexcept nogil:
+                               floating *grad, Work *w) noexcept nogil:
     """_optimizer_step for a CSR batch: the step on the touched weight rows
-    (their gradient in grad's first n_touched rows), the others' deferred
-    (src/solver/skce_solver.h, "Lazy updates"), then the intercept."""
+    (their gradient in grad's first n_touched rows, zeroed as they are read),
+    the others' deferred (src/solver/skce_solver.h, "Lazy updates"), then the
+    intercept."""
     cdef skce_optim_options o = _next_step(s, pp)
     cdef Py_ssize_t K = s.n_outputs, m = w.n_touched, n_chunks = (m + LC - 1) // LC, c, r0
     cdef int64_t t
@@ -662,12 +663,14 @@ cdef void _lazy_optimizer_step(Config *s, Py_ssize_t P, Py_ssize_t d, const Para
         r0 = c * LC
         if floating is double:
             skce_lazy_step_f64(s.optimizer, min(LC, m - r0), w.touched + r0, K, &o,
-                               NULL if s.lazy_exact else w.pending, t, w.last,
+                               NULL if s.lazy_exact else w.pending, t,
+                               w.last if s.lazy_exact else NULL,
                                <double *>pp.theta, grad + r0 * K, <double *>pp.st1,
                                <double *>pp.st2, <double *>pp.st3, <double *>pp.avg, avg_qs)
         else:
             skce_lazy_step_f32(s.optimizer, min(LC, m - r0), w.touched + r0, K, &o,
-                               NULL if s.lazy_exact else w.pending, t, w.last,
+                               NULL if s.lazy_exact else w.pending, t,
+                               w.last if s.lazy_exact else NULL,
                                <float *>pp.theta, grad + r0 * K, <float *>pp.st1,
                                <float *>pp.st2, <float *>pp.st3, <float *>pp.avg, avg_qs)
     _intercept_step(s, P, pp, grad, o)
@@ -830,12 +833,13 @@ cdef inline Py_ssize_t _csr_touched(const Source *src, Py_ssize_t n, const int64
 cdef inline void _csr_weight_grad_compact(const Source *src, Py_ssize_t n,
                                           const int64_t *order, Py_ssize_t K, const Work *w,
                                           floating *D) noexcept nogil:
-    """D (n_touched x K) = the touched rows of X[order[:n]]ᵀ G, in batch order."""
+    """D (n_touched x K, zero on entry) = the touched rows of X[order[:n]]ᵀ G,
+    in batch order."""
     if floating is double:
-        skce_csr_weight_grad_compact_f64(&src.sparse, n, order, w.n_touched, K,
+        skce_csr_weight_grad_compact_f64(&src.sparse, n, order, K,
                                          <const double *>w.G, w.pos, D)
     else:
-        skce_csr_weight_grad_compact_f32(&src.sparse, n, order, w.n_touched, K,
+        skce_csr_weight_grad_compact_f32(&src.sparse, n, order, K,
                                          <const float *>w.G, w.pos, D)
 
 
@@ -1085,6 +1089,10 @@ cdef tuple _epoch(EpochSettings s, Source *src, const int64_t[::1] order,
     if s.c.lazy:
         s._reserve_lazy(src.d, (n + B - 1) // B)
     s._reserve(0 if src.csr or src.in_place else B, B, src.d, not src.csr, train, dtype)
+    if s.c.lazy and not s.c.lazy_scaled:
+        # the compact gradient accumulates into zeroed rows; the lazy steps
+        # zero them again as they read them
+        memset(s.w.grad, 0, src.d * s.c.n_outputs * sizeof(floating))
     cdef const floating *model = <const floating *>(
         s.p.theta if train or s.p.avg == NULL else s.p.avg)
     cdef _Signals signals = _Signals()

@@ -87,10 +87,23 @@ SKCE_DISPATCH void SFX(skce_lazy_catch_up)(ptrdiff_t n_rows, const int64_t *rows
     }
 }
 
+/* A constant amsgrad and L1 in each inlined loop (see optim_loops.h). */
+SKCE_INLINE void SFX(sparse_adam_row)(ptrdiff_t K, const skce_optim_options *o, REAL *p,
+                                      const REAL *g, REAL *m, REAL *v, REAL *vmax)
+{
+    const int l1 = o->l1 != 0.0;
+    if (o->amsgrad)
+        l1 ? SFX(sparse_adam_loop)(1, 1, K, o, p, g, m, v, vmax)
+           : SFX(sparse_adam_loop)(1, 0, K, o, p, g, m, v, vmax);
+    else
+        l1 ? SFX(sparse_adam_loop)(0, 1, K, o, p, g, m, v, NULL)
+           : SFX(sparse_adam_loop)(0, 0, K, o, p, g, m, v, NULL);
+}
+
 SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const int64_t *rows,
                                        ptrdiff_t K, const skce_optim_options *o,
                                        int64_t *restrict pending, int64_t t,
-                                       int64_t *restrict last, REAL *theta, const REAL *D,
+                                       int64_t *restrict last, REAL *theta, REAL *D,
                                        REAL *st1, REAL *st2, REAL *st3, REAL *avg,
                                        double avg_qs)
 {
@@ -105,6 +118,8 @@ SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const in
                 SFX(lazy_prefetch)(st1 + pn, K);
             if (optimizer == SKCE_ADAM || optimizer == SKCE_RMSPROP)
                 SFX(lazy_prefetch)(st2 + pn, K);
+            if (pending != NULL)
+                __builtin_prefetch(pending + rows[r + SKCE_LAZY_AHEAD], 1, 3);
         }
         if (pending != NULL) {
             /* the penalty of the steps since row j's last update (its weights
@@ -121,13 +136,20 @@ SKCE_DISPATCH void SFX(skce_lazy_step)(int optimizer, ptrdiff_t n_rows, const in
         if (avg != NULL && avg_qs >= 0)   /* A -= QS (new - old): the old part */
             for (ptrdiff_t c = 0; c < K; c++)
                 avg[p + c] += (REAL)(avg_qs * (double)theta[p + c]);
-        SFX(optimizer_loop)(optimizer, K, &ok, theta + p, D + r * K, st1 + p, st2 + p, st3 + p);
+        if (optimizer == SKCE_ADAM)   /* SparseAdam's formula */
+            SFX(sparse_adam_row)(K, &ok, theta + p, D + r * K, st1 + p, st2 + p, st3 + p);
+        else
+            SFX(optimizer_loop)(optimizer, K, &ok, theta + p, D + r * K, st1 + p, st2 + p,
+                                st3 + p);
+        for (ptrdiff_t c = 0; c < K; c++)   /* zero for the next batch's gradient */
+            D[r * K + c] = 0;
         if (avg != NULL && avg_qs >= 0)
             for (ptrdiff_t c = 0; c < K; c++)
                 avg[p + c] -= (REAL)(avg_qs * (double)theta[p + c]);
         else if (avg != NULL)
             SFX(running_mean_loop)(K, t, avg + p, theta + p);
-        last[j] = t;
+        if (last != NULL)
+            last[j] = t;
     }
 }
 

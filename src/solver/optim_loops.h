@@ -76,6 +76,47 @@ SKCE_INLINE void SFX(adam_loop)(const int amsgrad, const int use_l1, ptrdiff_t n
     }
 }
 
+/* torch.optim.SparseAdam's step on the rows a batch touched (its functional
+ * sparse_adam, operation for operation): m += (d - m)(1 - b1),
+ * v += (d^2 - v)(1 - b2), p -= step_size (m / (sqrt(v) + eps)) with
+ * step_size = lr sqrt(1 - b2^t) / (1 - b1^t).  One division and one square
+ * root an element, where Adam's sqrt(v) / sqrt(1 - b2^t) + eps takes two
+ * divisions: the divider bounds the lazy steps (a third of a lazy Adam
+ * epoch).  What SparseAdam lacks (weight decay, AdamW's decoupled decay,
+ * amsgrad, L1) is added as in adam_loop. */
+SKCE_INLINE void SFX(sparse_adam_loop)(const int amsgrad, const int use_l1, ptrdiff_t n,
+                                       const skce_optim_options *o,
+                                       REAL *restrict p, const REAL *restrict g,
+                                       REAL *restrict m, REAL *restrict v, REAL *restrict vmax)
+{
+    const REAL c1 = (REAL)(1.0 - o->beta1), c2 = (REAL)(1.0 - o->beta2);
+    const REAL eps = (REAL)o->eps;
+    const REAL step_size = (REAL)(o->lr * sqrt(1.0 - o->beta2_pow) / (1.0 - o->beta1_pow));
+    const REAL l1 = (REAL)o->l1;
+    const int decoupled = o->decoupled;
+    const REAL wd = (REAL)o->weight_decay;
+    const REAL decay = (REAL)(1.0 - o->lr * o->weight_decay);
+    SKCE_SIMD
+    for (ptrdiff_t k = 0; k < n; k++) {
+        REAL w = p[k];
+        REAL d = g[k];
+        if (decoupled) w = w * decay;
+        else d = d + wd * w;
+        const REAL m0 = m[k], v0 = v[k];
+        const REAL mk = m0 + (d - m0) * c1;
+        REAL vk = v0 + (d * d - v0) * c2;
+        m[k] = mk;
+        v[k] = vk;
+        if (amsgrad) {
+            vk = vmax[k] > vk ? vmax[k] : vk;
+            vmax[k] = vk;
+        }
+        const REAL denom = sqrt(vk) + eps;
+        w = w - step_size * (mk / denom);
+        p[k] = use_l1 ? SFX(soft_threshold)(w, l1 * step_size / denom) : w;
+    }
+}
+
 /* torch.optim.RMSprop: sq = rho sq + (1 - rho) d^2 (d = g + wd p); centered:
  * ga = lerp(ga, d, 1 - rho), avg = sqrt(sq - ga^2), else sqrt(sq); avg += eps;
  * momentum: buf = mom buf + d / avg, p -= lr buf; else p -= lr d / avg.

@@ -124,8 +124,10 @@ typedef struct {
  * in row order in double.
  * skce_sum_partials: out[q] = sum_b partial[b * stride + q] for p0 <= q < p1,
  * added in the order b = 0 .. n_parts - 1.
- * skce_csr_weight_grad_compact: as skce_csr_weight_grad, into the n_touched x K
- * rows of D of the features the batch touches, feature j in row pos[j].
+ * skce_csr_weight_grad_compact: as skce_csr_weight_grad, into the rows of D
+ * of the features the batch touches (m x K), feature j in row pos[j]; D's
+ * rows must be zero on entry (skce_lazy_step zeroes them as it reads them:
+ * a memset of D per batch was 8 % of a lazy Adam epoch).
  * skce_csr_scaled_logits: Z[k, :] = b + scale (X[order[k]] V), the product
  * summed first (W = scale V: the scaled steps below).
  * skce_csr_scaled_step: V[j, :] += cv x_kj G[k, :] and, when A is not NULL,
@@ -146,8 +148,8 @@ typedef struct {
         const INDEX *indices, const INDEX *indptr, ptrdiff_t d, ptrdiff_t K, const REAL *G,   \
         REAL *D);                                                                             \
     void skce_csr_weight_grad_compact##SFX##ISFX(ptrdiff_t n, const int64_t *order,           \
-        const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t n_touched,     \
-        ptrdiff_t K, const REAL *G, const int64_t *pos, REAL *D);                             \
+        const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t K,             \
+        const REAL *G, const int64_t *pos, REAL *D);                                          \
     void skce_csr_scaled_logits##SFX##ISFX(ptrdiff_t n, const int64_t *order,                 \
         const REAL *data, const INDEX *indices, const INDEX *indptr, ptrdiff_t K,             \
         const REAL *V, REAL scale, const REAL *b, REAL *Z);                                   \
@@ -162,8 +164,7 @@ typedef struct {
     void skce_csr_weight_grad##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,      \
         ptrdiff_t d, ptrdiff_t K, const REAL *G, REAL *D);                                    \
     void skce_csr_weight_grad_compact##SFX(const skce_csr *X, ptrdiff_t n,                    \
-        const int64_t *order, ptrdiff_t n_touched, ptrdiff_t K, const REAL *G,                \
-        const int64_t *pos, REAL *D);                                                         \
+        const int64_t *order, ptrdiff_t K, const REAL *G, const int64_t *pos, REAL *D);      \
     void skce_csr_scaled_logits##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,    \
         ptrdiff_t K, const REAL *V, REAL scale, const REAL *b, REAL *Z);                      \
     void skce_csr_scaled_step##SFX(const skce_csr *X, ptrdiff_t n, const int64_t *order,      \
@@ -231,15 +232,19 @@ SKCE_DECLARE_CSR_ROWS_ENTRY(float, _f32)
  *   skce_lazy_step, given pending (each row's last updated step), applies
  *   the weight decay and L1 of the k = step - pending[j] steps since in the
  *   row's next step (k times, the row being unchanged since; AdamW's decay
- *   (1 - lr wd)^k), so that the fixed point keeps the full penalty.
+ *   (1 - lr wd)^k), so that the fixed point keeps the full penalty.  Adam's
+ *   row step is SparseAdam's own (epsilon added to sqrt(v), the step scaled
+ *   by sqrt(1 - beta2^t): optim_loops.h's sparse_adam_loop).
  *
  * skce_lazy_catch_up: rows rows[0 .. n_rows) (rows NULL: 0 .. n_rows - 1) of
  * W (K columns), each at step last[j], brought to step t (last[j] = t);
  * avg (or NULL) the running mean of each row over the epoch's steps.
  * skce_lazy_step: the optimizer step o (o->step the global step, t the
  * epoch's) on the touched rows, D holding their gradient (row r for row
- * rows[r]); pending NULL for the exact case; then the running mean (avg)
- * and last[j] = t.  avg_qs >= 0 (the lazy variant): avg holds A with
+ * rows[r]; each row zeroed once read, as skce_csr_weight_grad_compact
+ * wants it for the next batch); pending NULL for the exact case; then the
+ * running mean (avg) and last[j] = t (last NULL for the variant, which
+ * never catches up: one cache line less a row).  avg_qs >= 0 (the lazy variant): avg holds A with
  * sum_{s <= t} W_s = A + QS_t W instead, QS_t = t (an untouched row is
  * constant), and a step's change delta of a row adds -avg_qs delta to it,
  * avg_qs = QS_{t-1}: no catch-up of the running mean (skce_lazy_unscale
@@ -268,8 +273,7 @@ void skce_lazy_history_append(skce_lazy_history *h, int64_t t, double a, double 
         const skce_lazy_history *h, int64_t t, int64_t *last, REAL *W, REAL *avg);            \
     void skce_lazy_step##SFX(int optimizer, ptrdiff_t n_rows, const int64_t *rows,            \
         ptrdiff_t K, const skce_optim_options *o, int64_t *pending, int64_t t, int64_t *last,  \
-        REAL *theta, const REAL *D, REAL *st1, REAL *st2, REAL *st3, REAL *avg,               \
-        double avg_qs);
+        REAL *theta, REAL *D, REAL *st1, REAL *st2, REAL *st3, REAL *avg, double avg_qs);
 
 SKCE_DECLARE_LAZY(double, _f64)
 SKCE_DECLARE_LAZY(float, _f32)

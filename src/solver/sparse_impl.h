@@ -4,8 +4,9 @@
  *     Z[k, :Kp]  = b + X[r0 + k] W                 (logits of rows r0 .. r1)
  *     D[j, :Kp] += sum_k X[r0 + k, j] G[k, :Kp]    (the scatter of X^T G)
  * W, D are d x Kp, Z, G (r1 - r0) x Kp, all row-major, with Kp = K rounded up
- * to whole SIMD vectors (SKCE_PADDED_K), or Kp = K = 1 (scalar loops): every row is a whole number of
- * vectors, so the loops over outputs have a fixed width and no remainder.
+ * to whole SIMD vectors (SKCE_PADDED_K), or Kp = K = 1 (scalar loops):
+ * every row is a whole number of vectors, so the loops over outputs have a
+ * fixed width and no remainder.
  * The padding columns of W and b are zero (so are Z's); G's are read, D's
  * results dropped.  Up to 8 vectors of outputs are done in one sweep of a
  * row's non-zeros, with the results in registers; with at most 4 vectors,

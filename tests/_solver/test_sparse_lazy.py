@@ -106,12 +106,13 @@ def test_lazy_sgd_dtypes_and_estimators(dtype, atol, index_dtype, eager):
 def test_lazy_adam_matches_torch_sparse_adam():
     """Without a penalty, lazy Adam on CSR is torch.optim.SparseAdam on the
     weights (their gradient a sparse tensor of the batch's feature rows) and
-    torch.optim.Adam on the intercept; epsilon is negligible, as the two
-    place it differently (Adam: sqrt(v / bc2) + eps; SparseAdam: sqrt(v) + eps)."""
+    torch.optim.Adam on the intercept, each with its own placing of epsilon
+    (SparseAdam: sqrt(v) + eps, the step scaled by sqrt(bc2); Adam:
+    sqrt(v) / sqrt(bc2) + eps): an epsilon large enough to tell them apart."""
     torch = pytest.importorskip("torch")
     X, y, rng = _sparse_problem(n=96, d=60, K=3, density=0.05)
     n, d = X.shape
-    K, B, lr, eps = 3, 8, 0.05, 1e-30
+    K, B, lr, eps = 3, 8, 0.05, 1e-3
     W0 = rng.standard_normal((d, K)) * 0.1
     b0 = rng.standard_normal(K) * 0.1
     state = SolverState.new(d, K, np.float64, lr, coef=W0.T, intercept=b0)
@@ -140,11 +141,37 @@ def test_lazy_adam_matches_torch_sparse_adam():
             adam.step()
     P = d * K
     np.testing.assert_allclose(state.theta[:P].reshape(d, K), W.detach().numpy(),
-                               rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(state.theta[P:], b.detach().numpy(), rtol=1e-10, atol=1e-13)
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(state.theta[P:], b.detach().numpy(), rtol=1e-12, atol=1e-15)
     # rows no batch touched kept their starting values, bit for bit
     never = np.setdiff1d(np.arange(d), X.indices)
     assert len(never) and np.array_equal(state.theta[:P].reshape(d, K)[never], W0[never])
+
+
+@pytest.mark.parametrize("opt", [dict(solver="adam", eta0=0.05, alpha=1e-2),
+                                 dict(solver="sgd", eta0=0.2, momentum=0.0, alpha=1e-2,
+                                      penalty="l1")], ids=["adam", "sgd_l1"])
+def test_lazy_pass_after_an_eager_one(opt):
+    """The lazy steps read the batch's gradient from compact rows that must
+    start at zero (each step zeroes the rows it read); an eager CSR pass
+    leaves a whole dW in that buffer.  Eager CSR then lazy equals eager dense
+    (other buffers) then lazy, to rounding."""
+    X, y, rng = _sparse_problem(n=120, d=90, K=3, density=0.05, seed=3)
+    n, d = X.shape
+    spec, K, B = OptimizerSpec(**opt), 3, 8
+    loss = LossSpec.of(LOSSES["cross_entropy"], K, y=y.astype(np.int64))
+    W0, b0 = rng.standard_normal((d, K)) * 0.1, rng.standard_normal(K) * 0.1
+    order = rng.permutation(n).astype(np.int64)
+    states = [SolverState.new(d, K, np.float64, spec.eta0, coef=W0.T, intercept=b0)
+              for _ in range(2)]
+    reused, fresh = [_epoch.EpochSettings(loss, spec, st) for st in states]
+    _epoch._set_lazy_csr(False)
+    _epoch.epoch_csr(reused, X.data, X.indices, X.indptr, d, order, B)
+    _epoch.epoch_dense(fresh, X.toarray(), order, B)
+    _epoch._set_lazy_csr(True)   # the fixture restores the setting
+    for settings in (reused, fresh):
+        _epoch.epoch_csr(settings, X.data, X.indices, X.indptr, d, order, B)
+    np.testing.assert_allclose(states[0].theta, states[1].theta, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("opt", [

@@ -281,6 +281,7 @@ cdef extern from "skce.h" nogil:
         Py_ssize_t K, const double *G, double cv, double ca, double *V, double *A)
     void skce_csr_scaled_step_f32(const skce_csr *X, Py_ssize_t n, const int64_t *order,
         Py_ssize_t K, const float *G, double cv, double ca, float *V, float *A)
+    Py_ssize_t skce_csr_batch_nnz(const skce_csr *X, Py_ssize_t n, const int64_t *order)
     Py_ssize_t skce_csr_touched(const skce_csr *X, Py_ssize_t n, const int64_t *order,
         uint64_t *bits, int64_t *pos, int64_t *touched)
     void skce_column_sums_f64(Py_ssize_t n, Py_ssize_t K, const double *G, Py_ssize_t ldg,

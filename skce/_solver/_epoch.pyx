@@ -26,7 +26,7 @@ its own threads would compete with OpenMP's.
 """
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.math cimport isfinite
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -966,16 +966,9 @@ cdef int _forward_csr(const Config *cfg, const Source *src, const int64_t *order
     nothing when it is cheaper to do serially afterwards."""
     cdef Py_ssize_t K = cfg.n_outputs, P = src.d * K
     cdef Py_ssize_t n_blocks = (nb + RB - 1) // RB
-    cdef Py_ssize_t blk, r0, r1, k, nnz = 0
+    cdef Py_ssize_t blk, r0, r1, k, nnz = skce_csr_batch_nnz(&src.sparse, nb, order)
     cdef int threads, status
     cdef double grad_scale = cfg.loss_scale / (nb * cfg.weight_scale)
-    cdef const int32_t *ip32 = <const int32_t *>src.sparse.indptr
-    cdef const int64_t *ip64 = <const int64_t *>src.sparse.indptr
-    for k in range(nb):
-        if src.sparse.index64:
-            nnz += ip64[order[k] + 1] - ip64[order[k]]
-        else:
-            nnz += ip32[order[k] + 1] - ip32[order[k]]
     threads = _threads_for(<double>(nnz + nb) * K, cfg.n_threads)
     # zeroing the block partials costs n_blocks d K: worth it only when the
     # scatter itself (nnz K) is at least as much work

@@ -302,6 +302,23 @@ SKCE_DEFINE_BATCH(float, _f32)
 SKCE_DEFINE_CSR_ENTRY(double, _f64)
 SKCE_DEFINE_CSR_ENTRY(float, _f32)
 
+#define SKCE_DEFINE_BATCH_NNZ(INDEX, ISFX)                                                    \
+    static ptrdiff_t skce_csr_batch_nnz##ISFX(ptrdiff_t n, const int64_t *order,              \
+                                              const INDEX *indptr)                            \
+    {                                                                                         \
+        ptrdiff_t nnz = 0;                                                                    \
+        for (ptrdiff_t k = 0; k < n; k++)                                                     \
+            nnz += (ptrdiff_t)(indptr[order[k] + 1] - indptr[order[k]]);                      \
+        return nnz;                                                                           \
+    }
+SKCE_DEFINE_BATCH_NNZ(int32_t, _i32)
+SKCE_DEFINE_BATCH_NNZ(int64_t, _i64)
+
+ptrdiff_t skce_csr_batch_nnz(const skce_csr *X, ptrdiff_t n, const int64_t *order)
+{
+    return SKCE_CSR_CALL(X, skce_csr_batch_nnz, n, order, X->indptr);
+}
+
 ptrdiff_t skce_csr_touched(const skce_csr *X, ptrdiff_t n, const int64_t *order,
                            uint64_t *bits, int64_t *pos, int64_t *touched)
 {

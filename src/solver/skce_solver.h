@@ -184,6 +184,8 @@ ptrdiff_t skce_csr_touched_i64(ptrdiff_t n, const int64_t *order, const int64_t 
     const int64_t *indptr, uint64_t *bits, int64_t *pos, int64_t *touched);
 ptrdiff_t skce_csr_touched(const skce_csr *X, ptrdiff_t n, const int64_t *order,
     uint64_t *bits, int64_t *pos, int64_t *touched);
+/* The number of non-zeros in rows order[:n] (a batch's work, for its threads). */
+ptrdiff_t skce_csr_batch_nnz(const skce_csr *X, ptrdiff_t n, const int64_t *order);
 
 /* ---- CSR products of the full-batch objective's pass (sparse.c) ----
  *
